@@ -1,0 +1,1 @@
+"""Characterization flow: Yosys synthesis to Nangate45, OpenSTA timing and power, sweeps."""

@@ -1,0 +1,1 @@
+"""PPA models fitted to characterization data, standing in for synthesis during exploration."""

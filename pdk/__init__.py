@@ -1,0 +1,1 @@
+"""Process facts: locating and reading the Nangate45 cell libraries and fakeram45 SRAM macros."""

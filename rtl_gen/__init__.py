@@ -1,0 +1,1 @@
+"""Amaranth generators: MAC units, processing elements, PE array, global buffer, controller."""

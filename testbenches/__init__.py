@@ -1,0 +1,1 @@
+"""cocotb testbenches and their pytest runners, one per generated block."""
