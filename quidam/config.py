@@ -150,10 +150,10 @@ def _fmt(x: float) -> str:
 FIELDS: tuple[FieldRule, ...] = (
     FieldRule("pe_type", str, "int16", "processing-element arithmetic (number format of the MAC unit)",
               choices=PE_TYPES),
-    FieldRule("act_bits", int, None, "activation width in bits; only settable for pe_type int "
-              "(fp32 32, int16 16, lightpe1/2 8)", 2, 16),
-    FieldRule("wt_bits", int, None, "weight width in bits; only settable for pe_type int "
-              "(fp32 32, int16 16, lightpe1 4, lightpe2 8)", 2, 16),
+    FieldRule("act_bits", int, None, "activation width in bits; range for pe_type int, the other "
+              "types fix it (fp32 32, int16 16, lightpe1/2 8)", 2, 16),
+    FieldRule("wt_bits", int, None, "weight width in bits; range for pe_type int, the other "
+              "types fix it (fp32 32, int16 16, lightpe1 4, lightpe2 8)", 2, 16),
     FieldRule("psum_bits", int, None, "partial-sum (accumulator) width in bits; default fp32 32, "
               "int16 32, lightpe1/2 24, int act+wt+8; fp32 requires 32; integers wrap", 8, 64),
     FieldRule("rows", int, 12, "PE array rows (filter rows map to PE rows)", 2, 32),
@@ -219,21 +219,22 @@ class AcceleratorConfig:
     clock_mhz: float = 200.0
 
     def __post_init__(self):
-        for rule in FIELDS:
+        object.__setattr__(self, "pe_type", _RULES["pe_type"].check(self.pe_type))
+        fixed = _FIXED_OPERAND_BITS.get(self.pe_type)
+        for rule in FIELDS[1:]:
             value = getattr(self, rule.name)
             if value is None and rule.default is None:
                 continue
-            object.__setattr__(self, rule.name, rule.check(value))
-
-        fixed = _FIXED_OPERAND_BITS.get(self.pe_type)
-        if fixed is not None:
-            for name, width in zip(("act_bits", "wt_bits"), fixed):
-                given = getattr(self, name)
-                if given is not None and given != width:
+            if fixed is not None and rule.name in ("act_bits", "wt_bits"):
+                width = fixed[rule.name == "wt_bits"]
+                if value != width:  # the resolved width is accepted, so dumps load back
                     raise ConfigError(
-                        f"{name}: pe_type {self.pe_type} has {width}-bit {name[:3]}s, not {given}; "
+                        f"{rule.name}: pe_type {self.pe_type} has {width}-bit {rule.name[:3]}s, not {value!r}; "
                         f"only pe_type int takes act_bits and wt_bits"
                     )
+                continue
+            object.__setattr__(self, rule.name, rule.check(value))
+
         act, wt = operand_bits(self.pe_type, self.act_bits, self.wt_bits)
         object.__setattr__(self, "act_bits", act)
         object.__setattr__(self, "wt_bits", wt)

@@ -1,0 +1,21 @@
+# quidam: a thin front end over the `quidam` command line.
+# Every target runs `setup` first when the environment is missing or stale.
+
+VENV    ?= .venv
+QUIDAM  := $(VENV)/bin/quidam
+PYTEST  := $(VENV)/bin/pytest
+STAMP   := $(VENV)/.quidam-installed
+
+.PHONY: help setup test
+
+help:  ## List the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+setup:  ## Create .venv, install quidam + dev extras, apt-get iverilog/opensta/verilator if missing
+	@VENV=$(VENV) ./scripts/setup.sh
+
+$(STAMP): pyproject.toml
+	@VENV=$(VENV) ./scripts/setup.sh
+
+test: $(STAMP)  ## Run the test suite (RTL simulations included)
+	$(PYTEST) -n auto
