@@ -52,6 +52,17 @@ def config_fields():
         click.echo(f"{rule.name}\n    {rule.doc}\n    allowed: {rule.allowed()}; default: {default}")
 
 
+def _attach_stage_commands():
+    # Imported here so that each stage owns its commands.
+    from quidam.workloads.cli import workloads
+
+    for command in (workloads,):
+        cli.add_command(command)
+
+
+_attach_stage_commands()
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: run the CLI, turning user errors into exit status 2."""
     try:
