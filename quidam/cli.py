@@ -46,10 +46,11 @@ def config_show(file):
 
 @config.command("fields")
 def config_fields():
-    """List every configuration field with its default, allowed values and meaning."""
+    """Print every configuration field, its default, allowed values and meaning (a Markdown table)."""
+    click.echo("| field | default | allowed | meaning |\n|---|---|---|---|")
     for rule in FIELDS:
-        default = "derived from pe_type" if rule.default is None else rule.default
-        click.echo(f"{rule.name}\n    {rule.doc}\n    allowed: {rule.allowed()}; default: {default}")
+        default = "from pe_type" if rule.default is None else rule.default
+        click.echo(f"| `{rule.name}` | {default} | {rule.allowed()} | {rule.doc} |")
 
 
 def _attach_stage_commands():
