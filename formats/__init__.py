@@ -3,3 +3,12 @@
 Written independently of the RTL; the testbenches check the generated units
 against these, and these against outside references (numpy, exact arithmetic).
 """
+
+from .integer import from_signed, int_mac_bits, to_signed, wrap
+from .lightpe import lightpe1_mac_bits, lightpe1_value, lightpe2_mac_bits, lightpe2_value
+from .quantize import QuantizedTensor, decode, dequantize, quantize
+
+__all__ = [
+    "QuantizedTensor", "decode", "dequantize", "from_signed", "int_mac_bits", "lightpe1_mac_bits",
+    "lightpe1_value", "lightpe2_mac_bits", "lightpe2_value", "quantize", "to_signed", "wrap",
+]
