@@ -55,9 +55,10 @@ def config_fields():
 
 def _attach_stage_commands():
     # Imported here so that each stage owns its commands.
+    from quidam.pdk.cli import pdk
     from quidam.workloads.cli import workloads
 
-    for command in (workloads,):
+    for command in (pdk, workloads):
         cli.add_command(command)
 
 
