@@ -56,9 +56,10 @@ def config_fields():
 def _attach_stage_commands():
     # Imported here so that each stage owns its commands.
     from quidam.pdk.cli import pdk
+    from quidam.rtl_gen.cli import generate
     from quidam.workloads.cli import workloads
 
-    for command in (pdk, workloads):
+    for command in (generate, pdk, workloads):
         cli.add_command(command)
 
 

@@ -1,0 +1,87 @@
+"""Emitting generated units: parameter-free Verilog plus a ``config.json`` sidecar.
+
+Generated Verilog has no HDL parameters: every width is fixed at generation
+time and recorded in the sidecar next to the ``.v`` file, which the testbenches
+and later stages read instead of re-deriving anything. Both files are written
+atomically (a temporary file in the same folder, then :func:`os.replace`), so
+a reader never sees half a file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+from amaranth.back import verilog
+from amaranth.lib import wiring
+
+from quidam import __version__
+from quidam.config import AcceleratorConfig
+
+from .mac import describe, mac_for
+
+__all__ = ["SIDECAR", "emit_verilog", "write_atomically", "write_mac"]
+
+#: File name of the sidecar written next to each generated Verilog file.
+SIDECAR = "config.json"
+
+
+def emit_verilog(component: wiring.Component, *, name: str) -> str:
+    """Verilog text of ``component`` as top module ``name`` (ports ``clk``, ``rst`` and its members).
+
+    Source-location attributes are left out, so the text depends only on the
+    component and the tool versions, not on where the checkout lives.
+    """
+    return verilog.convert(component, name=name, emit_src=False)
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file in the same folder and :func:`os.replace`."""
+    path = Path(path)
+    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(descriptor, "w") as file:
+            file.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def write_mac(config: AcceleratorConfig, out_dir: Path) -> dict[str, Any]:
+    """Generate the MAC unit of ``config`` into ``out_dir/mac.v`` and ``out_dir/config.json``.
+
+    Parameters
+    ----------
+    config : AcceleratorConfig
+        Supplies ``pe_type``, ``act_bits``, ``wt_bits`` and ``psum_bits``.
+    out_dir : Path
+        Created when missing; existing ``mac.v`` and ``config.json`` are replaced.
+
+    Returns
+    -------
+    dict
+        The sidecar: ``unit`` (``"mac"``), ``top`` (``"mac"``), the facts of
+        :func:`~quidam.rtl_gen.mac.describe` (PE type, widths, latency, ports,
+        encodings, default psum width), ``verilog`` (file name and sha256)
+        and ``generator`` (quidam and Amaranth versions).
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    mac = mac_for(config)
+    text = emit_verilog(mac, name="mac")
+    write_atomically(out_dir / "mac.v", text)
+    sidecar = {
+        "unit": "mac",
+        "top": "mac",
+        **describe(mac, pe_type=config.pe_type),
+        "verilog": {"file": "mac.v", "sha256": hashlib.sha256(text.encode()).hexdigest()},
+        "generator": {"quidam": __version__, "amaranth": version("amaranth")},
+    }
+    write_atomically(out_dir / SIDECAR, json.dumps(sidecar, indent=2) + "\n")
+    return sidecar

@@ -1,0 +1,127 @@
+"""The MAC unit of each PE type, and the facts a sidecar records about it.
+
+:func:`mac_for` picks the arithmetic unit for an
+:class:`~quidam.config.AcceleratorConfig`; :func:`make_mac` is the same from
+keyword arguments, validated by the configuration. Every unit implements
+:class:`~quidam.rtl_gen.mac_signature.MACSignature` and has a read-only
+``latency``. :func:`describe` gives the JSON-ready description that goes next
+to the emitted Verilog (``config.json``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from amaranth.hdl import Shape
+from amaranth.lib import wiring
+
+from quidam.config import AcceleratorConfig, default_psum_bits
+
+from .mac_int import IntMAC
+from .mac_lightpe1 import LightPE1MAC
+from .mac_lightpe2 import LightPE2MAC
+
+__all__ = ["ENCODINGS", "describe", "mac_for", "make_mac"]
+
+#: What the bits on each operand port mean, per PE type (bit-exact contracts).
+ENCODINGS: dict[str, dict[str, str]] = {
+    "fp32": {
+        "a": "IEEE-754 binary32",
+        "w": "IEEE-754 binary32",
+        "psum": "IEEE-754 binary32; psum_out = rne(rne(a*w) + psum_in), subnormals kept, "
+                "every NaN result is 0x7FC00000",
+    },
+    "int16": {
+        "a": "signed two's complement",
+        "w": "signed two's complement",
+        "psum": "signed two's complement; psum_out = (a*w + psum_in) mod 2**psum_bits",
+    },
+    "int": {
+        "a": "signed two's complement",
+        "w": "signed two's complement",
+        "psum": "signed two's complement; psum_out = (a*w + psum_in) mod 2**psum_bits",
+    },
+    "lightpe1": {
+        "a": "signed two's complement",
+        "w": "LightPE-1 code [s e2 e1 e0]: (-1)**s * 2**e, e in 0..7 (no zero weight)",
+        "psum": "signed two's complement; psum_out = (a*value(w) + psum_in) mod 2**psum_bits",
+    },
+    "lightpe2": {
+        "a": "signed two's complement",
+        "w": "LightPE-2 code: high nibble and low nibble are LightPE-1 codes, value = sum of the two terms",
+        "psum": "signed two's complement; psum_out = (a*value(w) + psum_in) mod 2**psum_bits",
+    },
+}
+
+# The PE type each unit class implements by default (IntMAC serves int16 and int).
+_PE_TYPE_OF = {"IntMAC": "int", "LightPE1MAC": "lightpe1", "LightPE2MAC": "lightpe2", "FP32MAC": "fp32"}
+
+
+def mac_for(config: AcceleratorConfig) -> wiring.Component:
+    """The MAC unit of ``config.pe_type`` with the configuration's widths.
+
+    ``fp32`` gives :class:`~quidam.rtl_gen.mac_fp32.FP32MAC`, ``int16`` and
+    ``int`` give :class:`~quidam.rtl_gen.mac_int.IntMAC`, ``lightpe1`` and
+    ``lightpe2`` give :class:`~quidam.rtl_gen.mac_lightpe1.LightPE1MAC` and
+    :class:`~quidam.rtl_gen.mac_lightpe2.LightPE2MAC`.
+    """
+    if config.pe_type == "fp32":
+        from .mac_fp32 import FP32MAC  # the fp32 unit is the heaviest import; load it on demand
+
+        return FP32MAC()
+    if config.pe_type == "lightpe1":
+        return LightPE1MAC(psum_bits=config.psum_bits)
+    if config.pe_type == "lightpe2":
+        return LightPE2MAC(psum_bits=config.psum_bits)
+    return IntMAC(act_bits=config.act_bits, wt_bits=config.wt_bits, psum_bits=config.psum_bits)
+
+
+def make_mac(pe_type: str, *, act_bits: int | None = None, wt_bits: int | None = None,
+             psum_bits: int | None = None) -> wiring.Component:
+    """The MAC unit of ``pe_type``; unset widths take the configuration's defaults.
+
+    Raises
+    ------
+    ConfigError
+        For an unknown PE type or widths the configuration does not allow.
+    """
+    return mac_for(AcceleratorConfig(pe_type=pe_type, act_bits=act_bits, wt_bits=wt_bits, psum_bits=psum_bits))
+
+
+def describe(mac: wiring.Component, *, pe_type: str | None = None) -> dict[str, Any]:
+    """JSON-ready facts about a MAC unit, for the sidecar next to its Verilog.
+
+    Parameters
+    ----------
+    mac : wiring.Component
+        A unit built by :func:`mac_for` (any component with a
+        :class:`~quidam.rtl_gen.mac_signature.MACSignature` and ``latency``).
+    pe_type : str, optional
+        The PE type it serves; defaults to the unit's own (``int`` for
+        :class:`IntMAC`, so pass ``"int16"`` for the int16 preset). Decides the
+        encodings text and the default psum width reported.
+
+    Returns
+    -------
+    dict
+        ``pe_type``, ``class`` (the unit's class name), ``act_bits``, ``wt_bits``,
+        ``psum_bits``, ``psum_bits_default``, ``latency`` (cycles),
+        ``ports`` (name to direction and width, clk and rst included) and
+        ``encodings`` (text for ``a``, ``w`` and ``psum``).
+    """
+    signature = mac.signature
+    pe_type = _PE_TYPE_OF[type(mac).__name__] if pe_type is None else pe_type
+    ports = {"clk": {"direction": "in", "width": 1}, "rst": {"direction": "in", "width": 1}}
+    for name, member in signature.members.items():
+        ports[name] = {"direction": "in" if member.flow == wiring.In else "out", "width": Shape.cast(member.shape).width}
+    return {
+        "pe_type": pe_type,
+        "class": type(mac).__name__,
+        "act_bits": signature.act_bits,
+        "wt_bits": signature.wt_bits,
+        "psum_bits": signature.psum_bits,
+        "psum_bits_default": default_psum_bits(pe_type, signature.act_bits, signature.wt_bits),
+        "latency": mac.latency,
+        "ports": ports,
+        "encodings": ENCODINGS[pe_type],
+    }
