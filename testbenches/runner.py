@@ -1,0 +1,170 @@
+"""Build a generated unit in its own folder and run a cocotb test module on it with Icarus Verilog.
+
+Each parameter set gets its own build folder (``mac-<pe>-<act>x<wt>-p<psum>``,
+plus a variant suffix such as ``-idle`` for stress runs), holding the
+generated ``mac.v``, its ``config.json``, the compiled simulation, the
+simulator log and the results XML, so runs never share state and can go in
+parallel. :func:`run_cocotb` parses the results XML and raises
+:class:`SimulationFailed` when any cocotb test failed, so a pytest test that
+calls it fails too. :func:`lint_verilog` runs ``verilator --lint-only -Wall``
+with the waivers of :data:`VERILATOR_WAIVERS`.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+from xml.etree import ElementTree
+
+from cocotb_tools.runner import get_runner
+
+from quidam.config import AcceleratorConfig
+from quidam.errors import ToolError
+from quidam.rtl_gen.emit import SIDECAR, write_mac
+
+__all__ = [
+    "VERILATOR_WAIVERS",
+    "CocotbResult",
+    "SimulationFailed",
+    "build_dir_name",
+    "generate_mac",
+    "lint_verilog",
+    "run_cocotb",
+    "run_mac_test",
+]
+
+#: Verilator warnings that Amaranth-emitted Verilog cannot avoid, each with the reason it is waived.
+VERILATOR_WAIVERS: dict[str, str] = {
+    "WIDTH": "Amaranth's Verilog back end relies on Verilog's context-determined expression widths: "
+             "it emits operands narrower than the operator result and lets Verilog extend them",
+    "UNUSEDSIGNAL": "the back end keeps a wire for every intermediate result and alias, and slices "
+                    "wide intermediates (the carry bits of wrap-around sums, unused low product bits)",
+}
+
+# Lines of the simulator log quoted when a run fails.
+_LOG_TAIL = 40
+
+
+class SimulationFailed(AssertionError):
+    """A cocotb test failed, or the simulation ended without results; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class CocotbResult:
+    """Outcome of one cocotb run.
+
+    Members
+    -------
+    results_xml : Path
+        The JUnit XML cocotb wrote.
+    tests : tuple of str
+        Names of the cocotb tests that ran (all passed).
+    summaries : tuple of dict
+        What the tests recorded in their ``QUIDAM_SUMMARY`` file, in order.
+    """
+
+    results_xml: Path
+    tests: tuple[str, ...]
+    summaries: tuple[dict[str, Any], ...]
+
+    @property
+    def checked(self) -> dict[str, int]:
+        """Checked operations per test name, from the summaries."""
+        return {entry["test"]: entry["checked"] for entry in self.summaries}
+
+
+def build_dir_name(config: AcceleratorConfig, variant: str | None = None) -> str:
+    """``mac-<pe>-<act>x<wt>-p<psum>``, with ``-<variant>`` appended when given."""
+    name = f"mac-{config.pe_type}-{config.act_bits}x{config.wt_bits}-p{config.psum_bits}"
+    return f"{name}-{variant}" if variant else name
+
+
+def generate_mac(config: AcceleratorConfig, build_root: Path, variant: str | None = None) -> Path:
+    """Write the MAC of ``config`` into its own build folder under ``build_root``; return the folder."""
+    build_dir = Path(build_root) / build_dir_name(config, variant)
+    write_mac(config, build_dir)
+    return build_dir
+
+
+def _tail(path: Path) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-_LOG_TAIL:])
+    except OSError:
+        return "(no simulator log)"
+
+
+def run_cocotb(build_dir: Path, *, verilog: Path, toplevel: str, test_module: str,
+               extra_env: Mapping[str, str] | None = None, seed: int = 1) -> CocotbResult:
+    """Compile ``verilog`` with Icarus in ``build_dir`` and run every cocotb test of ``test_module``.
+
+    The simulator output goes to ``build_dir/sim.log``; the environment
+    variable ``QUIDAM_SUMMARY`` points the tests at ``build_dir/summary.jsonl``.
+
+    Raises
+    ------
+    SimulationFailed
+        When a test failed or the simulator produced no results; the message
+        names the failed tests with their reasons and quotes the log's end.
+    """
+    build_dir = Path(build_dir).resolve()
+    results_xml, log, summary = build_dir / "results.xml", build_dir / "sim.log", build_dir / "summary.jsonl"
+    for stale in (results_xml, summary):
+        stale.unlink(missing_ok=True)
+    runner = get_runner("icarus")
+    runner.build(sources=[Path(verilog).resolve()], hdl_toplevel=toplevel, build_dir=build_dir, always=True,
+                 timescale=("1ns", "1ps"), log_file=build_dir / "build.log")
+    try:
+        runner.test(test_module=test_module, hdl_toplevel=toplevel, build_dir=build_dir, test_dir=build_dir,
+                    results_xml=str(results_xml), seed=seed, log_file=log,
+                    extra_env={**(extra_env or {}), "QUIDAM_SUMMARY": str(summary)})
+    except (RuntimeError, SystemExit):
+        pass                     # cocotb's own failure report; the results file says what failed
+    if not results_xml.is_file():
+        raise SimulationFailed(f"simulation of {build_dir.name} ended without results:\n{_tail(log)}")
+    passed, failed = [], []
+    for case in ElementTree.parse(results_xml).getroot().iter("testcase"):
+        problem = case.find("failure")
+        problem = case.find("error") if problem is None else problem
+        if problem is None:
+            passed.append(case.get("name"))
+        else:
+            failed.append(f"{case.get('name')}: {problem.get('message') or problem.text or 'failed'}")
+    if failed or not passed:
+        reasons = "\n".join(failed) or "no cocotb test ran"
+        raise SimulationFailed(f"{build_dir.name}: {reasons}\n--- end of {log}:\n{_tail(log)}")
+    lines = summary.read_text().splitlines() if summary.is_file() else []
+    return CocotbResult(results_xml, tuple(passed), tuple(json.loads(line) for line in lines))
+
+
+def run_mac_test(config: AcceleratorConfig, build_root: Path, *, variant: str | None = None,
+                 test_module: str = "quidam.testbenches.mac_tb", ops: int = 10_000, seed: int = 1,
+                 idle: float = 0.0) -> CocotbResult:
+    """Generate the MAC of ``config`` into its build folder and run the MAC testbench on it.
+
+    ``ops``, ``seed`` and ``idle`` reach the testbench as ``QUIDAM_OPS``,
+    ``QUIDAM_SEED`` and ``QUIDAM_IDLE`` (see :mod:`quidam.testbenches.mac_tb`).
+    """
+    build_dir = generate_mac(config, build_root, variant)
+    env = {"QUIDAM_MAC_CONFIG": str((build_dir / SIDECAR).resolve()), "QUIDAM_OPS": str(ops),
+           "QUIDAM_SEED": str(seed), "QUIDAM_IDLE": str(idle)}
+    return run_cocotb(build_dir, verilog=build_dir / "mac.v", toplevel="mac", test_module=test_module,
+                      extra_env=env, seed=seed)
+
+
+def lint_verilog(verilog: Path) -> subprocess.CompletedProcess:
+    """Run ``verilator --lint-only -Wall`` with :data:`VERILATOR_WAIVERS` on one file.
+
+    Raises
+    ------
+    ToolError
+        When ``verilator`` is not on the ``PATH``.
+    """
+    if shutil.which("verilator") is None:
+        raise ToolError("verilator is not on PATH; install it (Debian: apt-get install verilator)")
+    waivers = [f"-Wno-{rule}" for rule in VERILATOR_WAIVERS]
+    return subprocess.run(["verilator", "--lint-only", "-Wall", *waivers, Path(verilog).name],
+                          cwd=Path(verilog).parent, capture_output=True, text=True)
