@@ -108,7 +108,8 @@ class TB:
             while idle and rng.random() < idle:
                 await edge
                 dut.in_valid.value = 0
-                dut.a.value, dut.w.value, dut.psum_in.value = (int(rng.integers(1 << b)) for b in self._widths)
+                dut.a.value, dut.w.value, dut.psum_in.value = (
+                    int(rng.integers(0, 1 << bits, dtype=np.uint64)) for bits in self._widths)
             await edge
             dut.in_valid.value = 1
             dut.a.value, dut.w.value, dut.psum_in.value = a, w, psum
