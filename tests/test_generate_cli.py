@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from quidam import __version__
+from quidam.rtl_gen.emit import emit_verilog
 from quidam.rtl_gen.mac import ENCODINGS, make_mac
 
 PORTS = ("clk", "rst", "in_valid", "a", "w", "psum_in", "out_valid", "psum_out")
@@ -44,8 +45,10 @@ def test_generate_writes_verilog_and_sidecar(tmp_path, args, pe_type, widths):
     act, wt, psum = widths
     assert (sidecar["unit"], sidecar["top"], sidecar["pe_type"]) == ("mac", "mac", pe_type)
     assert (sidecar["act_bits"], sidecar["wt_bits"], sidecar["psum_bits"]) == widths
-    assert sidecar["latency"] == make_mac(pe_type, act_bits=act if pe_type == "int" else None,
-                                          wt_bits=wt if pe_type == "int" else None, psum_bits=psum).latency
+    mac = make_mac(pe_type, act_bits=act if pe_type == "int" else None, wt_bits=wt if pe_type == "int" else None,
+                   psum_bits=psum)
+    assert emit_verilog(mac, name="mac") == verilog                  # the file is that unit, emitted
+    assert sidecar["latency"] == mac.latency
     assert {name: port["width"] for name, port in sidecar["ports"].items()} == {
         "clk": 1, "rst": 1, "in_valid": 1, "a": act, "w": wt, "psum_in": psum, "out_valid": 1, "psum_out": psum}
     assert sidecar["encodings"] == ENCODINGS[pe_type]
