@@ -55,6 +55,7 @@ class Settings:
 
     @classmethod
     def from_env(cls) -> Settings:
+        """Read ``QUIDAM_MAC_CONFIG`` (required) and the optional variables, with their defaults."""
         sidecar = json.loads(Path(os.environ["QUIDAM_MAC_CONFIG"]).read_text())
         summary = os.environ.get("QUIDAM_SUMMARY")
         return cls(sidecar=sidecar, ops=int(os.environ.get("QUIDAM_OPS", "10000")),
