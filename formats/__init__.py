@@ -4,11 +4,15 @@ Written independently of the RTL; the testbenches check the generated units
 against these, and these against outside references (numpy, exact arithmetic).
 """
 
+from .fp32 import (
+    FP32_QNAN, fp32_corner_cases, fp32_mac_bits, fp32_random_operands, fp32_round, fp32_value,
+)
 from .integer import from_signed, int_mac_bits, to_signed, wrap
 from .lightpe import lightpe1_mac_bits, lightpe1_value, lightpe2_mac_bits, lightpe2_value
 from .quantize import QuantizedTensor, decode, dequantize, quantize
 
 __all__ = [
+    "FP32_QNAN", "fp32_corner_cases", "fp32_mac_bits", "fp32_random_operands", "fp32_round", "fp32_value",
     "QuantizedTensor", "decode", "dequantize", "from_signed", "int_mac_bits", "lightpe1_mac_bits",
     "lightpe1_value", "lightpe2_mac_bits", "lightpe2_value", "quantize", "to_signed", "wrap",
 ]
