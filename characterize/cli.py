@@ -1,0 +1,76 @@
+"""``quidam characterize-mac``: characterize the MAC unit of one PE type (synthesis, timing, power).
+
+Named ``characterize-mac`` rather than ``characterize mac`` so that
+``quidam characterize --pe TYPE --sweep ...`` (the whole accelerator and its
+sweeps) stays free for the sweep command.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from quidam.config import PE_TYPES, parse_config
+
+from .flow import characterize_point
+from .mac import mac_design
+from .tools import YOSYS_ENV
+
+__all__ = ["characterize_mac", "SUMMARY"]
+
+#: Metrics printed by default: key, label, unit, scale.
+SUMMARY = (
+    ("synth__area__stdcell_um2", "area", "um^2", 1.0),
+    ("synth__area__sequential_um2", "  of which sequential", "um^2", 1.0),
+    ("synth__cells__count", "cells", "", 1),
+    ("sta__timing__critical_path_ns", "critical path", "ns", 1.0),
+    ("sta__timing__slack_ns", "slack", "ns", 1.0),
+    ("sta__timing__fmax_mhz", "fmax", "MHz", 1.0),
+    ("power__total__dynamic_w", "dynamic power", "mW", 1e3),
+    ("power__total__leakage_w", "leakage power", "uW", 1e6),
+    ("power__mac__energy_per_op_j", "energy per MAC", "pJ", 1e12),
+)
+
+
+@click.command("characterize-mac")
+@click.option("--pe", "pe_type", metavar="TYPE", required=True, help=f"PE type: {', '.join(PE_TYPES)}.")
+@click.option("--act-bits", type=int, help="Activation width, pe type int only (2..16).")
+@click.option("--wt-bits", type=int, help="Weight width, pe type int only (2..16).")
+@click.option("--psum-bits", type=int, help="Accumulator width (default: the PE type's).")
+@click.option("--clock-mhz", type=float, help="Target clock in MHz (default: the configuration's, 200).")
+@click.option("--ops", type=click.IntRange(min=2), default=2000, show_default=True,
+              help="MAC operations simulated for the switching activity.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random operands.")
+@click.option("--pdk-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Nangate45 directory (default: $QUIDAM_PDK_DIR, else ../shared/pdk/nangate45).")
+@click.option("--runs", "runs_root", type=click.Path(file_okay=False, path_type=Path), default=Path("runs"),
+              show_default=True, help="Root of the run folders.")
+@click.option("--yosys", metavar="YOSYS", help=f"yowasp (default) or a Yosys command; also ${YOSYS_ENV}.")
+@click.option("--retry", is_flag=True, help="Run a point again whose stored result is a failure.")
+@click.option("--json", "as_json", is_flag=True, help="Print the whole metrics.json instead of the summary.")
+def characterize_mac(pe_type, act_bits, wt_bits, psum_bits, clock_mhz, ops, seed, pdk_dir, runs_root, yosys,
+                     retry, as_json):
+    """Synthesize the MAC unit of one PE type to Nangate45, time it and measure its power.
+
+    Results go to RUNS/nangate45/<design id>/ (metrics.json, stage folders); a
+    point already done is read back, not recomputed.
+
+    \b
+    Example: quidam characterize-mac --pe lightpe1 --clock-mhz 500
+    """
+    options = {"pe_type": pe_type, "act_bits": act_bits, "wt_bits": wt_bits, "psum_bits": psum_bits,
+               "clock_mhz": clock_mhz}
+    config = parse_config({name: value for name, value in options.items() if value is not None})
+    metrics = characterize_point(mac_design(config, ops=ops, seed=seed), pdk_dir=pdk_dir, runs_root=runs_root,
+                                 yosys=yosys, retry=retry, strict=True)
+    if as_json:
+        click.echo(json.dumps(metrics, indent=2))
+        return
+    click.echo(f"{config.pe_type} MAC {config.act_bits}x{config.wt_bits} -> {config.psum_bits}-bit psum "
+               f"at {config.clock_mhz:g} MHz: {metrics['run_dir']}")
+    for key, label, unit, scale in SUMMARY:
+        value = metrics[key] * scale
+        text = f"{value:d}" if isinstance(value, int) else f"{value:.4g}"
+        click.echo(f"  {label:<22} {text:>10} {unit}")

