@@ -226,11 +226,12 @@ class AcceleratorConfig:
             if value is None and rule.default is None:
                 continue
             if fixed is not None and rule.name in ("act_bits", "wt_bits"):
-                width = fixed[rule.name == "wt_bits"]
+                is_weight = rule.name == "wt_bits"
+                width = fixed[is_weight]
                 if value != width:  # the resolved width is accepted, so dumps load back
                     raise ConfigError(
-                        f"{rule.name}: pe_type {self.pe_type} has {width}-bit {rule.name[:3]}s, not {value!r}; "
-                        f"only pe_type int takes act_bits and wt_bits"
+                        f"{rule.name}: pe_type {self.pe_type} has {width}-bit {'weights' if is_weight else 'activations'}, "
+                        f"not {value!r}; only pe_type int takes act_bits and wt_bits"
                     )
                 continue
             object.__setattr__(self, rule.name, rule.check(value))
