@@ -6,7 +6,10 @@ QUIDAM  := $(VENV)/bin/quidam
 PYTEST  := $(VENV)/bin/pytest
 STAMP   := $(VENV)/.quidam-installed
 
-.PHONY: help setup test
+PE      ?= lightpe1
+OUT     ?= build/$(PE)
+
+.PHONY: help setup test generate
 
 help:  ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -19,3 +22,6 @@ $(STAMP): pyproject.toml
 
 test: $(STAMP)  ## Run the test suite (RTL simulations included)
 	$(PYTEST) -n auto
+
+generate: $(STAMP)  ## Generate the MAC unit of PE=fp32|int16|lightpe1|lightpe2|int into OUT (default build/PE)
+	$(QUIDAM) generate --unit mac --pe $(PE) --out $(OUT)
