@@ -49,14 +49,16 @@ RUNS = [pytest.param(unit.values[0], 0.0, id=f"{unit.id}-back_to_back", marks=un
 
 
 @pytest.mark.parametrize("config, idle", RUNS)
-def test_mac(config, idle):
+def test_mac(config, idle, record_property):
     """10,000 random operations then the directed corner cases, checked against the golden model."""
     start = time.perf_counter()
     result = run_mac_test(config, BUILD_ROOT, variant="idle" if idle else None, ops=RANDOM_OPS,
                           seed=2 if idle else 1, idle=idle)
     counts = ", ".join(f"{test} {count}" for test, count in result.checked.items())
-    print(f"\n{build_dir_name(config, 'idle' if idle else None)}: checked {sum(result.checked.values())} "
-          f"operations ({counts}) in {time.perf_counter() - start:.1f} s")
+    summary = (f"{build_dir_name(config, 'idle' if idle else None)}: checked {sum(result.checked.values())} "
+               f"operations ({counts}) in {time.perf_counter() - start:.1f} s")
+    print("\n" + summary)
+    record_property("checked", summary)
     assert result.tests == ("random_ops", "directed_ops")
     assert result.checked["random_ops"] == RANDOM_OPS
     assert result.checked["directed_ops"] > 0
