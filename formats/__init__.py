@@ -4,6 +4,7 @@ Written independently of the RTL; the testbenches check the generated units
 against these, and these against outside references (numpy, exact arithmetic).
 """
 
+from .conv import LayerOperands, conv2d_golden, random_layer_operands
 from .fp32 import (
     FP32_QNAN, fp32_corner_cases, fp32_mac_bits, fp32_random_operands, fp32_round, fp32_value,
 )
@@ -13,6 +14,7 @@ from .quantize import QuantizedTensor, decode, dequantize, quantize
 
 __all__ = [
     "FP32_QNAN", "fp32_corner_cases", "fp32_mac_bits", "fp32_random_operands", "fp32_round", "fp32_value",
-    "QuantizedTensor", "decode", "dequantize", "from_signed", "int_mac_bits", "lightpe1_mac_bits",
-    "lightpe1_value", "lightpe2_mac_bits", "lightpe2_value", "quantize", "to_signed", "wrap",
+    "LayerOperands", "QuantizedTensor", "conv2d_golden", "decode", "dequantize", "from_signed", "int_mac_bits",
+    "lightpe1_mac_bits", "lightpe1_value", "lightpe2_mac_bits", "lightpe2_value", "quantize",
+    "random_layer_operands", "to_signed", "wrap",
 ]
