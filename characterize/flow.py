@@ -34,6 +34,7 @@ from quidam.pdk.locate import SRAM_MACRO_DIR, cell_library_path, file_sha256, re
 from quidam.pdk.sram import SRAMMacro, read_sram_macro
 
 from . import activity, power, sta, synth
+from .cells import cell_library
 from .design import Design, ports_of
 from .run_dir import RunDir, canonical_json, sources_digest, write_text
 from .tools import ToolFailure, iverilog_tool, sta_tool, tool_versions, vvp_tool, yosys_tool
@@ -133,13 +134,16 @@ def _run_stages(design: Design, run: RunDir, liberty: Path, macros: list[SRAMMac
     if driven != inputs:
         raise ToolFailure(power.STAGE, f"the stimulus drives {driven} but the netlist's inputs are {inputs}")
     outputs = [(name, width) for name, (direction, width) in ports.items() if direction == "output"]
+    library = cell_library(liberty)
     measured = activity.simulate(yosys_tool(yosys), iverilog_tool(), vvp_tool(), stage_dir=power_dir,
-                                 netlist=netlist, liberty=liberty, macros=macros, top=design.top,
-                                 clock_port=design.clock_port, stimulus=design.stimulus, outputs=outputs)
+                                 netlist=netlist, liberty=liberty, library=library, macros=macros,
+                                 top=design.top, clock_port=design.clock_port, stimulus=design.stimulus,
+                                 outputs=outputs)
     metrics.update(power.analyze_power(sta_tool(), stage_dir=power_dir, libraries=libraries, netlist=netlist,
                                        top=design.top, sdc=sta_dir / "constraints.sdc",
                                        period_ns=design.period_ns, stimulus=design.stimulus,
-                                       activity=measured, widths=inputs))
+                                       activity=measured, widths=inputs, library=library,
+                                       macro_cells={macro.name for macro in macros}))
     runtimes["power"] = time.perf_counter() - clock
     return metrics
 

@@ -1,30 +1,44 @@
-"""Stage ``3_power``: OpenSTA ``report_power`` at the configured clock, activity from simulation.
+"""Stage ``3_power``: power at the configured clock with every cell's switching activity from simulation.
 
 Method
 ------
-1. :func:`~quidam.characterize.activity.simulate` runs the mapped netlist
-   (gate level, Icarus) on the design's stimulus, checks its outputs against
-   the golden model and measures each input bit's toggle rate (transitions per
-   clock cycle) and duty over the measured cycles.
-2. ``power.tcl`` loads the same libraries, netlist and constraints as the
-   timing stage and applies each input bit's measured activity with
-   ``set_power_activity -input_ports <bit> -activity <toggles/cycle> -duty
-   <duty>``. OpenSTA propagates these through the cell functions and across
-   flip-flops; clock pins toggle twice per period. No ``-global`` activity is
-   set: in this OpenSTA it would override every measured value.
-3. ``report_power -digits 6`` (``power.rpt``) gives internal, switching and
-   leakage power in watts per group (sequential, combinational, macro) and in
-   total; dynamic power is internal plus switching.
+This OpenSTA (2019) reads no VCD or SAIF, and its power engine overwrites any
+activity set on an internal pin when it propagates activities (only top-level
+input activities survive; its ``set_power_activity -pins`` is broken in the
+Tcl, and ``-global`` overrides everything). Yet its power model is linear in
+the activities: each non-clock pin contributes (internal energy per transition
++ for an output 1/2 C V^2) x toggles per second, clock pins toggle twice a
+period, leakage does not depend on activity. So, with the pin toggle rates
+measured by :func:`~quidam.characterize.activity.simulate`:
+
+1. ``power.tcl`` runs OpenSTA twice more per instance (``sta::instance_power``,
+   written to ``instance_power.txt``): with ``set_power_activity -global``
+   0 (clocks only) and 1 (every other pin one transition per cycle). OpenSTA
+   does all the physics: Liberty tables at the slews and loads of the
+   netlist, clock pins, leakage.
+2. Each instance's power is ``P0 + (P1 - P0) x t``, internal and switching
+   separately, where ``t`` is the mean measured toggle rate (per cycle) of its
+   probed pins. For single-output combinational cells (all that ABC maps to)
+   this is exactly OpenSTA's model with the measured activity; for a
+   flip-flop it shares one factor between its D pin's internal energy and its
+   outputs' energy (the mean of the D, Q and QN rates).
+3. The sums by group (sequential, combinational, macro) and in total are
+   written to ``power.rpt`` in the layout of ``report_power``.
+
+For comparison, ``power_propagated.rpt`` is OpenSTA's own ``report_power``
+when only the measured input activities are applied (``set_power_activity
+-input_ports``) and it propagates them through the cell functions assuming
+independent signals: ``power__propagated__dynamic_w``. On the MAC units that
+estimate is off by up to 2x in either direction, which is why it is not the
+result.
 
 Energy per operation: ``power__<op>__energy_per_op_j`` = dynamic power x the
 measured time (cycles x period) / operations in it. For a MAC unit fed one
 operation every cycle this is dynamic power x clock period. Leakage is left
-out of it (it depends on utilisation, which the accelerator model applies).
+out (it depends on utilisation, which the accelerator model applies).
 
-Limits: activities inside the design are OpenSTA's probabilistic estimate from
-the measured inputs (signals taken as independent, no glitches); there is no
-clock tree yet (only the flip-flops' clock pins). A newer OpenSTA with
-``read_vcd`` / ``read_saif`` would take every net's measured activity.
+Limits: zero-delay simulation (no glitches); no clock tree yet (only the
+flip-flops' clock pins); no wire load (Nangate45's library has none by default).
 """
 
 from __future__ import annotations
@@ -34,26 +48,43 @@ from pathlib import Path
 from typing import Any
 
 from .activity import Stimulus
+from .cells import Cell
 from .run_dir import write_text
 from .sta import sta_preamble
 from .tools import Tool, ToolFailure, run_tool
 
-__all__ = ["STAGE", "analyze_power"]
+__all__ = ["STAGE", "GROUPS", "analyze_power", "parse_power_report"]
 
 STAGE = "3_power"
 
-_GROUPS = ("Sequential", "Combinational", "Macro", "Pad", "Total")
+#: Groups of ``report_power``, in its order.
+GROUPS = ("Sequential", "Combinational", "Macro", "Pad", "Total")
+
 _FLOAT = r"([-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)"
+_COMPONENTS = ("internal", "switching", "leakage")
 
 
-def _activity_commands(activity: dict[str, list[tuple[float, float]]], widths: dict[str, int]) -> list[str]:
-    lines = []
-    for port, bits in activity.items():
+def _script(preamble: list[str], inputs: dict[str, list[list[float]]], widths: dict[str, int]) -> str:
+    lines = list(preamble)
+    for port, bits in inputs.items():
         for index, (toggles, duty) in enumerate(bits):
             name = port if widths[port] == 1 else f"{port}[{index}]"
             lines.append(f"set_power_activity -input_ports [get_ports {{{name}}}] "
                          f"-activity {toggles:.6g} -duty {duty:.6g}")
-    return lines
+    lines += [
+        "report_power -digits 6 > power_propagated.rpt",
+        "set corner [sta::cmd_corner]",
+        "set stream [open instance_power.txt w]",
+        "foreach activity {0 1} {",
+        "  set_power_activity -global -activity $activity",
+        "  foreach inst [get_cells *] {",
+        '    puts $stream "$activity [get_full_name $inst] [get_property $inst ref_name] '
+        '[sta::instance_power $inst $corner]"',
+        "  }",
+        "}",
+        "close $stream",
+    ]
+    return "\n".join(lines) + "\n"
 
 
 def parse_power_report(text: str, log: Path) -> dict[str, dict[str, float]]:
@@ -65,26 +96,53 @@ def parse_power_report(text: str, log: Path) -> dict[str, dict[str, float]]:
         A group's row is missing or malformed.
     """
     groups = {}
-    for group in _GROUPS:
+    for group in GROUPS:
         row = re.search(rf"^{group}\s+{_FLOAT}\s+{_FLOAT}\s+{_FLOAT}\s+{_FLOAT}", text, re.MULTILINE)
         if row is None:
-            raise ToolFailure(STAGE, f"power.rpt has no {group} row", log)
+            raise ToolFailure(STAGE, f"no {group} row in the power report", log)
         internal, switching, leakage, total = (float(value) for value in row.groups())
         groups[group.lower()] = {"internal": internal, "switching": switching, "leakage": leakage, "total": total}
     return groups
 
 
+def _unit_powers(text: str, log: Path) -> dict[str, dict[str, Any]]:
+    """``instance_power.txt``: per instance, its cell and (internal, switching, leakage) at activity 0 and 1."""
+    instances: dict[str, dict[str, Any]] = {}
+    for line in text.splitlines():
+        fields = line.split()
+        if len(fields) != 7 or fields[0] not in ("0", "1"):
+            raise ToolFailure(STAGE, f"malformed line in instance_power.txt: {line!r}", log)
+        entry = instances.setdefault(fields[1], {"cell": fields[2]})
+        entry[int(fields[0])] = tuple(float(value) for value in fields[3:6])
+    if not instances or any(0 not in entry or 1 not in entry for entry in instances.values()):
+        raise ToolFailure(STAGE, "instance_power.txt lacks an instance's power at activity 0 or 1", log)
+    return instances
+
+
+def _report(groups: dict[str, dict[str, float]]) -> str:
+    lines = ["Power with the simulated switching activity of every cell pin (see quidam.characterize.power)",
+             "", f"{'Group':<16}{'Internal':>14}{'Switching':>14}{'Leakage':>14}{'Total':>14}",
+             f"{'':<16}{'Power':>14}{'Power':>14}{'Power':>14}{'Power':>14}", "-" * 72]
+    for group in GROUPS:
+        figures = groups[group.lower()]
+        if group == "Total":
+            lines.append("-" * 72)
+        lines.append(f"{group:<16}" + "".join(f"{figures[key]:>14.6e}" for key in (*_COMPONENTS, "total")))
+    return "\n".join(lines) + "\n"
+
+
 def analyze_power(sta: Tool, *, stage_dir: Path, libraries: list[Path], netlist: Path, top: str, sdc: Path,
-                  period_ns: float, stimulus: Stimulus, activity: dict[str, Any],
-                  widths: dict[str, int]) -> dict[str, Any]:
-    """Run ``report_power`` with the measured activities and return the ``power__*`` metrics.
+                  period_ns: float, stimulus: Stimulus, activity: dict[str, Any], widths: dict[str, int],
+                  library: dict[str, Cell], macro_cells: set[str]) -> dict[str, Any]:
+    """Power of the netlist with the measured activities; the ``power__*`` metrics.
 
     Parameters
     ----------
     sta : Tool
         OpenSTA.
     stage_dir : Path
-        The ``3_power`` folder; receives ``power.tcl``, ``power.log`` and ``power.rpt``.
+        The ``3_power`` folder; receives ``power.tcl``, ``power.log``,
+        ``instance_power.txt``, ``power.rpt`` and ``power_propagated.rpt``.
     libraries, netlist, top, sdc
         As loaded by the timing stage (the same ``constraints.sdc``).
     period_ns : float
@@ -95,31 +153,51 @@ def analyze_power(sta: Tool, *, stage_dir: Path, libraries: list[Path], netlist:
         :func:`~quidam.characterize.activity.simulate`'s result.
     widths : dict
         Width of every input port (a 1-bit port has no bit index).
+    library : dict
+        The standard cells (:func:`~quidam.characterize.cells.cell_library`).
+    macro_cells : set of str
+        Names of the SRAM macro cells.
 
     Returns
     -------
     dict
-        ``power__total__{internal,switching,dynamic,leakage,total}_w``, the same
-        for ``sequential``, ``combinational`` and ``macro``,
-        ``power__activity__input_toggle_rate`` (mean over input bits),
-        ``power__activity__measured_cycles``, ``power__activity__results_checked``
-        and ``power__<op>__energy_per_op_j``.
+        ``power__<group>__{internal,switching,dynamic,leakage,total}_w`` for
+        ``total``, ``sequential``, ``combinational`` and ``macro``;
+        ``power__propagated__dynamic_w``; ``power__activity__input_toggle_rate``,
+        ``power__activity__pin_toggle_rate``, ``power__activity__measured_cycles``,
+        ``power__activity__results_checked``; ``power__<op>__energy_per_op_j``.
 
     Raises
     ------
     ToolFailure
-        OpenSTA fails, a row is missing, or the power is not positive.
+        OpenSTA fails, an instance was not simulated, or the power is not positive.
     """
-    lines = sta_preamble(libraries=libraries, netlist=netlist, top=top, sdc=sdc)
-    lines += _activity_commands(activity["activity"], widths)
-    lines.append("report_power -digits 6 > power.rpt")
-    write_text(stage_dir / "power.tcl", "\n".join(lines) + "\n")
+    preamble = sta_preamble(libraries=libraries, netlist=netlist, top=top, sdc=sdc)
+    write_text(stage_dir / "power.tcl", _script(preamble, activity["inputs"], widths))
     log = stage_dir / "power.log"
     run_tool(sta, ["-no_init", "-no_splash", "-exit", "power.tcl"], cwd=stage_dir, log=log, stage=STAGE)
-    report = stage_dir / "power.rpt"
-    if not report.is_file():
-        raise ToolFailure(STAGE, "OpenSTA wrote no power.rpt", log)
-    groups = parse_power_report(report.read_text(), log)
+    for name in ("power_propagated.rpt", "instance_power.txt"):
+        if not (stage_dir / name).is_file():
+            raise ToolFailure(STAGE, f"OpenSTA wrote no {name}", log)
+    propagated = parse_power_report((stage_dir / "power_propagated.rpt").read_text(), log)
+    units = _unit_powers((stage_dir / "instance_power.txt").read_text(), log)
+
+    groups = {group.lower(): dict.fromkeys(_COMPONENTS, 0.0) for group in GROUPS}
+    rates = activity["instances"]
+    for instance, entry in units.items():
+        if instance not in rates:
+            raise ToolFailure(STAGE, f"instance {instance} has no simulated activity", log)
+        cell = entry["cell"]
+        group = "macro" if cell in macro_cells else "sequential" if library[cell].sequential else "combinational"
+        for index, component in enumerate(_COMPONENTS):
+            at0, at1 = entry[0][index], entry[1][index]
+            value = at0 if component == "leakage" else at0 + (at1 - at0) * rates[instance]
+            groups[group][component] += value
+            groups["total"][component] += value
+    for figures in groups.values():
+        figures["total"] = sum(figures[component] for component in _COMPONENTS)
+    write_text(stage_dir / "power.rpt", _report(groups))
+
     metrics: dict[str, Any] = {}
     for group in ("total", "sequential", "combinational", "macro"):
         figures = groups[group]
@@ -129,9 +207,11 @@ def analyze_power(sta: Tool, *, stage_dir: Path, libraries: list[Path], netlist:
         metrics[f"power__{group}__leakage_w"] = figures["leakage"]
         metrics[f"power__{group}__total_w"] = figures["total"]
     if metrics["power__total__dynamic_w"] <= 0 or metrics["power__total__leakage_w"] <= 0:
-        raise ToolFailure(STAGE, "report_power gives no dynamic or no leakage power", log)
-    rates = [toggles for bits in activity["activity"].values() for toggles, _ in bits]
-    metrics["power__activity__input_toggle_rate"] = sum(rates) / len(rates)
+        raise ToolFailure(STAGE, "no dynamic or no leakage power", log)
+    metrics["power__propagated__dynamic_w"] = propagated["total"]["internal"] + propagated["total"]["switching"]
+    input_rates = [toggles for bits in activity["inputs"].values() for toggles, _ in bits]
+    metrics["power__activity__input_toggle_rate"] = sum(input_rates) / len(input_rates)
+    metrics["power__activity__pin_toggle_rate"] = activity["pin_toggle_rate"]
     metrics["power__activity__measured_cycles"] = activity["measured_cycles"]
     metrics["power__activity__results_checked"] = activity["results_checked"]
     measured_s = stimulus.measure_cycles * period_ns * 1e-9

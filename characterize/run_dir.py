@@ -23,7 +23,8 @@ Every result file is written atomically (a temporary file in the same folder,
 then :func:`os.replace`): a killed run leaves either the old file or the new
 one. A point with ``metrics.json`` is done; one with ``failed.json`` stays
 failed (its logs kept) until it is retried explicitly; a folder with neither
-(a run that was killed) is simply run again.
+(a run that was killed) is simply run again. One point must not be run by two
+processes at once (a sweep hands each design id to one worker).
 """
 
 from __future__ import annotations

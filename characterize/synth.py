@@ -17,7 +17,7 @@ File names in the script are relative to the stage folder: the WebAssembly
 absolute paths there would not resolve.
 
 Area comes from the cell counts of ``stat.json`` times the Liberty ``area`` of
-each cell (parsed with :mod:`quidam.pdk.liberty`), checked against Yosys's own
+each cell (:func:`~quidam.characterize.cells.cell_library`), checked against Yosys's own
 total: standard-cell area, sequential area (cells with an ``ff`` or ``latch``
 group), area and count by cell type. SRAM macros are counted by Yosys but
 their area comes from the PDK data (:mod:`quidam.pdk.sram`). A cell that is
@@ -35,14 +35,14 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from quidam.pdk.liberty import attribute_text, read_liberty
 from quidam.pdk.locate import file_sha256
 from quidam.pdk.sram import SRAMMacro
 
+from .cells import cell_library
 from .run_dir import write_text
 from .tools import Tool, ToolFailure, run_tool
 
-__all__ = ["STAGE", "uncompressed_liberty", "library_cell_areas", "synthesize"]
+__all__ = ["STAGE", "uncompressed_liberty", "synthesize"]
 
 STAGE = "1_synth"
 
@@ -69,29 +69,6 @@ def uncompressed_liberty(path: Path, cache_dir: Path) -> Path:
     return target
 
 
-@functools.lru_cache(maxsize=8)
-def _cell_areas(path: str, digest: str) -> tuple[dict[str, float], frozenset[str]]:
-    del digest  # part of the cache key only
-    library = read_liberty(Path(path))
-    areas, sequential = {}, set()
-    for cell in library.get_groups("cell"):
-        name = attribute_text(cell.args[0])
-        if "area" in cell:
-            areas[name] = float(cell["area"])
-        if cell.get_groups("ff") or cell.get_groups("latch"):
-            sequential.add(name)
-    return areas, frozenset(sequential)
-
-
-def library_cell_areas(path: Path) -> tuple[dict[str, float], frozenset[str]]:
-    """Area (um^2) of every cell of a Liberty file, and the names of its sequential cells.
-
-    Cached per process by path and digest (the Nangate45 library takes about 2 s to parse).
-    """
-    path = Path(path).resolve()
-    return _cell_areas(str(path), file_sha256(path))
-
-
 def _script(top: str, verilog: str, liberty: str, macros: list[str], period_ps: int) -> str:
     lines = [
         f"read_verilog -sv {verilog}",
@@ -113,7 +90,7 @@ def _area_metrics(stat: dict[str, Any], top: str, liberty: Path, macros: list[SR
     module = modules.get(f"\\{top}") or modules.get(top)
     if module is None or "num_cells_by_type" not in module or "area" not in module:
         raise ToolFailure(STAGE, f"stat.json has no cell counts and area for module {top}", log)
-    areas, sequential = library_cell_areas(liberty)
+    library = cell_library(liberty)
     macro_by_name = {macro.name: macro for macro in macros}
     by_type: dict[str, dict[str, float]] = {}
     stdcell = seq_area = macro_area = 0.0
@@ -123,10 +100,10 @@ def _area_metrics(stat: dict[str, Any], top: str, liberty: Path, macros: list[SR
             area = macro_by_name[cell].area_um2 * count
             macro_area += area
             macro_count += count
-        elif cell in areas:
-            area = areas[cell] * count
+        elif cell in library:
+            area = library[cell].area_um2 * count
             stdcell += area
-            if cell in sequential:
+            if library[cell].sequential:
                 seq_area += area
                 seq_count += count
         else:
@@ -136,7 +113,6 @@ def _area_metrics(stat: dict[str, Any], top: str, liberty: Path, macros: list[SR
     yosys_area = float(module["area"])
     if abs(yosys_area - stdcell) > _AREA_TOLERANCE * max(1.0, stdcell):
         raise ToolFailure(STAGE, f"Yosys reports {yosys_area} um^2 of cells, the Liberty areas sum to {stdcell}", log)
-    cells = sum(int(count) for count in module["num_cells_by_type"].values())
     if stdcell <= 0.0:
         raise ToolFailure(STAGE, "the netlist has no standard cells (empty design?)", log)
     return {
@@ -145,7 +121,7 @@ def _area_metrics(stat: dict[str, Any], top: str, liberty: Path, macros: list[SR
         "synth__area__combinational_um2": stdcell - seq_area,
         "synth__area__macro_um2": macro_area,
         "synth__area__total_um2": stdcell + macro_area,
-        "synth__cells__count": cells,
+        "synth__cells__count": sum(int(count) for count in module["num_cells_by_type"].values()),
         "synth__cells__sequential_count": seq_count,
         "synth__cells__macro_count": macro_count,
         "synth__cells__by_type": by_type,

