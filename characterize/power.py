@@ -164,7 +164,8 @@ def analyze_power(sta: Tool, *, stage_dir: Path, libraries: list[Path], netlist:
         ``power__<group>__{internal,switching,dynamic,leakage,total}_w`` for
         ``total``, ``sequential``, ``combinational`` and ``macro``;
         ``power__propagated__dynamic_w``; ``power__activity__input_toggle_rate``,
-        ``power__activity__pin_toggle_rate``, ``power__activity__measured_cycles``,
+        ``power__activity__pin_toggle_rate``, ``power__activity__unknown_fraction``,
+        ``power__activity__measured_cycles``,
         ``power__activity__results_checked``; ``power__<op>__energy_per_op_j``.
 
     Raises
@@ -212,6 +213,7 @@ def analyze_power(sta: Tool, *, stage_dir: Path, libraries: list[Path], netlist:
     input_rates = [toggles for bits in activity["inputs"].values() for toggles, _ in bits]
     metrics["power__activity__input_toggle_rate"] = sum(input_rates) / len(input_rates)
     metrics["power__activity__pin_toggle_rate"] = activity["pin_toggle_rate"]
+    metrics["power__activity__unknown_fraction"] = activity["unknown_fraction"]
     metrics["power__activity__measured_cycles"] = activity["measured_cycles"]
     metrics["power__activity__results_checked"] = activity["results_checked"]
     measured_s = stimulus.measure_cycles * period_ns * 1e-9

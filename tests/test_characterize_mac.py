@@ -91,6 +91,7 @@ def test_metrics_are_complete_and_consistent(points, label):
     assert metrics["power__activity__results_checked"] == OPS  # the netlist matched the golden model
     assert 0 < metrics["power__activity__input_toggle_rate"] < 1
     assert 0 < metrics["power__activity__pin_toggle_rate"] < 2
+    assert metrics["power__activity__unknown_fraction"] == 0
     assert metrics["power__propagated__dynamic_w"] > 0
 
     provenance = metrics["provenance"]
@@ -209,11 +210,17 @@ def test_cli_rejects_a_bad_pe_type(capsys):
 
 def test_count_toggles_counts_changes_between_samples_and_duty():
     # 6-bit words (2 hex digits), least significant bit first in the result.
-    toggles, duty = count_toggles(["01", "02", "02", "23"], 6)
+    toggles, duty, unknown = count_toggles(["01", "02", "02", "23"], 6)
     assert toggles.tolist() == [2, 1, 0, 0, 0, 1]
     assert duty.tolist() == [0.5, 0.75, 0, 0, 0, 0.25]
-    with pytest.raises(ValueError, match="without x or z"):
-        count_toggles(["0x", "01"], 6)
+    assert unknown == 0
+    # An unknown digit hides its four bits: no toggle into or out of it, no say in the duty.
+    toggles, duty, unknown = count_toggles(["0x", "01", "00"], 6)
+    assert toggles.tolist() == [1, 0, 0, 0, 0, 0]
+    assert duty.tolist() == [0.5, 0, 0, 0, 0, 0]
+    assert unknown == pytest.approx(4 / 18)
+    with pytest.raises(ValueError, match="2 digits"):
+        count_toggles(["0g", "01"], 6)
 
 
 def test_power_is_linear_in_activity_as_the_method_assumes(points):
