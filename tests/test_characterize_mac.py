@@ -163,7 +163,7 @@ def test_a_broken_design_fails_with_its_log_and_is_retried_only_on_request(tmp_p
     record = characterize_point(design, runs_root=runs)
     assert record["status"] == "failed" and record["stage"] == "1_synth"
     assert "syntax error" in record["reason"]
-    assert os.path.isfile(record["log"]) and "ERROR" in open(record["log"]).read()
+    assert "ERROR" in Path(record["log"]).read_text()
     folder = record["run_dir"]
     assert os.path.isfile(os.path.join(folder, "failed.json"))
     assert not os.path.exists(os.path.join(folder, "metrics.json"))
