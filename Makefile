@@ -9,7 +9,7 @@ STAMP   := $(VENV)/.quidam-installed
 PE      ?= lightpe1
 OUT     ?= build/$(PE)
 
-.PHONY: help setup test generate
+.PHONY: help setup test generate characterize-mac
 
 help:  ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -25,3 +25,6 @@ test: $(STAMP)  ## Run the test suite (RTL simulations included)
 
 generate: $(STAMP)  ## Generate the MAC unit of PE=fp32|int16|lightpe1|lightpe2|int into OUT (default build/PE)
 	$(QUIDAM) generate --unit mac --pe $(PE) --out $(OUT)
+
+characterize-mac: $(STAMP)  ## Synthesize, time and power the MAC unit of PE (Yosys + OpenSTA on Nangate45) into runs/
+	$(QUIDAM) characterize-mac --pe $(PE)
