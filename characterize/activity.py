@@ -42,10 +42,11 @@ from typing import Any
 
 import numpy as np
 
+from quidam.files import write_json, write_text
 from quidam.pdk.sram import SRAMMacro
 
 from .cells import Cell, netlist_instances
-from .run_dir import canonical_json, write_json, write_text
+from .run_dir import canonical_json
 from .tools import Tool, ToolFailure, run_tool
 
 __all__ = ["Stimulus", "Probe", "sram_model", "count_toggles", "simulate"]

@@ -30,13 +30,14 @@ from typing import Any
 
 from quidam import __version__
 from quidam.errors import PDKError, QuidamError
+from quidam.files import write_text
 from quidam.pdk.locate import SRAM_MACRO_DIR, cell_library_path, file_sha256, resolve_pdk_dir
 from quidam.pdk.sram import SRAMMacro, read_sram_macro
 
 from . import activity, power, sta, synth
 from .cells import cell_library
 from .design import Design, ports_of
-from .run_dir import RunDir, canonical_json, sources_digest, write_text
+from .run_dir import RunDir, canonical_json, sources_digest
 from .tools import ToolFailure, iverilog_tool, sta_tool, tool_versions, vvp_tool, yosys_tool
 
 __all__ = ["PLATFORM", "PointFailed", "characterize_point", "flow_source_digest"]

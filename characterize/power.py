@@ -47,9 +47,10 @@ import re
 from pathlib import Path
 from typing import Any
 
+from quidam.files import write_text
+
 from .activity import Stimulus
 from .cells import Cell
-from .run_dir import write_text
 from .sta import sta_preamble
 from .tools import Tool, ToolFailure, run_tool
 

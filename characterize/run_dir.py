@@ -33,9 +33,10 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
+
+from quidam.files import write_json
 
 __all__ = [
     "ID_CHARS",
@@ -44,8 +45,6 @@ __all__ = [
     "canonical_json",
     "design_id",
     "sources_digest",
-    "write_json",
-    "write_text",
 ]
 
 #: Hex digits of the design id (64 bits: collisions are not a concern for sweeps).
@@ -78,25 +77,6 @@ def sources_digest(folders: list[Path], pattern: str = "*.py") -> str:
             digest.update(path.read_bytes())
             digest.update(b"\0")
     return digest.hexdigest()
-
-
-def write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` atomically (temporary file in the same folder, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(descriptor, "w") as stream:
-            stream.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
-def write_json(path: Path, data: Any) -> None:
-    """Write ``data`` as indented JSON to ``path`` atomically."""
-    write_text(path, json.dumps(data, indent=2, sort_keys=False) + "\n")
 
 
 class RunDir:

@@ -31,7 +31,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from .run_dir import write_text
+from quidam.files import write_text
+
 from .tools import Tool, ToolFailure, run_tool
 
 __all__ = ["STAGE", "write_constraints", "sta_preamble", "analyze_timing"]

@@ -35,11 +35,11 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from quidam.files import write_text
 from quidam.pdk.locate import file_sha256
 from quidam.pdk.sram import SRAMMacro
 
 from .cells import cell_library
-from .run_dir import write_text
 from .tools import Tool, ToolFailure, run_tool
 
 __all__ = ["STAGE", "uncompressed_liberty", "synthesize"]

@@ -10,9 +10,6 @@ a reader never sees half a file.
 from __future__ import annotations
 
 import hashlib
-import json
-import os
-import tempfile
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -22,10 +19,11 @@ from amaranth.lib import wiring
 
 from quidam import __version__
 from quidam.config import AcceleratorConfig
+from quidam.files import write_json, write_text
 
 from .mac import describe, mac_for
 
-__all__ = ["SIDECAR", "emit_verilog", "write_atomically", "write_mac"]
+__all__ = ["SIDECAR", "emit_verilog", "write_mac"]
 
 #: File name of the sidecar written next to each generated Verilog file.
 SIDECAR = "config.json"
@@ -38,19 +36,6 @@ def emit_verilog(component: wiring.Component, *, name: str) -> str:
     component and the tool versions, not on where the checkout lives.
     """
     return verilog.convert(component, name=name, emit_src=False)
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same folder and :func:`os.replace`."""
-    path = Path(path)
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(descriptor, "w") as file:
-            file.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def write_mac(config: AcceleratorConfig, out_dir: Path) -> dict[str, Any]:
@@ -75,7 +60,7 @@ def write_mac(config: AcceleratorConfig, out_dir: Path) -> dict[str, Any]:
     out_dir.mkdir(parents=True, exist_ok=True)
     mac = mac_for(config)
     text = emit_verilog(mac, name="mac")
-    write_atomically(out_dir / "mac.v", text)
+    write_text(out_dir / "mac.v", text)
     sidecar = {
         "unit": "mac",
         "top": "mac",
@@ -83,5 +68,5 @@ def write_mac(config: AcceleratorConfig, out_dir: Path) -> dict[str, Any]:
         "verilog": {"file": "mac.v", "sha256": hashlib.sha256(text.encode()).hexdigest()},
         "generator": {"quidam": __version__, "amaranth": version("amaranth")},
     }
-    write_atomically(out_dir / SIDECAR, json.dumps(sidecar, indent=2) + "\n")
+    write_json(out_dir / SIDECAR, sidecar)
     return sidecar

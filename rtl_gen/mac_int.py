@@ -1,16 +1,13 @@
 """Signed integer multiply-accumulate unit (the ``int16`` and ``int`` PE types)."""
 
-from amaranth.hdl import Module, Signal, signed
-from amaranth.lib import wiring
-
 from quidam.config import AcceleratorConfig
 
-from .mac_signature import MACSignature
+from .mac_registered import RegisteredMAC
 
 __all__ = ["IntMAC"]
 
 
-class IntMAC(wiring.Component):
+class IntMAC(RegisteredMAC):
     """Signed integer MAC: ``psum_out = (a * w + psum_in) mod 2**psum_bits``.
 
     ``a`` and ``w`` are two's-complement integers of ``act_bits`` and
@@ -46,30 +43,7 @@ class IntMAC(wiring.Component):
     """
 
     def __init__(self, *, act_bits: int, wt_bits: int, psum_bits: int):
-        config = AcceleratorConfig(pe_type="int", act_bits=act_bits, wt_bits=wt_bits, psum_bits=psum_bits)
-        self._product_bits = config.product_bits
-        super().__init__(MACSignature(act_bits=config.act_bits, wt_bits=config.wt_bits,
-                                      psum_bits=config.psum_bits))
+        super().__init__(AcceleratorConfig(pe_type="int", act_bits=act_bits, wt_bits=wt_bits, psum_bits=psum_bits))
 
-    @property
-    def latency(self) -> int:
-        """Cycles from an operation on the inputs to its result on ``psum_out``: 1 (the accumulator register)."""
-        return 1
-
-    @property
-    def product_bits(self) -> int:
-        """Width of the exact signed product, ``act_bits + wt_bits``."""
-        return self._product_bits
-
-    def elaborate(self, platform):
-        m = Module()
-
-        product = Signal(signed(self.product_bits))
-        m.d.comb += product.eq(self.a.as_signed() * self.w.as_signed())
-
-        accumulator = Signal(self.signature.psum_bits, reset_less=True)
-        with m.If(self.in_valid):
-            m.d.sync += accumulator.eq(self.psum_in + product)
-        m.d.sync += self.out_valid.eq(self.in_valid)
-        m.d.comb += self.psum_out.eq(accumulator)
-        return m
+    def product(self):
+        return self.a.as_signed() * self.w.as_signed()

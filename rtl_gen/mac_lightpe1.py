@@ -1,11 +1,10 @@
 """LightPE-1 multiply-accumulate unit: one shift and one add, no multiplier."""
 
-from amaranth.hdl import Module, Mux, Signal, Value, signed
-from amaranth.lib import wiring
+from amaranth.hdl import Mux, Value
 
 from quidam.config import AcceleratorConfig
 
-from .mac_signature import MACSignature
+from .mac_registered import RegisteredMAC
 
 __all__ = ["LightPE1MAC", "lightpe1_term"]
 
@@ -30,7 +29,7 @@ def lightpe1_term(activation: Value, code: Value) -> Value:
     return Mux(code[3], -shifted, shifted)
 
 
-class LightPE1MAC(wiring.Component):
+class LightPE1MAC(RegisteredMAC):
     """LightPE-1 (LightNN-1) MAC: ``psum_out = (a * (-1)**s * 2**e + psum_in) mod 2**psum_bits``.
 
     ``a`` is a signed 8-bit activation, ``w`` a 4-bit LightPE-1 weight code
@@ -61,30 +60,7 @@ class LightPE1MAC(wiring.Component):
     """
 
     def __init__(self, *, psum_bits: int = 24):
-        config = AcceleratorConfig(pe_type="lightpe1", psum_bits=psum_bits)
-        self._product_bits = config.product_bits
-        super().__init__(MACSignature(act_bits=config.act_bits, wt_bits=config.wt_bits,
-                                      psum_bits=config.psum_bits))
+        super().__init__(AcceleratorConfig(pe_type="lightpe1", psum_bits=psum_bits))
 
-    @property
-    def latency(self) -> int:
-        """Cycles from an operation on the inputs to its result on ``psum_out``: 1 (the accumulator register)."""
-        return 1
-
-    @property
-    def product_bits(self) -> int:
-        """Width of the signed product, 16 bits."""
-        return self._product_bits
-
-    def elaborate(self, platform):
-        m = Module()
-
-        product = Signal(signed(self.product_bits))
-        m.d.comb += product.eq(lightpe1_term(self.a, self.w))
-
-        accumulator = Signal(self.signature.psum_bits, reset_less=True)
-        with m.If(self.in_valid):
-            m.d.sync += accumulator.eq(self.psum_in + product)
-        m.d.sync += self.out_valid.eq(self.in_valid)
-        m.d.comb += self.psum_out.eq(accumulator)
-        return m
+    def product(self):
+        return lightpe1_term(self.a, self.w)

@@ -1,17 +1,14 @@
 """LightPE-2 multiply-accumulate unit: two shifts and two adds, no multiplier."""
 
-from amaranth.hdl import Module, Signal, signed
-from amaranth.lib import wiring
-
 from quidam.config import AcceleratorConfig
 
 from .mac_lightpe1 import lightpe1_term
-from .mac_signature import MACSignature
+from .mac_registered import RegisteredMAC
 
 __all__ = ["LightPE2MAC"]
 
 
-class LightPE2MAC(wiring.Component):
+class LightPE2MAC(RegisteredMAC):
     """LightPE-2 (LightNN-2) MAC: ``psum_out = (a * (t_hi + t_lo) + psum_in) mod 2**psum_bits``.
 
     ``a`` is a signed 8-bit activation, ``w`` an 8-bit LightPE-2 weight code
@@ -43,30 +40,7 @@ class LightPE2MAC(wiring.Component):
     """
 
     def __init__(self, *, psum_bits: int = 24):
-        config = AcceleratorConfig(pe_type="lightpe2", psum_bits=psum_bits)
-        self._product_bits = config.product_bits
-        super().__init__(MACSignature(act_bits=config.act_bits, wt_bits=config.wt_bits,
-                                      psum_bits=config.psum_bits))
+        super().__init__(AcceleratorConfig(pe_type="lightpe2", psum_bits=psum_bits))
 
-    @property
-    def latency(self) -> int:
-        """Cycles from an operation on the inputs to its result on ``psum_out``: 1 (the accumulator register)."""
-        return 1
-
-    @property
-    def product_bits(self) -> int:
-        """Width of the signed product (the sum of two shifted terms), 17 bits."""
-        return self._product_bits
-
-    def elaborate(self, platform):
-        m = Module()
-
-        product = Signal(signed(self.product_bits))
-        m.d.comb += product.eq(lightpe1_term(self.a, self.w[4:]) + lightpe1_term(self.a, self.w[:4]))
-
-        accumulator = Signal(self.signature.psum_bits, reset_less=True)
-        with m.If(self.in_valid):
-            m.d.sync += accumulator.eq(self.psum_in + product)
-        m.d.sync += self.out_valid.eq(self.in_valid)
-        m.d.comb += self.psum_out.eq(accumulator)
-        return m
+    def product(self):
+        return lightpe1_term(self.a, self.w[4:]) + lightpe1_term(self.a, self.w[:4])
