@@ -76,7 +76,8 @@ _LIGHTPE_MAX_WEIGHT = {"lightpe1": 1 << 7, "lightpe2": 1 << 8}
 
 def conv2d_golden(ifmap_codes, weight_codes, *, config: AcceleratorConfig, stride: int, padding: int,
                   order: Sequence[tuple[int, int, int]] | None = None,
-                  padded_terms: str = "include") -> np.ndarray:
+                  padded_terms: str = "include",
+                  groups: Sequence[Sequence[tuple[int, int, int]]] | None = None) -> np.ndarray:
     """The ofmap of one convolution layer, computed as the hardware's MAC units would.
 
     Parameters
@@ -99,6 +100,13 @@ def conv2d_golden(ifmap_codes, weight_codes, *, config: AcceleratorConfig, strid
         result; integer results do not depend on it (it is still validated).
     padded_terms : {"include", "skip"}
         Whether terms that read a padded (zero) ifmap position are accumulated.
+    groups : sequence of sequences of (c, r, s), optional
+        Instead of ``order``: a reduction in partial sums, the accumulation
+        structure of a PE array. Each group's terms are summed in order from
+        the additive identity ``-0.0`` (one PE's partial sum), and the groups'
+        sums are added in order, from ``-0.0`` (psums passed down a column and
+        across passes). Together the groups list every term exactly once.
+        Only fp32 results depend on it.
 
     Returns
     -------
@@ -133,10 +141,20 @@ def conv2d_golden(ifmap_codes, weight_codes, *, config: AcceleratorConfig, strid
         raise ConfigError(f"weight_codes: a {R}x{S} filter does not fit a {H}x{W} ifmap padded by {padding}")
     if config.pe_type != "fp32":
         _check_int64_bound(C * R * S, config)
-    terms = _reduction_order(order, C, R, S)
+    if groups is not None and order is not None:
+        raise ConfigError("order and groups: give at most one of them")
+    if groups is not None:
+        groups = [list(group) for group in groups]
+        terms = _reduction_order([term for group in groups for term in group], C, R, S)
+        bounds = np.cumsum([0] + [len(group) for group in groups])
+        groups = [terms[start:end] for start, end in zip(bounds[:-1], bounds[1:])]
+    else:
+        terms = _reduction_order(order, C, R, S)
     ifmap = _decode_activations(ifmap, config)
     weights = _decode_weights(weights, config)
 
+    if config.pe_type == "fp32" and groups is not None:
+        return _conv_fp32_grouped(ifmap, weights, stride, padding, groups, padded_terms == "skip")
     if config.pe_type == "fp32":
         return _conv_fp32(ifmap, weights, stride, padding, terms, padded_terms == "skip")
     return _conv_integer(ifmap, weights, stride, padding, config)
@@ -332,7 +350,7 @@ def _conv_integer(ifmap: np.ndarray, weights: np.ndarray, stride: int, padding: 
 
 
 def _conv_fp32(ifmap: np.ndarray, weights: np.ndarray, stride: int, padding: int, terms: np.ndarray,
-               skip_padded: bool) -> np.ndarray:
+               skip_padded: bool, start: np.float32 = np.float32(0.0)) -> np.ndarray:
     """Sequential ``psum = rne(rne(a * w) + psum)`` per output pixel, vectorized over (N, M, E, F).
 
     numpy float32 multiplication and addition round to nearest even with
@@ -343,7 +361,7 @@ def _conv_fp32(ifmap: np.ndarray, weights: np.ndarray, stride: int, padding: int
     E, F = _output_size(ifmap, weights, stride, padding)
     padded = np.pad(ifmap, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
     inside = np.pad(np.ones((H, W), dtype=bool), padding)
-    psum = np.zeros((N, M, E, F), dtype=np.float32)
+    psum = np.full((N, M, E, F), start, dtype=np.float32)
     with np.errstate(all="ignore"):
         for c, r, s in terms.tolist():
             product = _window(padded[:, c], r, s, stride, E, F)[:, None] * weights[:, c, r, s][None, :, None, None]
@@ -353,4 +371,19 @@ def _conv_fp32(ifmap: np.ndarray, weights: np.ndarray, stride: int, padding: int
                 psum += product
     bits = psum.view(np.uint32).copy()
     bits[np.isnan(psum)] = FP32_QNAN
+    return bits
+
+
+def _conv_fp32_grouped(ifmap: np.ndarray, weights: np.ndarray, stride: int, padding: int, groups: list,
+                       skip_padded: bool) -> np.ndarray:
+    """fp32 in partial sums: each group from ``-0.0``, then the groups' sums in order from ``-0.0``."""
+    negative_zero = np.float32(-0.0)
+    total = None
+    with np.errstate(all="ignore"):
+        for group in groups:
+            bits = _conv_fp32(ifmap, weights, stride, padding, group, skip_padded, start=negative_zero)
+            partial = bits.view(np.float32)
+            total = partial if total is None else total + partial
+    bits = total.view(np.uint32).copy()
+    bits[np.isnan(total)] = FP32_QNAN
     return bits

@@ -23,7 +23,7 @@ from quidam.files import write_json, write_text
 
 from .mac import describe, mac_for
 
-__all__ = ["SIDECAR", "emit_verilog", "write_mac"]
+__all__ = ["SIDECAR", "emit_verilog", "write_accelerator", "write_mac"]
 
 #: File name of the sidecar written next to each generated Verilog file.
 SIDECAR = "config.json"
@@ -66,6 +66,41 @@ def write_mac(config: AcceleratorConfig, out_dir: Path) -> dict[str, Any]:
         "top": "mac",
         **describe(mac, pe_type=config.pe_type),
         "verilog": {"file": "mac.v", "sha256": hashlib.sha256(text.encode()).hexdigest()},
+        "generator": {"quidam": __version__, "amaranth": version("amaranth")},
+    }
+    write_json(out_dir / SIDECAR, sidecar)
+    return sidecar
+
+
+def write_accelerator(config: AcceleratorConfig, out_dir: Path) -> dict[str, Any]:
+    """Generate the whole accelerator of ``config`` into ``out_dir/accelerator.v`` and ``config.json``.
+
+    Returns
+    -------
+    dict
+        The sidecar: ``unit`` and ``top`` (``"accelerator"``), ``config``
+        (every configuration field), ``config_hash``, ``timing`` (the
+        latencies the analytical model uses), ``command_bits``, ``glb_words``,
+        ``verilog`` (file name and sha256) and ``generator``.
+    """
+    from quidam.mapping.commands import CommandFormat
+    from .accelerator import Accelerator
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    accelerator = Accelerator(config)
+    text = emit_verilog(accelerator, name="accelerator")
+    write_text(out_dir / "accelerator.v", text)
+    command_format = CommandFormat(config)
+    sidecar = {
+        "unit": "accelerator",
+        "top": "accelerator",
+        "config": config.to_dict(),
+        "config_hash": config.config_hash,
+        "timing": accelerator.timing,
+        "command_bits": command_format.width,
+        "glb_words": command_format.glb_words,
+        "verilog": {"file": "accelerator.v", "sha256": hashlib.sha256(text.encode()).hexdigest()},
         "generator": {"quidam": __version__, "amaranth": version("amaranth")},
     }
     write_json(out_dir / SIDECAR, sidecar)

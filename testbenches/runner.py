@@ -13,6 +13,7 @@ with the waivers of :data:`VERILATOR_WAIVERS`.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -47,6 +48,30 @@ VERILATOR_WAIVERS: dict[str, str] = {
 
 # Lines of the simulator log quoted when a run fails.
 _LOG_TAIL = 40
+
+# Yosys writes combinational logic as ``always @*`` blocks; Icarus 11 runs such
+# a block only when one of its inputs changes, so a block whose inputs keep
+# their initial value (an FSM output in the reset state, a register that
+# stays 0) would leave its output X. The Icarus copy of the Verilog gives
+# every module a register that changes at 1 ns and makes every such block
+# read it (Yosys's own trigger registers fire at 1 ns too).
+_MODULE_HEADER = re.compile(r"^(module [^;]*;\n)", re.MULTILINE)
+_BARE_ALWAYS = re.compile(r"always @\*\n(\s+)(?!begin)([^\n]*;)\n")
+_YOSYS_TRIGGER = re.compile(r"reg (\\\$auto\$verilog_backend\.cc:\d+:dump_module\$\d+ ) = 0;")
+_SIM_INIT = "\\quidam_sim_init "
+
+
+def icarus_source(verilog: Path) -> Path:
+    """A copy of ``verilog`` for Icarus (``<name>.icarus.v``) whose combinational blocks all run after time 0."""
+    text = verilog.read_text()
+    text = _MODULE_HEADER.sub(lambda m: f"{m.group(1)}  reg {_SIM_INIT}= 0;\n  initial #1 {_SIM_INIT}= 1;\n", text)
+    text = _BARE_ALWAYS.sub(lambda m: f"always @* begin\n{m.group(1)}if ({_SIM_INIT}) begin end\n"
+                                      f"{m.group(1)}{m.group(2)}\n  end\n", text)
+    text = _YOSYS_TRIGGER.sub(lambda m: f"reg {m.group(1)}= 0;\n  initial #1 {m.group(1)}= 1;", text)
+    target = verilog.with_name(verilog.stem + ".icarus.v")
+    if not target.is_file() or target.read_text() != text:
+        target.write_text(text)
+    return target
 
 
 class SimulationFailed(AssertionError):
@@ -115,7 +140,7 @@ def run_cocotb(build_dir: Path, *, verilog: Path, toplevel: str, test_module: st
     for stale in (results_xml, summary):
         stale.unlink(missing_ok=True)
     runner = get_runner("icarus")
-    runner.build(sources=[Path(verilog).resolve()], hdl_toplevel=toplevel, build_dir=build_dir, always=True,
+    runner.build(sources=[icarus_source(Path(verilog).resolve())], hdl_toplevel=toplevel, build_dir=build_dir, always=True,
                  timescale=("1ns", "1ps"), log_file=build_dir / "build.log")
     try:
         runner.test(test_module=test_module, hdl_toplevel=toplevel, build_dir=build_dir, test_dir=build_dir,

@@ -1,0 +1,204 @@
+"""The commands the accelerator's controller executes, and their bit encoding.
+
+A schedule is a sequence of three kinds of command, streamed into the
+controller one word at a time:
+
+* :class:`DramRead`: copy ``words`` GLB words from off-chip memory into the
+  global buffer;
+* :class:`DramWrite`: copy ``words`` GLB words from the global buffer to
+  off-chip memory;
+* :class:`Pass`: one processing pass of the row-stationary array: configure
+  the PE rows, load the filter scratchpads from the GLB, then for each output
+  column stream the new ifmap values, compute, and reduce the psums down the
+  columns into the GLB.
+
+:class:`CommandFormat` fixes the width of every field for one configuration;
+the RTL controller builds its command layout from the same table, so the
+Python encoder and the hardware decoder cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+from quidam.config import AcceleratorConfig
+
+__all__ = ["OPCODES", "CommandFormat", "DramRead", "DramWrite", "Pass"]
+
+
+@dataclass(frozen=True)
+class DramRead:
+    """Copy ``words`` words from off-chip address ``dram_addr`` to GLB address ``glb_addr``."""
+
+    dram_addr: int
+    glb_addr: int
+    words: int
+
+
+@dataclass(frozen=True)
+class DramWrite:
+    """Copy ``words`` words from GLB address ``glb_addr`` to off-chip address ``dram_addr``."""
+
+    glb_addr: int
+    dram_addr: int
+    words: int
+
+
+@dataclass(frozen=True)
+class Pass:
+    """One processing pass of the PE array (see ``docs/architecture.md``).
+
+    Members
+    -------
+    first : int
+        1 when the psums start from the additive identity, 0 when they are
+        read back from the GLB (a later channel block or filter-row fold).
+    p, q : int
+        Filters and channels interleaved in each PE's scratchpads.
+    slots : int
+        Accumulation slots per (channel, filter column): ``max(p, accumulate
+        interval)``; slots beyond ``p`` are bubbles.
+    qs : int
+        ``q * S``, the filter-scratchpad stride of one filter.
+    sets, set_stride, set_rows : int
+        Active PE sets (channel blocks stacked down the array), PE rows
+        between set starts (``min(R, rows)``), and filter rows active in each
+        set this pass (the filter-row fold).
+    channels : int
+        Channels in this pass's block, spread ``q`` per set.
+    cols : int
+        Active PE columns (output rows of the block).
+    S, U, pad, H, W, F : int
+        Filter width, stride, padding, ifmap height and width, output width.
+    n_first, inc_first, inc_first_mod : int
+        New ifmap values per stream in the first output column (``S``), the
+        step of the window start after it (``max(U, S)``) and that step
+        modulo ``S``.
+    n_next, inc_next, inc_next_mod : int
+        The same for every later column: ``min(U, S)``, ``U``, ``U mod S``.
+    u_mod : int
+        ``U mod S``, the step of the window base in the ifmap scratchpad.
+    y_start, y_first, y_span, y_dense : int
+        Padded ifmap row of stream row 0, first unpadded row held in the GLB,
+        stream rows of the block (``(cols-1)*U + set_rows``), and the stream
+        row from which every row is needed (``(cols-1)*U``).
+    w_base, w_row_words : int
+        GLB word address of the pass's filter rows (in load order) and
+        words per filter row (``ceil(S / weights per word)``).
+    if_base, chan_stride, if_row_words : int
+        GLB word address of the ifmap block, words per channel, words per row.
+    ps_base, ps_row_words : int
+        GLB word address of the psum tile and words per psum row.
+    """
+
+    first: int
+    p: int
+    q: int
+    slots: int
+    qs: int
+    sets: int
+    set_stride: int
+    set_rows: int
+    channels: int
+    cols: int
+    S: int
+    U: int
+    pad: int
+    H: int
+    W: int
+    F: int
+    n_first: int
+    inc_first: int
+    inc_first_mod: int
+    n_next: int
+    inc_next: int
+    inc_next_mod: int
+    u_mod: int
+    y_start: int
+    y_first: int
+    y_span: int
+    y_dense: int
+    w_base: int
+    w_row_words: int
+    if_base: int
+    chan_stride: int
+    if_row_words: int
+    ps_base: int
+    ps_row_words: int
+
+
+#: Opcode of each command class (the low bits of a command word).
+OPCODES: dict[type, int] = {DramRead: 1, DramWrite: 2, Pass: 3}
+
+OPCODE_BITS = 2
+
+# Width class of each field: "glb" (a GLB word address or count), "dram", or a fixed bit count.
+_WIDTHS: dict[str, object] = {
+    "dram_addr": "dram", "glb_addr": "glb", "words": "glb",
+    "first": 1, "p": 11, "q": 11, "slots": 11, "qs": 11, "sets": 6, "set_stride": 6, "set_rows": 6,
+    "channels": 12, "cols": 6, "S": 11, "U": 4, "pad": 6, "H": 12, "W": 12, "F": 12,
+    "n_first": 11, "inc_first": 12, "inc_first_mod": 11, "n_next": 11, "inc_next": 4, "inc_next_mod": 11,
+    "u_mod": 11, "y_start": 16, "y_first": 12, "y_span": 16, "y_dense": 16,
+    "w_base": "glb", "w_row_words": 11, "if_base": "glb", "chan_stride": "glb", "if_row_words": 12,
+    "ps_base": "glb", "ps_row_words": 12,
+}
+
+#: Off-chip word addresses are this wide.
+DRAM_ADDR_BITS = 32
+
+
+class CommandFormat:
+    """Field widths and encoding of the command words for one configuration.
+
+    Parameters
+    ----------
+    config : AcceleratorConfig
+
+    Members
+    -------
+    glb_words : int
+        Words in the global buffer.
+    glb_addr_bits : int
+        Width of a GLB word address (and of a GLB word count, one bit more).
+    width : int
+        Width of a command word: opcode plus the widest command's fields.
+    """
+
+    def __init__(self, config: AcceleratorConfig):
+        self._glb_words = config.glb_banks * config.glb_bank_depth
+        self._glb_addr_bits = max(1, (self._glb_words - 1).bit_length())
+
+    @property
+    def glb_words(self) -> int:
+        return self._glb_words
+
+    @property
+    def glb_addr_bits(self) -> int:
+        return self._glb_addr_bits
+
+    def fields(self, kind: type) -> dict[str, int]:
+        """Field name -> width in bits of command class ``kind``, in encoding order."""
+        widths = {}
+        for field in fields(kind):
+            width = _WIDTHS[field.name]
+            if width == "glb":
+                width = self._glb_addr_bits + 1
+            elif width == "dram":
+                width = DRAM_ADDR_BITS
+            widths[field.name] = width
+        return widths
+
+    @property
+    def width(self) -> int:
+        return OPCODE_BITS + max(sum(self.fields(kind).values()) for kind in OPCODES)
+
+    def encode(self, command) -> int:
+        """The command word of ``command``; a field that does not fit raises ``ValueError``."""
+        word, shift = OPCODES[type(command)], OPCODE_BITS
+        for name, width in self.fields(type(command)).items():
+            value = getattr(command, name)
+            if not 0 <= value < (1 << width):
+                raise ValueError(f"{type(command).__name__}.{name} = {value} does not fit in {width} bits")
+            word |= value << shift
+            shift += width
+        return word

@@ -1,0 +1,66 @@
+"""Off-chip memory images: operands packed the way a schedule reads them, results unpacked."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from quidam.config import AcceleratorConfig
+
+from .schedule import Schedule
+
+__all__ = ["operand_bits", "pack_operands", "unpack_ofmap"]
+
+
+def operand_bits(codes: np.ndarray, bits: int) -> np.ndarray:
+    """The ``bits``-wide storage pattern of each code: two's complement integers, binary32 floats."""
+    if codes.dtype == np.float32:
+        return codes.view(np.uint32).astype(np.int64)
+    return codes.astype(np.int64) & ((1 << bits) - 1)
+
+
+def _pack_rows(rows: np.ndarray, bits: int, word_bits: int, row_words: int) -> list[int]:
+    """Pack each row of ``bits``-wide patterns from lane 0 into ``row_words`` words."""
+    per_word = word_bits // bits
+    words = []
+    for row in rows.tolist():
+        for w in range(row_words):
+            word = 0
+            for lane, value in enumerate(row[w * per_word:(w + 1) * per_word]):
+                word |= int(value) << (lane * bits)
+            words.append(word)
+    return words
+
+
+def pack_operands(schedule: Schedule, ifmap_codes: np.ndarray, weight_codes: np.ndarray) -> list[int]:
+    """The off-chip memory image (one int per word) holding one image's ifmap and the weights.
+
+    ``ifmap_codes`` is ``(C, H, W)``, ``weight_codes`` ``(M, C, R, S)``; the
+    output region is zero.
+    """
+    config, dram = schedule.config, schedule.dram
+    image = [0] * dram.words
+    ifmap = operand_bits(ifmap_codes, config.act_bits)
+    C, H, W = ifmap.shape
+    packed = _pack_rows(ifmap.reshape(C * H, W), config.act_bits, config.glb_word_bits, dram.ifmap_row_words)
+    image[dram.ifmap_base:dram.ifmap_base + len(packed)] = packed
+    weights = operand_bits(weight_codes, config.wt_bits)
+    m, c, r = dram.weight_rows.T
+    packed = _pack_rows(weights[m, c, r, :], config.wt_bits, config.glb_word_bits, dram.weight_row_words)
+    image[dram.weight_base:dram.weight_base + len(packed)] = packed
+    return image
+
+
+def unpack_ofmap(schedule: Schedule, image: list[int]) -> np.ndarray:
+    """The ``(M, E, F)`` output psums from an off-chip image: int64 two's complement, or uint32 binary32 bits."""
+    config, dram, layer = schedule.config, schedule.dram, schedule.layer
+    bits, per_word = config.psum_bits, config.glb_word_bits // config.psum_bits
+    mask = (1 << bits) - 1
+    out = np.zeros((layer.M, layer.E, layer.F), dtype=np.int64)
+    for m in range(layer.M):
+        for e in range(layer.E):
+            base = dram.ofmap_base + (m * layer.E + e) * dram.ofmap_row_words
+            for f in range(layer.F):
+                out[m, e, f] = (image[base + f // per_word] >> ((f % per_word) * bits)) & mask
+    if config.pe_type == "fp32":
+        return out.astype(np.uint32)
+    return np.where(out >= 1 << (bits - 1), out - (1 << bits), out)

@@ -1,0 +1,224 @@
+"""Fold a convolution layer into row-stationary passes and emit the schedule.
+
+The folding (``docs/architecture.md``): ``h = min(R, rows)`` filter rows on PE
+rows (``R > rows`` folds the filter rows into several passes), ``t = rows // h``
+PE sets stacked down the array on ``t`` channel groups of ``q`` channels, up to
+``cols`` output rows on the columns, ``p`` filters x ``q`` channels interleaved
+in every PE's scratchpads. Loop nest, outer to inner: filter block (``p``
+filters), output-row block, filter-row fold, channel block (``q * t``
+channels). The psum tile of a (filter block, output-row block) stays in the
+GLB across its folds and channel blocks and goes off chip after the last.
+
+Among the (p, q, output rows per block) that fit the scratchpads and the GLB,
+:func:`map_layer` takes the one the analytical model finds fastest.
+"""
+
+from __future__ import annotations
+
+import functools
+from math import ceil
+
+import numpy as np
+
+from quidam.config import AcceleratorConfig
+from quidam.errors import QuidamError
+from quidam.workloads.layer import ConvLayer
+
+from .commands import CommandFormat, DramRead, DramWrite, Pass
+from .schedule import DramLayout, Schedule
+
+__all__ = ["MappingError", "accelerator_timing", "map_layer"]
+
+#: Largest stride the controller's stride field holds.
+MAX_STRIDE = 15
+
+
+class MappingError(QuidamError):
+    """The layer cannot be mapped onto the configuration; the message names the short capacity."""
+
+
+@functools.lru_cache(maxsize=64)
+def accelerator_timing(config: AcceleratorConfig) -> dict[str, int]:
+    """``Accelerator(config).timing``: the latencies the RTL blocks report."""
+    from quidam.rtl_gen.accelerator import Accelerator
+    return Accelerator(config).timing
+
+
+def _check_capacities(layer: ConvLayer, config: AcceleratorConfig) -> None:
+    if layer.stride > MAX_STRIDE:
+        raise MappingError(f"{layer.name}: stride {layer.stride} exceeds the controller's largest stride "
+                           f"{MAX_STRIDE}")
+    if layer.S > config.ifmap_spad_depth:
+        raise MappingError(f"{layer.name}: filter width S={layer.S} needs an ifmap scratchpad of at least {layer.S} "
+                           f"entries (q*S with q >= 1), but ifmap_spad_depth is {config.ifmap_spad_depth}")
+    if layer.S > config.filter_spad_depth:
+        raise MappingError(f"{layer.name}: filter width S={layer.S} needs a filter scratchpad of at least "
+                           f"{layer.S} entries (p*q*S with p, q >= 1), but filter_spad_depth is "
+                           f"{config.filter_spad_depth}")
+    if layer.F > 4095 or layer.W > 4095 or layer.H > 4095:
+        raise MappingError(f"{layer.name}: ifmap and ofmap sides must be at most 4095")
+
+
+def _words(values: int, bits: int, word_bits: int) -> int:
+    return ceil(values / (word_bits // bits))
+
+
+class _Plan:
+    """The passes of one (p, q, e) choice; ``None`` fields until built."""
+
+    def __init__(self, layer: ConvLayer, config: AcceleratorConfig, timing: dict, p: int, q: int, e: int):
+        self.layer, self.config, self.timing = layer, config, timing
+        self.p, self.q, self.e = p, q, e
+        self.h = min(layer.R, config.rows)
+        self.t = config.rows // self.h
+        self.if_row_words = _words(layer.W, config.act_bits, config.glb_word_bits)
+        self.w_row_words = _words(layer.S, config.wt_bits, config.glb_word_bits)
+        self.ps_row_words = _words(layer.F, config.psum_bits, config.glb_word_bits)
+
+    def blocks(self):
+        L, q_t = self.layer, self.q * self.t
+        for m0 in range(0, L.M, self.p):
+            for e0 in range(0, L.E, self.e):
+                tile = []
+                for r0 in range(0, L.R, self.h):
+                    for c0 in range(0, L.C, q_t):
+                        tile.append((r0, min(self.h, L.R - r0), c0, min(q_t, L.C - c0)))
+                yield m0, min(self.p, L.M - m0), e0, min(self.e, L.E - e0), tile
+
+    def glb_need(self) -> int:
+        """Most GLB words any pass holds at once (psum tile + filters + ifmap rows)."""
+        L = self.layer
+        ps = self.p * self.e * self.ps_row_words
+        w = self.h * self.p * min(self.q * self.t, L.C) * self.w_row_words
+        rows = min(L.H, (self.e - 1) * L.stride + self.h)
+        return ps + w + min(self.q * self.t, L.C) * rows * self.if_row_words
+
+
+def _pass(plan: _Plan, *, first, p, e0, e_blk, r0, h_act, c_blk, w_base, if_base, y_first, n_rows) -> Pass:
+    L, cfg = plan.layer, plan.config
+    U, S = L.stride, L.S
+    return Pass(
+        first=int(first), p=p, q=plan.q, slots=max(p, plan.timing["accumulate_interval"]), qs=plan.q * S,
+        sets=ceil(c_blk / plan.q), set_stride=plan.h, set_rows=h_act, channels=c_blk, cols=e_blk,
+        S=S, U=U, pad=L.padding, H=L.H, W=L.W, F=L.F,
+        n_first=S, inc_first=max(U, S), inc_first_mod=max(U, S) % S,
+        n_next=min(U, S), inc_next=U, inc_next_mod=U % S, u_mod=U % S,
+        y_start=e0 * U + r0, y_first=y_first, y_span=(e_blk - 1) * U + h_act, y_dense=(e_blk - 1) * U,
+        w_base=w_base, w_row_words=plan.w_row_words,
+        if_base=if_base, chan_stride=n_rows * plan.if_row_words, if_row_words=plan.if_row_words,
+        ps_base=0, ps_row_words=plan.ps_row_words,
+    )
+
+
+def _build(plan: _Plan) -> Schedule:
+    L, cfg = plan.layer, plan.config
+    ifmap_words = L.C * L.H * plan.if_row_words
+    weight_base = ifmap_words
+    weight_rows: list[tuple[int, int, int]] = []
+    weight_block_at: dict[tuple[int, int, int], int] = {}
+    commands: list = []
+    groups: list = []
+    ofmap_base = None
+    blocks = list(plan.blocks())
+    # Weight blocks in first-use order, shared by every output-row block.
+    for m0, p, e0, e_blk, tile in blocks:
+        for r0, h_act, c0, c_blk in tile:
+            key = (m0, r0, c0)
+            if key in weight_block_at:
+                continue
+            weight_block_at[key] = weight_base + len(weight_rows) * plan.w_row_words
+            for k in range(ceil(c_blk / plan.q)):
+                for r in range(h_act):
+                    for m in range(p):
+                        for c in range(k * plan.q, min((k + 1) * plan.q, c_blk)):
+                            weight_rows.append((m0 + m, c0 + c, r0 + r))
+    ofmap_base = weight_base + len(weight_rows) * plan.w_row_words
+    for m0, p, e0, e_blk, tile in blocks:
+        ps_words = p * e_blk * plan.ps_row_words
+        for index, (r0, h_act, c0, c_blk) in enumerate(tile):
+            w_base = ps_words
+            w_words = h_act * p * c_blk * plan.w_row_words
+            if_base = w_base + w_words
+            y_pad = e0 * L.stride + r0
+            y_first = max(0, y_pad - L.padding)
+            y_end = min(L.H, y_pad - L.padding + (e_blk - 1) * L.stride + h_act)
+            n_rows = max(0, y_end - y_first)
+            commands.append(DramRead(dram_addr=weight_block_at[(m0, r0, c0)], glb_addr=w_base, words=w_words))
+            if n_rows:
+                for c in range(c_blk):
+                    commands.append(DramRead(
+                        dram_addr=((c0 + c) * L.H + y_first) * plan.if_row_words,
+                        glb_addr=if_base + c * n_rows * plan.if_row_words, words=n_rows * plan.if_row_words))
+            commands.append(_pass(plan, first=index == 0, p=p, e0=e0, e_blk=e_blk, r0=r0, h_act=h_act,
+                                  c_blk=c_blk, w_base=w_base, if_base=if_base, y_first=y_first, n_rows=n_rows))
+            if m0 == 0 and e0 == 0:
+                for k in range(ceil(c_blk / plan.q)):
+                    for r in range(h_act):
+                        channels = range(c0 + k * plan.q, c0 + min((k + 1) * plan.q, c_blk))
+                        groups.append([(c, r0 + r, s) for c in channels for s in range(L.S)])
+        for m in range(p):
+            commands.append(DramWrite(glb_addr=m * e_blk * plan.ps_row_words,
+                                      dram_addr=ofmap_base + ((m0 + m) * L.E + e0) * plan.ps_row_words,
+                                      words=e_blk * plan.ps_row_words))
+    dram = DramLayout(
+        ifmap_base=0, ifmap_row_words=plan.if_row_words, weight_base=weight_base,
+        weight_row_words=plan.w_row_words, weight_rows=np.array(weight_rows, dtype=np.int64).reshape(-1, 3),
+        ofmap_base=ofmap_base, ofmap_row_words=plan.ps_row_words,
+        words=ofmap_base + L.M * L.E * plan.ps_row_words)
+    choice = {"p": plan.p, "q": plan.q, "e": plan.e, "sets": plan.t, "filter_rows": plan.h,
+              "filter_blocks": ceil(L.M / plan.p), "row_blocks": ceil(L.E / plan.e),
+              "folds": ceil(L.R / plan.h), "channel_blocks": ceil(L.C / (plan.q * plan.t))}
+    return Schedule(config=cfg, layer=L, commands=commands, dram=dram, timing=dict(plan.timing),
+                    choice=choice, reduction_groups=groups)
+
+
+def _candidates(layer: ConvLayer, config: AcceleratorConfig, timing: dict):
+    S = layer.S
+    q_max = min(config.ifmap_spad_depth // S, config.filter_spad_depth // S, layer.C)
+    glb_words = CommandFormat(config).glb_words
+    shortest = None
+    for q in range(1, q_max + 1):
+        p_max = min(config.psum_spad_depth, layer.M, config.filter_spad_depth // (q * S))
+        balanced = ceil(layer.M / ceil(layer.M / p_max))
+        for p in sorted({p_max, balanced}):
+            e = min(layer.E, config.cols)
+            while e >= 1:
+                plan = _Plan(layer, config, timing, p, q, e)
+                need = plan.glb_need()
+                if need <= glb_words:
+                    yield plan
+                    break
+                shortest = need if shortest is None else min(shortest, need)
+                e = e - 1 if e > 1 else 0
+    if shortest is not None:
+        yield shortest
+
+
+def map_layer(layer: ConvLayer, config: AcceleratorConfig, *, timing: dict | None = None) -> Schedule:
+    """The fastest schedule (by :func:`~quidam.mapping.model.evaluate`) for ``layer`` on ``config``.
+
+    Raises :class:`MappingError`, naming the capacity, when nothing fits.
+    """
+    _check_capacities(layer, config)
+    timing = timing or accelerator_timing(config)
+    best, best_cycles, shortest = None, None, None
+    for plan in _candidates(layer, config, timing):
+        if isinstance(plan, int):
+            shortest = plan
+            continue
+        cycles = _estimate(plan)
+        if best_cycles is None or cycles < best_cycles:
+            best, best_cycles = plan, cycles
+    if best is None:
+        glb_words = CommandFormat(config).glb_words
+        raise MappingError(
+            f"{layer.name}: the global buffer is too small: the smallest pass needs {shortest} words of "
+            f"{config.glb_word_bits} bits (psum tile + filters + ifmap rows), glb_kib={config.glb_kib} holds "
+            f"{glb_words}")
+    return _build(best)
+
+
+def _estimate(plan: _Plan) -> int:
+    """Cycles of the plan's schedule, from the model."""
+    from .model import command_cycles
+    return sum(command_cycles(c, plan.config, plan.timing) for c in _build(plan).commands)

@@ -1,0 +1,141 @@
+"""The analytical model: cycles and access counts of a schedule, exactly as the RTL spends them.
+
+Every command runs as a sequence of phases of closed-form length (see
+:class:`~quidam.rtl_gen.controller.Controller`):
+
+* every command: 1 cycle to accept it;
+* ``DramRead`` / ``DramWrite`` of ``n`` words: 1 request cycle, then the
+  beats; off-chip memory grants ``dram_bytes_per_cycle`` bytes of credit per
+  cycle from the request on and a beat takes one word of credit, at most one
+  beat per cycle, so beat ``k`` lands in cycle ``max(k, ceil(k * word_bytes /
+  bandwidth))``;
+* ``Pass``: ``rows`` configuration cycles, one cycle per filter value, then
+  per output column: 1 + one cycle per streamed ifmap value + compute
+  (``q*S*slots + mac_latency + 1``) + reduction (``ii*(tokens-1) +
+  result_delay + 1``, ``ii`` = 2 when the initial psums are read from the
+  GLB, else 1) + 1.
+
+The access counts are the events the testbench's monitors count on the RTL.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections import Counter
+from dataclasses import dataclass
+from math import ceil
+
+from quidam.config import AcceleratorConfig
+
+from .commands import DramRead, DramWrite, Pass
+
+__all__ = ["ACCESS_KEYS", "Performance", "command_cycles", "evaluate", "transfer_cycles"]
+
+#: The access counters, grouped by level.
+ACCESS_KEYS = (
+    "dram.read", "dram.write", "glb.read", "glb.write",
+    "array.ifmap_bus", "array.filter_bus", "array.psum_in", "array.psum_out",
+    "spad.ifmap_read", "spad.ifmap_write", "spad.filter_read", "spad.filter_write",
+    "spad.psum_read", "spad.psum_write", "macs",
+)
+
+
+@dataclass(frozen=True)
+class Performance:
+    """What a schedule costs.
+
+    Members
+    -------
+    cycles : int
+    macs : int
+    utilization : float
+        ``macs / (cycles * rows * cols)``.
+    accesses : dict
+        ``ACCESS_KEYS`` -> count.
+    """
+
+    cycles: int
+    macs: int
+    utilization: float
+    accesses: dict
+
+
+def transfer_cycles(words: int, config: AcceleratorConfig) -> int:
+    """Cycles from the first cycle after a request until its last off-chip beat, inclusive."""
+    word_bytes = config.glb_word_bits // 8
+    return max(words, ceil(words * word_bytes / config.dram_bytes_per_cycle))
+
+
+def _stream_rows(ps: Pass) -> list[int]:
+    """The stream rows the ifmap feeder visits (rows some PE of a set needs)."""
+    return [y for y in range(ps.y_span) if y >= ps.y_dense or y % ps.U < ps.set_rows]
+
+
+def _new_columns(ps: Pass, step: int) -> range:
+    """Padded ifmap columns streamed in output column ``step``."""
+    if step == 0:
+        return range(0, ps.S)
+    start = ps.inc_first + (step - 1) * ps.inc_next
+    return range(start, start + ps.n_next)
+
+
+@functools.lru_cache(maxsize=4096)
+def _pass_costs(ps: Pass, rows: int, mac_latency: int, result_delay: int) -> tuple[int, tuple]:
+    stream_rows = _stream_rows(ps)
+    tokens = ps.cols * ps.p
+    ii = 1 if ps.first else 2
+    values_per_step_row = ps.n_first + (ps.F - 1) * ps.n_next
+    feed_values = ps.channels * len(stream_rows) * values_per_step_row
+    filter_values = ps.set_rows * ps.p * ps.channels * ps.S
+    cycles = rows + filter_values
+    cycles += ps.F * (1 + ps.qs * ps.slots + mac_latency + 1 + ii * (tokens - 1) + result_delay + 1 + 1)
+    cycles += ps.channels * len(stream_rows) * values_per_step_row
+
+    # Values read from the GLB: stream positions inside the unpadded ifmap.
+    inside_columns = sum(sum(1 for x in _new_columns(ps, f) if 0 <= x - ps.pad < ps.W) for f in range(ps.F))
+    inside_rows = sum(1 for y in stream_rows if 0 <= ps.y_start + y - ps.pad < ps.H)
+    multicast = sum(sum(1 for j in range(ps.cols) if 0 <= y - j * ps.U < ps.set_rows) for y in stream_rows)
+    active_rows = ps.sets * ps.set_rows
+    macs = ps.set_rows * ps.cols * ps.p * ps.channels * ps.S * ps.F
+    counts = {
+        "glb.read": filter_values + ps.channels * inside_rows * inside_columns + (0 if ps.first else ps.F * tokens),
+        "glb.write": ps.F * tokens,
+        "array.ifmap_bus": feed_values,
+        "array.filter_bus": filter_values,
+        "array.psum_in": 0 if ps.first else ps.F * tokens,
+        "array.psum_out": ps.F * tokens,
+        "spad.ifmap_read": macs, "spad.filter_read": macs, "spad.psum_write": macs,
+        "spad.ifmap_write": ps.channels * multicast * values_per_step_row,
+        "spad.filter_write": filter_values * ps.cols,
+        "spad.psum_read": macs - active_rows * ps.cols * ps.p * ps.F + ps.F * tokens * active_rows,
+        "macs": macs,
+    }
+    return cycles, tuple(sorted(counts.items()))
+
+
+def command_cycles(command, config: AcceleratorConfig, timing: dict) -> int:
+    """Cycles the controller spends on ``command``, the accepting cycle included."""
+    if isinstance(command, (DramRead, DramWrite)):
+        return 1 + 1 + transfer_cycles(command.words, config)
+    cycles, _ = _pass_costs(command, config.rows, timing["mac_latency"], timing["result_delay"])
+    return 1 + cycles
+
+
+def evaluate(schedule) -> Performance:
+    """Cycles, MACs, utilization and per-level access counts of ``schedule``."""
+    config, timing = schedule.config, schedule.timing
+    cycles, accesses = 0, Counter({key: 0 for key in ACCESS_KEYS})
+    for command in schedule.commands:
+        cycles += command_cycles(command, config, timing)
+        if isinstance(command, DramRead):
+            accesses["dram.read"] += command.words
+            accesses["glb.write"] += command.words
+        elif isinstance(command, DramWrite):
+            accesses["dram.write"] += command.words
+            accesses["glb.read"] += command.words
+        else:
+            _, counts = _pass_costs(command, config.rows, timing["mac_latency"], timing["result_delay"])
+            accesses.update(dict(counts))
+    macs = accesses["macs"]
+    return Performance(cycles=cycles, macs=macs, utilization=macs / (cycles * config.rows * config.cols),
+                       accesses={key: accesses[key] for key in ACCESS_KEYS})

@@ -1,0 +1,99 @@
+"""The accelerator top: controller, global buffer and PE array behind off-chip streams."""
+
+from amaranth.hdl import Module
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from quidam.config import AcceleratorConfig
+from quidam.mapping.commands import CommandFormat
+
+from .controller import Controller, dram_command_layout
+from .glb import GlobalBuffer
+from .pe_array import PEArray
+
+__all__ = ["Accelerator"]
+
+
+class Accelerator(wiring.Component):
+    """A row-stationary DNN accelerator for one :class:`~quidam.config.AcceleratorConfig`.
+
+    The schedule arrives on ``cmd`` (command words of
+    :class:`~quidam.mapping.commands.CommandFormat`); off-chip memory is
+    reached through four ``lib.stream`` interfaces: read requests and their
+    data, write requests and their data, one GLB word per beat. The hardware
+    is independent of the layer: everything layer-specific is in the
+    commands.
+
+    Parameters
+    ----------
+    config : AcceleratorConfig
+
+    Members
+    -------
+    cmd : In(stream.Signature(command_bits))
+    rd_cmd : Out(stream.Signature(addr, words))
+    rd_data : In(stream.Signature(glb_word_bits))
+    wr_cmd : Out(stream.Signature(addr, words))
+    wr_data : Out(stream.Signature(glb_word_bits))
+    busy : Out(1)
+        A command is executing.
+    """
+
+    def __init__(self, config: AcceleratorConfig):
+        self._config = config
+        self._array = PEArray(config)
+        self._glb = GlobalBuffer(config)
+        self._controller = Controller(config, result_delay=self._array.result_delay,
+                                      mac_latency=self._array.mac_latency, glb_addr_bits=self._glb.addr_bits,
+                                      glb_granularity=self._glb.granularity)
+        word = config.glb_word_bits
+        super().__init__({
+            "cmd": In(stream.Signature(CommandFormat(config).width)),
+            "rd_cmd": Out(stream.Signature(dram_command_layout(config))),
+            "rd_data": In(stream.Signature(word)),
+            "wr_cmd": Out(stream.Signature(dram_command_layout(config))),
+            "wr_data": Out(stream.Signature(word)),
+            "busy": Out(1),
+        })
+
+    @property
+    def config(self) -> AcceleratorConfig:
+        return self._config
+
+    @property
+    def array(self) -> PEArray:
+        return self._array
+
+    @property
+    def glb(self) -> GlobalBuffer:
+        return self._glb
+
+    @property
+    def timing(self) -> dict[str, int]:
+        """The latencies the analytical model needs, read from the blocks that have them."""
+        return {
+            "mac_latency": self._array.mac_latency,
+            "accumulate_interval": self._array.accumulate_interval,
+            "result_delay": self._array.result_delay,
+        }
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.controller = ctrl = self._controller
+        m.submodules.glb = glb = self._glb
+        m.submodules.array = array = self._array
+        for name in ("cmd", "rd_data"):
+            wiring.connect(m, wiring.flipped(getattr(self, name)), getattr(ctrl, name))
+        for name in ("rd_cmd", "wr_cmd", "wr_data"):
+            wiring.connect(m, getattr(ctrl, name), wiring.flipped(getattr(self, name)))
+        m.d.comb += self.busy.eq(ctrl.busy)
+        m.d.comb += [
+            glb.addr.eq(ctrl.glb_addr), glb.rd_en.eq(ctrl.glb_rd_en), ctrl.glb_rd_data.eq(glb.rd_data),
+            glb.wr_en.eq(ctrl.glb_wr_en), glb.wr_mask.eq(ctrl.glb_wr_mask), glb.wr_data.eq(ctrl.glb_wr_data),
+        ]
+        m.d.comb += [
+            array.rows_config.eq(ctrl.rows_config), array.filters.eq(ctrl.filters), array.ifmap.eq(ctrl.ifmap),
+            array.compute.eq(ctrl.compute), array.token.eq(ctrl.token), array.psum_init.eq(ctrl.psum_init),
+            ctrl.psum_out_valid.eq(array.psum_out_valid), ctrl.psum_out.eq(array.psum_out),
+        ]
+        return m

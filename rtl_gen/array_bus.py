@@ -1,0 +1,73 @@
+"""The buses the controller drives into the PE array, as ``lib.data`` layouts.
+
+Every PE sees the same buses; a PE acts on a beat when the beat's tag names
+it (its row for the configuration and filter buses, its PE set and ifmap row
+for the ifmap bus, its column for a reduction token). :class:`ArrayBuses`
+holds the widths that depend on the configuration.
+"""
+
+from amaranth.lib import data
+
+from quidam.config import AcceleratorConfig
+
+__all__ = ["ArrayBuses"]
+
+#: Width of a PE row or column index, a PE set index, a row inside a set (rows, cols <= 32).
+INDEX_BITS = 6
+#: Width of the per-pass loop bounds p, q, slots, q*S and S (scratchpad depths <= 1024).
+COUNT_BITS = 11
+#: Width of the stride.
+STRIDE_BITS = 4
+#: Width of an ifmap stream row index.
+STREAM_ROW_BITS = 16
+
+
+def _bits(depth: int) -> int:
+    return max(1, (depth - 1).bit_length())
+
+
+class ArrayBuses:
+    """Layouts of the controller-to-array buses for one configuration.
+
+    Parameters
+    ----------
+    config : AcceleratorConfig
+
+    Members
+    -------
+    rows_config : StructLayout
+        One PE row's pass configuration: ``valid``, ``row``, ``active``,
+        ``set``, ``r`` (filter row inside the set), ``channels`` (valid
+        channel slots of the set).
+    filters : StructLayout
+        A filter value for every PE of ``row``: ``valid``, ``row``, ``addr``
+        (filter scratchpad entry), ``data``.
+    ifmap : StructLayout
+        An ifmap value multicast to every PE of PE set ``set`` whose stream
+        row is ``y``: ``valid``, ``set``, ``y``, ``slot`` (ifmap scratchpad
+        entry), ``data``.
+    compute : StructLayout
+        The pass's loop bounds and the step's start: ``start``, ``p``, ``q``,
+        ``S``, ``slots``, ``qs``, ``U``, ``cols``, ``window_base``.
+    token : StructLayout
+        A reduction token: ``valid``, ``col``, ``m`` (psum entry).
+    """
+
+    def __init__(self, config: AcceleratorConfig):
+        act, wt = config.act_bits, config.wt_bits
+        ifmap_addr = _bits(config.ifmap_spad_depth)
+        filter_addr = _bits(config.filter_spad_depth)
+        psum_addr = _bits(config.psum_spad_depth)
+        self.rows_config = data.StructLayout({
+            "valid": 1, "row": INDEX_BITS, "active": 1, "set": INDEX_BITS, "r": INDEX_BITS,
+            "channels": COUNT_BITS,
+        })
+        self.filters = data.StructLayout({"valid": 1, "row": INDEX_BITS, "addr": filter_addr, "data": wt})
+        self.ifmap = data.StructLayout({
+            "valid": 1, "set": INDEX_BITS, "y": STREAM_ROW_BITS, "slot": ifmap_addr, "data": act,
+        })
+        self.compute = data.StructLayout({
+            "start": 1, "p": COUNT_BITS, "q": COUNT_BITS, "S": COUNT_BITS, "slots": COUNT_BITS,
+            "qs": COUNT_BITS, "U": STRIDE_BITS, "cols": INDEX_BITS, "window_base": COUNT_BITS,
+        })
+        self.token = data.StructLayout({"valid": 1, "col": INDEX_BITS, "m": psum_addr})

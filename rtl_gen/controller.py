@@ -1,0 +1,317 @@
+"""The controller: executes the schedule's commands, one after another.
+
+Each command runs as a fixed sequence of phases whose lengths depend only on
+the command's fields (and, for off-chip transfers, on when the off-chip side
+grants beats); :mod:`quidam.mapping.model` sums the same lengths.
+"""
+
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from quidam.config import AcceleratorConfig
+from quidam.mapping.commands import DRAM_ADDR_BITS, OPCODE_BITS, OPCODES, CommandFormat, DramRead, DramWrite, Pass
+
+from .array_bus import ArrayBuses
+from .pe import psum_identity
+
+__all__ = ["Controller", "dram_command_layout"]
+
+
+def dram_command_layout(config: AcceleratorConfig) -> data.StructLayout:
+    """Payload of a read or write request to off-chip memory: word address and word count."""
+    return data.StructLayout({"addr": DRAM_ADDR_BITS, "words": CommandFormat(config).glb_addr_bits + 1})
+
+
+def _lane(word, lane, bits: int, lanes: int):
+    """Lane ``lane`` (``bits`` wide) of ``word``."""
+    return word.word_select(lane, bits) if lanes > 1 else word[:bits]
+
+
+class Controller(wiring.Component):
+    """Executes :class:`~quidam.mapping.commands.DramRead`, ``DramWrite`` and ``Pass`` commands.
+
+    Parameters
+    ----------
+    config : AcceleratorConfig
+    result_delay : int
+        The PE array's :attr:`~quidam.rtl_gen.pe_array.PEArray.result_delay`.
+    mac_latency : int
+        The MAC latency, the tail of each compute phase.
+
+    Members
+    -------
+    cmd : In(stream.Signature(command word))
+        The schedule, one command word per beat (``CommandFormat.encode``).
+    rd_cmd, rd_data, wr_cmd, wr_data : off-chip streams
+        Read request (address, words) and its data beats; write request and
+        its data beats.
+    busy : Out(1)
+        A command is executing (the cycle that accepts a command is not busy).
+    glb_* : the global buffer port
+    rows_config, filters, ifmap, compute, token, psum_init : Out(...)
+        The array buses.
+    psum_out_valid, psum_out : In(...)
+        Column sums from the array.
+    """
+
+    def __init__(self, config: AcceleratorConfig, *, result_delay: int, mac_latency: int, glb_addr_bits: int,
+                 glb_granularity: int):
+        self._config, self._result_delay, self._mac_latency = config, result_delay, mac_latency
+        self._format = CommandFormat(config)
+        self._granularity = glb_granularity
+        buses = ArrayBuses(config)
+        word = config.glb_word_bits
+        super().__init__({
+            "cmd": In(stream.Signature(self._format.width)),
+            "rd_cmd": Out(stream.Signature(dram_command_layout(config))),
+            "rd_data": In(stream.Signature(word)),
+            "wr_cmd": Out(stream.Signature(dram_command_layout(config))),
+            "wr_data": Out(stream.Signature(word)),
+            "busy": Out(1),
+            "glb_addr": Out(glb_addr_bits), "glb_rd_en": Out(1), "glb_rd_data": In(word),
+            "glb_wr_en": Out(1), "glb_wr_mask": Out(word // glb_granularity), "glb_wr_data": Out(word),
+            "rows_config": Out(buses.rows_config), "filters": Out(buses.filters), "ifmap": Out(buses.ifmap),
+            "compute": Out(buses.compute), "token": Out(buses.token), "psum_init": Out(config.psum_bits),
+            "psum_out_valid": In(1), "psum_out": In(config.psum_bits),
+        })
+
+    def _view(self, word, kind):
+        layout = data.StructLayout(self._format.fields(kind))
+        return data.View(layout, word[OPCODE_BITS:OPCODE_BITS + layout.size])
+
+    def elaborate(self, platform):
+        config, m = self._config, Module()
+        word_bits, act, wt, pb = config.glb_word_bits, config.act_bits, config.wt_bits, config.psum_bits
+        vi, vw, vp = word_bits // act, word_bits // wt, word_bits // pb
+        lanes_per_mask = word_bits // self._granularity
+
+        command = Signal(self._format.width)
+        rd, wr, ps = self._view(command, DramRead), self._view(command, DramWrite), self._view(command, Pass)
+        count = Signal(self._format.glb_addr_bits + 1)
+        full_mask = Const((1 << lanes_per_mask) - 1, lanes_per_mask)
+
+        # Pass loop state.
+        i_row, k, r = Signal(6), Signal(6), Signal(6)
+        remaining = Signal(12)
+        set_channels = Signal(12)
+        m_idx, c_idx, s_idx = Signal(11), Signal(11), Signal(11)
+        row_word = Signal(len(self.glb_addr) + 1)
+        filter_m_base, filter_cs = Signal(11), Signal(11)
+        step = Signal(12)
+        x_start = Signal(13)
+        x_start_mod, window_base, n_step = Signal(11), Signal(11), Signal(11)
+        y, y_mod = Signal(16), Signal(4)
+        n_idx, x_mod = Signal(11), Signal(11)
+        slot_base = Signal(11)
+        chan_base = Signal(len(self.glb_addr) + 1)
+        token_m, token_j, token_phase = Signal(11), Signal(6), Signal()
+        token_addr, write_addr = Signal(len(self.glb_addr) + 1), Signal(len(self.glb_addr) + 1)
+        tokens_issued, writes_done = Signal(17), Signal(17)
+
+        # Registered bus beats (the GLB read returns one cycle after the address).
+        fil_beat = Signal(self.filters.shape())
+        fil_lane = Signal(range(max(vw, 2)))
+        if_beat = Signal(self.ifmap.shape())
+        if_lane = Signal(range(max(vi, 2)))
+        if_zero = Signal()
+        m.d.sync += [fil_beat.valid.eq(0), if_beat.valid.eq(0)]
+        m.d.comb += [
+            self.filters.eq(fil_beat),
+            self.filters.data.eq(_lane(self.glb_rd_data, fil_lane, wt, vw)),
+            self.ifmap.eq(if_beat),
+            self.ifmap.data.eq(Mux(if_zero, 0, _lane(self.glb_rd_data, if_lane, act, vi))),
+        ]
+
+        # Compute bus: the pass's loop bounds, held while the pass runs.
+        m.d.comb += [
+            self.compute.p.eq(ps.p), self.compute.q.eq(ps.q), self.compute.S.eq(ps.S),
+            self.compute.slots.eq(ps.slots), self.compute.qs.eq(ps.qs), self.compute.U.eq(ps.U),
+            self.compute.cols.eq(ps.cols), self.compute.window_base.eq(window_base),
+        ]
+
+        psum_lane = Signal(range(max(vp, 2)))
+        psum_word = Signal(12)
+        m.d.comb += [psum_lane.eq(step % vp), psum_word.eq(step // vp)]
+        m.d.comb += self.psum_init.eq(Mux(ps.first, psum_identity(config), _lane(self.glb_rd_data, psum_lane, pb, vp)))
+
+        # Column sums go to their lane of the psum word, in token order.
+        with m.If(self.psum_out_valid):
+            m.d.comb += [self.glb_wr_en.eq(1), self.glb_addr.eq(write_addr),
+                         self.glb_wr_data.eq(Cat(*([self.psum_out] * vp)))]
+            lane_bits = pb // self._granularity
+            with m.Switch(psum_lane):
+                for lane in range(vp):
+                    with m.Case(lane):
+                        m.d.comb += self.glb_wr_mask.eq(((1 << lane_bits) - 1) << (lane * lane_bits))
+            m.d.sync += [write_addr.eq(write_addr + ps.ps_row_words), writes_done.eq(writes_done + 1)]
+
+        m.d.comb += self.busy.eq(1)
+        with m.FSM():
+            with m.State("FETCH"):
+                m.d.comb += [self.busy.eq(0), self.cmd.ready.eq(1)]
+                with m.If(self.cmd.valid):
+                    m.d.sync += [command.eq(self.cmd.payload), count.eq(0)]
+                    opcode = self.cmd.payload[:OPCODE_BITS]
+                    with m.If(opcode == OPCODES[DramRead]):
+                        m.next = "RD_CMD"
+                    with m.Elif(opcode == OPCODES[DramWrite]):
+                        m.next = "WR_CMD"
+                    with m.Elif(opcode == OPCODES[Pass]):
+                        new = self._view(self.cmd.payload, Pass)
+                        m.d.sync += [i_row.eq(0), k.eq(0), r.eq(0), remaining.eq(new.channels),
+                                     step.eq(0), x_start.eq(0), x_start_mod.eq(0), window_base.eq(0),
+                                     n_step.eq(new.n_first)]
+                        m.next = "CONFIG"
+
+            # ---- off-chip -> GLB
+            with m.State("RD_CMD"):
+                m.d.comb += [self.rd_cmd.valid.eq(1), self.rd_cmd.payload.addr.eq(rd.dram_addr),
+                             self.rd_cmd.payload.words.eq(rd.words)]
+                with m.If(self.rd_cmd.ready):
+                    m.next = "RD_DATA"
+            with m.State("RD_DATA"):
+                m.d.comb += self.rd_data.ready.eq(1)
+                with m.If(self.rd_data.valid):
+                    m.d.comb += [self.glb_wr_en.eq(1), self.glb_addr.eq(rd.glb_addr + count),
+                                 self.glb_wr_mask.eq(full_mask), self.glb_wr_data.eq(self.rd_data.payload)]
+                    m.d.sync += count.eq(count + 1)
+                    with m.If(count == rd.words - 1):
+                        m.next = "FETCH"
+
+            # ---- GLB -> off-chip
+            with m.State("WR_CMD"):
+                m.d.comb += [self.wr_cmd.valid.eq(1), self.wr_cmd.payload.addr.eq(wr.dram_addr),
+                             self.wr_cmd.payload.words.eq(wr.words)]
+                with m.If(self.wr_cmd.ready):
+                    m.d.comb += [self.glb_rd_en.eq(1), self.glb_addr.eq(wr.glb_addr)]
+                    m.next = "WR_DATA"
+            with m.State("WR_DATA"):
+                m.d.comb += [self.wr_data.valid.eq(1), self.wr_data.payload.eq(self.glb_rd_data)]
+                with m.If(self.wr_data.ready):
+                    m.d.sync += count.eq(count + 1)
+                    with m.If(count == wr.words - 1):
+                        m.next = "FETCH"
+                    with m.Else():
+                        m.d.comb += [self.glb_rd_en.eq(1), self.glb_addr.eq(wr.glb_addr + count + 1)]
+
+            # ---- pass: configure each PE row
+            with m.State("CONFIG"):
+                cfg = self.rows_config
+                m.d.comb += [cfg.valid.eq(1), cfg.row.eq(i_row), cfg.set.eq(k), cfg.r.eq(r),
+                             cfg.active.eq((k < ps.sets) & (r < ps.set_rows)),
+                             cfg.channels.eq(Mux(remaining < ps.q, remaining, ps.q))]
+                m.d.sync += i_row.eq(i_row + 1)
+                with m.If(r == ps.set_stride - 1):
+                    m.d.sync += [r.eq(0), k.eq(k + 1), remaining.eq(Mux(remaining > ps.q, remaining - ps.q, 0))]
+                with m.Else():
+                    m.d.sync += r.eq(r + 1)
+                with m.If(i_row == config.rows - 1):
+                    m.d.sync += [k.eq(0), r.eq(0), i_row.eq(0), m_idx.eq(0), c_idx.eq(0), s_idx.eq(0),
+                                 remaining.eq(ps.channels),
+                                 set_channels.eq(Mux(ps.channels < ps.q, ps.channels, ps.q)),
+                                 row_word.eq(ps.w_base), filter_m_base.eq(0), filter_cs.eq(0)]
+                    m.next = "FILTERS"
+
+            # ---- pass: GLB -> filter scratchpads, one value per cycle, loop (set, r, m, c, s)
+            with m.State("FILTERS"):
+                m.d.comb += [self.glb_rd_en.eq(1), self.glb_addr.eq(row_word + s_idx // vw)]
+                m.d.sync += [fil_beat.valid.eq(1), fil_beat.row.eq(i_row),
+                             fil_beat.addr.eq(filter_m_base + filter_cs), fil_lane.eq(s_idx % vw)]
+                m.d.sync += [s_idx.eq(s_idx + 1), filter_cs.eq(filter_cs + 1)]
+                with m.If(s_idx == ps.S - 1):
+                    m.d.sync += [s_idx.eq(0), row_word.eq(row_word + ps.w_row_words), c_idx.eq(c_idx + 1)]
+                    with m.If(c_idx == set_channels - 1):
+                        m.d.sync += [c_idx.eq(0), filter_cs.eq(0), filter_m_base.eq(filter_m_base + ps.qs),
+                                     m_idx.eq(m_idx + 1)]
+                        with m.If(m_idx == ps.p - 1):
+                            m.d.sync += [m_idx.eq(0), filter_m_base.eq(0), r.eq(r + 1), i_row.eq(i_row + 1)]
+                            with m.If(r == ps.set_rows - 1):
+                                left = remaining - set_channels
+                                m.d.sync += [r.eq(0), k.eq(k + 1), i_row.eq((k + 1) * ps.set_stride),
+                                             remaining.eq(left), set_channels.eq(Mux(left < ps.q, left, ps.q))]
+                                with m.If(k == ps.sets - 1):
+                                    m.next = "FEED_START"
+
+            # ---- pass step: stream the new ifmap values of output column `step`
+            with m.State("FEED_START"):
+                # Bookkeeping cycle between phases: restart the stream loop.
+                m.d.sync += [k.eq(0), c_idx.eq(0), remaining.eq(ps.channels),
+                             set_channels.eq(Mux(ps.channels < ps.q, ps.channels, ps.q)),
+                             chan_base.eq(ps.if_base), slot_base.eq(0), y.eq(0), y_mod.eq(0),
+                             n_idx.eq(0), x_mod.eq(x_start_mod)]
+                m.next = "FEED"
+            with m.State("FEED"):
+                yu, xu = Signal(signed(18)), Signal(signed(15))
+                m.d.comb += [yu.eq(ps.y_start + y - ps.pad), xu.eq(x_start + n_idx - ps.pad)]
+                inside = Signal()
+                m.d.comb += inside.eq((yu >= 0) & (yu < ps.H) & (xu >= 0) & (xu < ps.W))
+                x_word = xu.as_unsigned()[:14]
+                row_offset = Signal(len(self.glb_addr) + 1)
+                m.d.comb += row_offset.eq((yu - ps.y_first).as_unsigned()[:12] * ps.if_row_words)
+                m.d.comb += [self.glb_rd_en.eq(inside),
+                             self.glb_addr.eq(chan_base + row_offset + x_word // vi)]
+                m.d.sync += [if_beat.valid.eq(1), if_beat.set.eq(k), if_beat.y.eq(y),
+                             if_beat.slot.eq(slot_base + x_mod), if_zero.eq(~inside), if_lane.eq(x_word % vi)]
+                m.d.sync += [n_idx.eq(n_idx + 1), x_mod.eq(Mux(x_mod == ps.S - 1, 0, x_mod + 1))]
+                with m.If(n_idx == n_step - 1):
+                    next_y, next_mod = Signal(17), Signal(5)
+                    m.d.comb += [next_y.eq(y + 1), next_mod.eq(Mux(y_mod == ps.U - 1, 0, y_mod + 1))]
+                    skip = (next_y < ps.y_dense) & (next_mod >= ps.set_rows)
+                    target = Mux(skip, next_y + ps.U - next_mod, next_y)
+                    m.d.sync += [n_idx.eq(0), x_mod.eq(x_start_mod), y.eq(target), y_mod.eq(Mux(skip, 0, next_mod))]
+                    with m.If(target >= ps.y_span):
+                        left = remaining - set_channels
+                        m.d.sync += [y.eq(0), y_mod.eq(0), c_idx.eq(c_idx + 1),
+                                     chan_base.eq(chan_base + ps.chan_stride), slot_base.eq(slot_base + ps.S)]
+                        with m.If(c_idx == set_channels - 1):
+                            m.d.sync += [c_idx.eq(0), slot_base.eq(0), k.eq(k + 1), remaining.eq(left),
+                                         set_channels.eq(Mux(left < ps.q, left, ps.q))]
+                            with m.If(k == ps.sets - 1):
+                                m.d.sync += count.eq(0)
+                                m.next = "COMPUTE"
+
+            # ---- pass step: the PEs run q*S*slots MAC slots; wait for the last result
+            with m.State("COMPUTE"):
+                m.d.comb += self.compute.start.eq(count == 0)
+                m.d.sync += count.eq(count + 1)
+                with m.If(count == ps.qs * ps.slots + self._mac_latency):
+                    m.d.sync += [token_m.eq(0), token_j.eq(0), token_phase.eq(0), tokens_issued.eq(0),
+                                 writes_done.eq(0), token_addr.eq(ps.ps_base + psum_word),
+                                 write_addr.eq(ps.ps_base + psum_word)]
+                    m.next = "REDUCE"
+
+            # ---- pass step: one token per (m, column), every cycle or every other cycle
+            with m.State("REDUCE"):
+                tokens = ps.cols * ps.p
+                issue = Signal()
+                m.d.comb += issue.eq((tokens_issued < tokens) & (ps.first | ~token_phase))
+                m.d.sync += token_phase.eq(~token_phase)
+                with m.If(issue):
+                    m.d.comb += [self.token.valid.eq(1), self.token.col.eq(token_j), self.token.m.eq(token_m)]
+                    with m.If(~ps.first):
+                        m.d.comb += [self.glb_rd_en.eq(1), self.glb_addr.eq(token_addr)]
+                    m.d.sync += [tokens_issued.eq(tokens_issued + 1), token_addr.eq(token_addr + ps.ps_row_words),
+                                 token_j.eq(token_j + 1)]
+                    with m.If(token_j == ps.cols - 1):
+                        m.d.sync += [token_j.eq(0), token_m.eq(token_m + 1)]
+                with m.If(self.psum_out_valid & (writes_done == tokens - 1)):
+                    m.d.sync += [step.eq(step + 1), n_step.eq(ps.n_next),
+                                 window_base.eq(self._wrap(window_base + ps.u_mod, ps.S))]
+                    with m.If(step == 0):
+                        m.d.sync += [x_start.eq(x_start + ps.inc_first),
+                                     x_start_mod.eq(self._wrap(x_start_mod + ps.inc_first_mod, ps.S))]
+                    with m.Else():
+                        m.d.sync += [x_start.eq(x_start + ps.inc_next),
+                                     x_start_mod.eq(self._wrap(x_start_mod + ps.inc_next_mod, ps.S))]
+                    m.next = "STEP_END"
+            with m.State("STEP_END"):
+                with m.If(step == ps.F):
+                    m.next = "FETCH"
+                with m.Else():
+                    m.next = "FEED_START"
+        return m
+
+    @staticmethod
+    def _wrap(value, modulus):
+        return Mux(value >= modulus, value - modulus, value)

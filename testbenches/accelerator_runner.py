@@ -1,0 +1,116 @@
+"""Simulate one layer on the generated accelerator and check it against the golden convolution and the model."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from quidam.config import AcceleratorConfig
+from quidam.files import write_json
+from quidam.formats.conv import conv2d_golden, random_layer_operands
+from quidam.mapping import evaluate, map_layer
+from quidam.mapping.dram_image import pack_operands, unpack_ofmap
+from quidam.rtl_gen.emit import write_accelerator
+from quidam.workloads.layer import ConvLayer
+
+from .runner import run_cocotb
+
+__all__ = ["LayerRun", "run_layer"]
+
+
+@dataclass(frozen=True)
+class LayerRun:
+    """The outcome of one simulated layer.
+
+    Members
+    -------
+    rtl_cycles, model_cycles : int
+    macs : int
+    utilization : float
+        From the model (equal to the RTL's when the cycles agree).
+    accesses : dict
+        ``{"rtl": {...}, "model": {...}}``, per level (``ACCESS_KEYS``).
+    bit_exact : bool
+        The RTL's ofmap equals the golden convolution's, bit for bit.
+    mismatches : int
+        Output values that differ.
+    schedule : dict
+        The mapping choice and command counts.
+    ifmap, weights, ofmap, golden : numpy.ndarray
+        Operand codes ``(1, C, H, W)`` and ``(M, C, R, S)``, the RTL's and the
+        golden ``(1, M, E, F)`` psums.
+    operands : object
+        The :class:`~quidam.formats.conv.LayerOperands` (codes and values).
+    sim_seconds : float
+    """
+
+    rtl_cycles: int
+    model_cycles: int
+    macs: int
+    utilization: float
+    accesses: dict
+    bit_exact: bool
+    mismatches: int
+    schedule: dict
+    ofmap: np.ndarray
+    golden: np.ndarray
+    operands: Any
+    sim_seconds: float
+
+    @property
+    def cycles_match(self) -> bool:
+        return self.rtl_cycles == self.model_cycles
+
+    @property
+    def accesses_match(self) -> bool:
+        return self.accesses["rtl"] == self.accesses["model"]
+
+    def to_json(self) -> dict[str, Any]:
+        """The figures ``quidam simulate --json`` prints."""
+        return {"rtl_cycles": self.rtl_cycles, "model_cycles": self.model_cycles, "macs": self.macs,
+                "utilization": self.utilization, "accesses": self.accesses, "bit_exact": self.bit_exact,
+                "mismatches": self.mismatches, "schedule": self.schedule,
+                "sim_seconds": round(self.sim_seconds, 3)}
+
+
+def run_layer(config: AcceleratorConfig, layer: ConvLayer, build_dir: Path, *, seed: int = 1) -> LayerRun:
+    """Map ``layer``, generate the accelerator into ``build_dir``, simulate one random image, compare.
+
+    Raises :class:`~quidam.mapping.MappingError` for an unmappable layer and
+    :class:`~quidam.testbenches.runner.SimulationFailed` when the simulation
+    itself fails; a wrong result or cycle count is reported in the returned
+    :class:`LayerRun`, not raised.
+    """
+    build_dir = Path(build_dir).resolve()
+    schedule = map_layer(layer, config)
+    performance = evaluate(schedule)
+    operands = random_layer_operands(layer, config, np.random.default_rng(seed))
+    image = pack_operands(schedule, operands.ifmap_codes[0], operands.weight_codes)
+    write_accelerator(config, build_dir)
+    job, result_path = build_dir / "job.json", build_dir / "result.json"
+    result_path.unlink(missing_ok=True)
+    write_json(job, {
+        "commands": [format(word, "x") for word in schedule.encoded()],
+        "dram": [format(word, "x") for word in image],
+        "word_bits": config.glb_word_bits, "dram_bytes_per_cycle": config.dram_bytes_per_cycle,
+        "result": str(result_path),
+    })
+    run_cocotb(build_dir, verilog=build_dir / "accelerator.v", toplevel="accelerator",
+               test_module="quidam.testbenches.accelerator_tb", extra_env={"QUIDAM_ACCEL_JOB": str(job)},
+               seed=seed)
+    result = json.loads(result_path.read_text())
+    ofmap = unpack_ofmap(schedule, [int(word, 16) for word in result["dram"]])[None]
+    groups = schedule.reduction_groups if config.pe_type == "fp32" else None
+    golden = conv2d_golden(operands.ifmap_codes, operands.weight_codes, config=config, stride=layer.stride,
+                           padding=layer.padding, groups=groups)
+    mismatches = int(np.count_nonzero(ofmap != golden))
+    return LayerRun(
+        rtl_cycles=result["rtl_cycles"], model_cycles=performance.cycles, macs=performance.macs,
+        utilization=performance.utilization,
+        accesses={"rtl": result["accesses"], "model": performance.accesses},
+        bit_exact=mismatches == 0, mismatches=mismatches, schedule=schedule.summary(),
+        ofmap=ofmap, golden=golden, operands=operands, sim_seconds=result["sim_seconds"])

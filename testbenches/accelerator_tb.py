@@ -1,0 +1,173 @@
+"""cocotb testbench of the whole accelerator (top module ``accelerator``).
+
+The testbench plays the host and off-chip memory: it streams the schedule's
+command words into ``cmd``, serves read and write requests from a word-array
+memory at ``dram_bytes_per_cycle`` (a credit that grows by the bandwidth every
+cycle of a transfer, one word per beat, at most one beat per cycle), and its
+monitors count, every cycle, the events the analytical model predicts:
+off-chip beats, GLB reads and writes, bus beats into the array, each PE's
+scratchpad reads and writes and MACs (from simulation-only monitor wires of
+the array, not from ports). The job arrives as a JSON file named by
+``QUIDAM_ACCEL_JOB`` (``job.json``, written by
+:func:`quidam.testbenches.accelerator_runner.run_layer`):
+
+``commands``
+    Command words, hexadecimal strings.
+``dram``
+    The initial memory image, hexadecimal words.
+``word_bits``, ``dram_bytes_per_cycle``
+    Off-chip word width and bandwidth.
+``result``
+    Where to write ``{"rtl_cycles", "accesses", "dram", "sim_seconds"}``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import cocotb
+from cocotb.clock import Clock
+from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge
+
+__all__ = ["TB"]
+
+_PE_MONITORS = {
+    "macs": "mon_mac", "spad.ifmap_read": "mon_ifmap_rd", "spad.ifmap_write": "mon_ifmap_wr",
+    "spad.filter_read": "mon_filter_rd", "spad.filter_write": "mon_filter_wr",
+    "spad.psum_read": "mon_psum_rd", "spad.psum_write": "mon_psum_wr",
+}
+
+
+def _resolved(value) -> int:
+    """An int from a logic vector, unknown bits as 0 (lanes of a psum word no output has written yet)."""
+    return int(str(value).translate(_UNKNOWN_AS_ZERO), 2)
+
+
+_UNKNOWN_AS_ZERO = str.maketrans("xXzZuUwW-", "000000000")
+
+
+class _Transfer:
+    """One off-chip request in progress: its next address, words left and credit in bytes."""
+
+    def __init__(self, addr: int, words: int):
+        self.addr, self.left, self.credit = addr, words, 0
+
+
+class TB:
+    """Clock, reset, command driver, off-chip memory and monitors of one accelerator.
+
+    Parameters
+    ----------
+    dut : cocotb handle
+        The ``accelerator`` top module.
+    commands : list of int
+    dram : list of int
+        Initial memory image, one int per word; written in place.
+    word_bits, bandwidth : int
+        Word width and bytes of credit per cycle.
+    """
+
+    def __init__(self, dut, *, commands: list[int], dram: list[int], word_bits: int, bandwidth: int):
+        self.dut, self.commands, self.dram = dut, commands, dram
+        self.word_bytes, self.bandwidth = word_bits // 8, bandwidth
+        self.cycles = 0
+        self.accesses = {key: 0 for key in (
+            "dram.read", "dram.write", "glb.read", "glb.write", "array.ifmap_bus", "array.filter_bus",
+            "array.psum_in", "array.psum_out", *_PE_MONITORS)}
+        self._pe = {key: getattr(dut.array, name) for key, name in _PE_MONITORS.items()}
+        for port in (dut.cmd__valid, dut.rd_data__valid, dut.wr_data__ready, dut.rst):
+            port.value = 0
+        dut.rd_cmd__ready.value = 1
+        dut.wr_cmd__ready.value = 1
+        Clock(dut.clk, 10, unit="ns").start()
+
+    async def reset(self) -> None:
+        self.dut.rst.value = 1
+        await ClockCycles(self.dut.clk, 2)
+        self.dut.rst.value = 0
+
+    async def run(self) -> None:
+        """Stream every command, serve off-chip traffic, count; return when the last command finished."""
+        dut, edge, settled = self.dut, RisingEdge(self.dut.clk), ReadOnly()
+        acc = self.accesses
+        glb, ctrl, array = dut.glb, dut.controller, dut.array
+        queue = list(reversed(self.commands))
+        reading = writing = None
+        while True:
+            await edge
+            # Inputs for the cycle that starts now.
+            dut.cmd__valid.value = 1 if queue else 0
+            if queue:
+                dut.cmd__payload.value = queue[-1]
+            if reading:
+                reading.credit += self.bandwidth
+                offer = reading.left > 0 and reading.credit >= self.word_bytes
+                dut.rd_data__valid.value = int(offer)
+                if offer:
+                    dut.rd_data__payload.value = self.dram[reading.addr]
+            else:
+                dut.rd_data__valid.value = 0
+            if writing:
+                writing.credit += self.bandwidth
+                dut.wr_data__ready.value = int(writing.left > 0 and writing.credit >= self.word_bytes)
+            else:
+                dut.wr_data__ready.value = 0
+            await settled
+            # What happens at the next edge.
+            busy = int(dut.busy.value)
+            accepted = bool(queue) and int(dut.cmd__ready.value)
+            if not busy and not queue:
+                break
+            self.cycles += 1
+            if accepted:
+                queue.pop()
+            if int(dut.rd_cmd__valid.value):
+                payload = dut.rd_cmd__payload.value.to_unsigned()
+                reading = _Transfer(payload & 0xFFFF_FFFF, payload >> 32)
+            elif reading and int(dut.rd_data__valid.value) and int(dut.rd_data__ready.value):
+                reading.credit -= self.word_bytes
+                reading.addr += 1
+                reading.left -= 1
+                acc["dram.read"] += 1
+                if not reading.left:
+                    reading = None
+            if int(dut.wr_cmd__valid.value):
+                payload = dut.wr_cmd__payload.value.to_unsigned()
+                writing = _Transfer(payload & 0xFFFF_FFFF, payload >> 32)
+            elif writing and int(dut.wr_data__valid.value) and int(dut.wr_data__ready.value):
+                self.dram[writing.addr] = _resolved(dut.wr_data__payload.value)
+                writing.credit -= self.word_bytes
+                writing.addr += 1
+                writing.left -= 1
+                acc["dram.write"] += 1
+                if not writing.left:
+                    writing = None
+            glb_read = int(glb.mon_glb_rd.value)
+            acc["glb.read"] += glb_read
+            acc["glb.write"] += int(glb.mon_glb_wr.value)
+            acc["array.ifmap_bus"] += int(ctrl.ifmap.value[0])
+            acc["array.filter_bus"] += int(ctrl.filters.value[0])
+            token = int(ctrl.token.value[0])
+            acc["array.psum_in"] += token & glb_read
+            acc["array.psum_out"] += int(array.psum_out_valid.value)
+            for key, handle in self._pe.items():
+                acc[key] += handle.value.to_unsigned().bit_count()
+
+
+@cocotb.test()
+async def run_schedule(dut):
+    """Run the job's schedule and record cycles, access counts and the final memory image."""
+    job = json.loads(Path(os.environ["QUIDAM_ACCEL_JOB"]).read_text())
+    dram = [int(word, 16) for word in job["dram"]]
+    tb = TB(dut, commands=[int(word, 16) for word in job["commands"]], dram=dram,
+            word_bits=job["word_bits"], bandwidth=job["dram_bytes_per_cycle"])
+    await tb.reset()
+    started = time.perf_counter()
+    await tb.run()
+    elapsed = time.perf_counter() - started
+    Path(job["result"]).write_text(json.dumps({
+        "rtl_cycles": tb.cycles, "accesses": tb.accesses, "sim_seconds": elapsed,
+        "dram": [format(word, "x") for word in dram]}))
