@@ -27,6 +27,11 @@ class Accelerator(wiring.Component):
     Parameters
     ----------
     config : AcceleratorConfig
+    memory : {"behavioural", "macro"}
+        How the global buffer's banks are built (see
+        :class:`~quidam.rtl_gen.glb.GlobalBuffer`).
+    macro_shapes : sequence of (int, int)
+        The fakeram45 ``(depth, width)`` shapes available, for ``macro``.
 
     Members
     -------
@@ -39,10 +44,10 @@ class Accelerator(wiring.Component):
         A command is executing.
     """
 
-    def __init__(self, config: AcceleratorConfig):
+    def __init__(self, config: AcceleratorConfig, *, memory: str = "behavioural", macro_shapes=()):
         self._config = config
         self._array = PEArray(config)
-        self._glb = GlobalBuffer(config)
+        self._glb = GlobalBuffer(config, memory=memory, macro_shapes=macro_shapes)
         self._controller = Controller(config, result_delay=self._array.result_delay,
                                       mac_latency=self._array.mac_latency, glb_addr_bits=self._glb.addr_bits,
                                       glb_granularity=self._glb.granularity)

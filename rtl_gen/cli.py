@@ -1,10 +1,11 @@
 """``quidam generate``: write the Verilog of a unit and its ``config.json`` sidecar.
 
-The options form an accelerator configuration (fields the options leave out
-take :class:`~quidam.config.AcceleratorConfig` defaults), validated exactly as
-a YAML configuration is, so a bad width is a one-line
-:class:`~quidam.errors.ConfigError` and exit status 2. Each ``--unit`` has one
-writer taking ``(config, out_dir)``.
+The configuration comes from ``--config FILE`` (YAML), with the options on
+top; fields neither sets take :class:`~quidam.config.AcceleratorConfig`
+defaults. It is validated exactly as a YAML configuration is, so a bad width
+is a one-line :class:`~quidam.errors.ConfigError` and exit status 2. Each
+``--unit`` has one writer taking ``(config, out_dir)``; with ``--config`` the
+default unit is the whole accelerator.
 """
 
 from __future__ import annotations
@@ -13,20 +14,27 @@ from pathlib import Path
 
 import click
 
-from quidam.config import PE_TYPES, parse_config
+from quidam.config import PE_TYPES, load_config, parse_config
 from quidam.errors import QuidamError
 
-from .emit import SIDECAR, write_mac
+from .emit import SIDECAR, write_accelerator, write_mac
 
 __all__ = ["UNITS", "generate"]
 
 #: Generatable units and their writers, ``writer(config, out_dir) -> sidecar``.
-UNITS = {"mac": write_mac}
+UNITS = {"mac": write_mac, "accelerator": write_accelerator}
+
+#: Memory implementations of the accelerator's global buffer.
+MEMORIES = ("behavioural", "macro")
 
 
 @click.command("generate")
-@click.option("--unit", default="mac", show_default=True, metavar="UNIT",
-              help=f"What to generate: {', '.join(UNITS)}.")
+@click.option("--unit", metavar="UNIT",
+              help=f"What to generate: {', '.join(UNITS)} (default: accelerator with --config, else mac).")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Accelerator configuration (YAML); the options below override its fields.")
+@click.option("--memory", default="behavioural", show_default=True, metavar="KIND",
+              help=f"Accelerator memories: {', '.join(MEMORIES)} (macro: fakeram45 instances in the GLB).")
 @click.option("--pe", "pe_type", metavar="TYPE",
               help=f"PE type: {', '.join(PE_TYPES)} (default: the configuration default, int16).")
 @click.option("--act-bits", type=int, help="Activation width, pe type int only (2..16).")
@@ -34,16 +42,32 @@ UNITS = {"mac": write_mac}
 @click.option("--psum-bits", type=int, help="Accumulator width (default: the PE type's, see `quidam config fields`).")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Output folder; created when missing.")
-def generate(unit, pe_type, act_bits, wt_bits, psum_bits, out_dir):
+def generate(unit, config_file, memory, pe_type, act_bits, wt_bits, psum_bits, out_dir):
     """Write UNIT's Verilog (top module named after the unit, no HDL parameters) and config.json to --out.
 
     \b
-    Example: quidam generate --unit mac --pe lightpe1 --out build/mac
+    Examples: quidam generate --unit mac --pe lightpe1 --out build/mac;
+    quidam generate --config configs/eyeriss.yaml --out build/eyeriss
     """
+    unit = unit or ("accelerator" if config_file else "mac")
     if unit not in UNITS:
         raise QuidamError(f"unit: must be one of {', '.join(UNITS)}, not {unit!r}")
+    if memory not in MEMORIES:
+        raise QuidamError(f"memory: must be one of {', '.join(MEMORIES)}, not {memory!r}")
     options = {"pe_type": pe_type, "act_bits": act_bits, "wt_bits": wt_bits, "psum_bits": psum_bits}
-    config = parse_config({name: value for name, value in options.items() if value is not None})
+    options = {name: value for name, value in options.items() if value is not None}
+    if config_file:
+        config = load_config(config_file)
+        config = parse_config({**config.to_dict(), **options}, source=str(config_file)) if options else config
+    else:
+        config = parse_config(options)
+    if unit == "accelerator":
+        sidecar = write_accelerator(config, out_dir, memory=memory)
+        timing = sidecar["timing"]
+        click.echo(f"wrote {out_dir / sidecar['verilog']['file']} and {out_dir / SIDECAR}: accelerator "
+                   f"{config.pe_type} {config.rows}x{config.cols} PEs, {config.glb_kib} KiB GLB ({memory}), "
+                   f"MAC latency {timing['mac_latency']}")
+        return
     sidecar = UNITS[unit](config, out_dir)
     click.echo(
         f"wrote {out_dir / sidecar['verilog']['file']} and {out_dir / SIDECAR}: {sidecar['unit']} "

@@ -72,8 +72,13 @@ def write_mac(config: AcceleratorConfig, out_dir: Path) -> dict[str, Any]:
     return sidecar
 
 
-def write_accelerator(config: AcceleratorConfig, out_dir: Path) -> dict[str, Any]:
+def write_accelerator(config: AcceleratorConfig, out_dir: Path, *, memory: str = "behavioural",
+                      pdk_dir: Path | None = None) -> dict[str, Any]:
     """Generate the whole accelerator of ``config`` into ``out_dir/accelerator.v`` and ``config.json``.
+
+    With ``memory="macro"`` the GLB banks instantiate fakeram45 macros of the
+    PDK (``pdk_dir``, resolved as :func:`~quidam.pdk.locate.resolve_pdk_dir`
+    does); their modules are black boxes in the Verilog.
 
     Returns
     -------
@@ -81,14 +86,19 @@ def write_accelerator(config: AcceleratorConfig, out_dir: Path) -> dict[str, Any
         The sidecar: ``unit`` and ``top`` (``"accelerator"``), ``config``
         (every configuration field), ``config_hash``, ``timing`` (the
         latencies the analytical model uses), ``command_bits``, ``glb_words``,
-        ``verilog`` (file name and sha256) and ``generator``.
+        ``memory`` and ``macros`` (module name -> instances), ``verilog``
+        (file name and sha256) and ``generator``.
     """
     from quidam.mapping.commands import CommandFormat
     from .accelerator import Accelerator
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    accelerator = Accelerator(config)
+    shapes = ()
+    if memory == "macro":
+        from quidam.pdk.sram import find_macros
+        shapes = [(macro.depth, macro.width) for macro in find_macros(pdk_dir)]
+    accelerator = Accelerator(config, memory=memory, macro_shapes=shapes)
     text = emit_verilog(accelerator, name="accelerator")
     write_text(out_dir / "accelerator.v", text)
     command_format = CommandFormat(config)
@@ -100,6 +110,8 @@ def write_accelerator(config: AcceleratorConfig, out_dir: Path) -> dict[str, Any
         "timing": accelerator.timing,
         "command_bits": command_format.width,
         "glb_words": command_format.glb_words,
+        "memory": memory,
+        "macros": accelerator.glb.macros,
         "verilog": {"file": "accelerator.v", "sha256": hashlib.sha256(text.encode()).hexdigest()},
         "generator": {"quidam": __version__, "amaranth": version("amaranth")},
     }

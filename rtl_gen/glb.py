@@ -1,14 +1,28 @@
 """The global buffer: ``glb_banks`` single-ported banks of ``glb_bank_depth`` words."""
 
 import math
+from math import ceil
 
-from amaranth.hdl import Module, Mux, Signal
+from amaranth.hdl import Cat, ClockSignal, Instance, Module, Mux, Signal
 from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
 
 from quidam.config import AcceleratorConfig
 
-__all__ = ["GlobalBuffer"]
+__all__ = ["GlobalBuffer", "MEMORIES", "macro_tiling"]
+
+#: How the banks are built: ``lib.memory`` arrays, or fakeram45 macro instances.
+MEMORIES = ("behavioural", "macro")
+
+
+def macro_tiling(depth: int, width: int, shapes) -> tuple[tuple[int, int], int, int]:
+    """The macro shape ``(depth, width)`` among ``shapes`` that builds a ``depth x width`` bank with the
+    fewest macro bits, and how many macros deep and wide the bank takes."""
+    def cost(shape):
+        d, w = shape
+        return (ceil(depth / d) * ceil(width / w) * d * w, ceil(depth / d) * ceil(width / w))
+    best = min(shapes, key=cost)
+    return best, ceil(depth / best[0]), ceil(width / best[1])
 
 
 class GlobalBuffer(wiring.Component):
@@ -26,6 +40,11 @@ class GlobalBuffer(wiring.Component):
     Parameters
     ----------
     config : AcceleratorConfig
+    memory : {"behavioural", "macro"}
+        ``macro`` builds each bank from fakeram45 macros (``macro_shapes``,
+        ``(depth, width)`` pairs; the cheapest tiling is taken), instantiated
+        by module name as black boxes for synthesis and handoff.
+    macro_shapes : sequence of (int, int)
 
     Members
     -------
@@ -37,8 +56,14 @@ class GlobalBuffer(wiring.Component):
     wr_data : In(glb_word_bits)
     """
 
-    def __init__(self, config: AcceleratorConfig):
-        self._config = config
+    def __init__(self, config: AcceleratorConfig, *, memory: str = "behavioural", macro_shapes=()):
+        if memory not in MEMORIES:
+            raise ValueError(f"GLB memory must be one of {', '.join(MEMORIES)}, not {memory!r}")
+        if memory == "macro" and not macro_shapes:
+            raise ValueError("GLB memory 'macro' needs the available macro shapes")
+        self._config, self._memory = config, memory
+        self._tiling = (macro_tiling(config.glb_bank_depth, config.glb_word_bits, macro_shapes)
+                        if memory == "macro" else None)
         self._words = config.glb_banks * config.glb_bank_depth
         super().__init__({
             "addr": In(self.addr_bits), "rd_en": In(1), "rd_data": Out(config.glb_word_bits),
@@ -64,6 +89,14 @@ class GlobalBuffer(wiring.Component):
     def read_latency(self) -> int:
         return 1
 
+    @property
+    def macros(self) -> dict[str, int]:
+        """fakeram45 module name -> instances (empty for behavioural memory)."""
+        if self._tiling is None:
+            return {}
+        (depth, width), deep, wide = self._tiling
+        return {f"fakeram45_{depth}x{width}": self._config.glb_banks * deep * wide}
+
     def elaborate(self, platform):
         config, m = self._config, Module()
         depth = config.glb_bank_depth
@@ -75,20 +108,58 @@ class GlobalBuffer(wiring.Component):
             m.d.sync += read_bank.eq(bank)
         outputs = []
         for index in range(config.glb_banks):
-            storage = memory.Memory(shape=config.glb_word_bits, depth=depth, init=[])
-            m.submodules[f"bank{index}"] = storage
-            write = storage.write_port(granularity=self.granularity)
-            read = storage.read_port()
             selected = bank == index
-            m.d.comb += [
-                write.addr.eq(entry), write.data.eq(self.wr_data),
-                write.en.eq(Mux(self.wr_en & selected, self.wr_mask, 0)),
-                read.addr.eq(entry), read.en.eq(self.rd_en & selected),
-            ]
-            outputs.append(read.data)
+            if self._tiling is None:
+                storage = memory.Memory(shape=config.glb_word_bits, depth=depth, init=[])
+                m.submodules[f"bank{index}"] = storage
+                write = storage.write_port(granularity=self.granularity)
+                read = storage.read_port()
+                m.d.comb += [
+                    write.addr.eq(entry), write.data.eq(self.wr_data),
+                    write.en.eq(Mux(self.wr_en & selected, self.wr_mask, 0)),
+                    read.addr.eq(entry), read.en.eq(self.rd_en & selected),
+                ]
+                outputs.append(read.data)
+            else:
+                outputs.append(self._macro_bank(m, index, selected, entry))
         with m.Switch(read_bank):
             for index, data in enumerate(outputs):
                 with m.Case(index):
                     m.d.comb += self.rd_data.eq(data)
         m.d.comb += [self.monitors["rd"].eq(self.rd_en), self.monitors["wr"].eq(self.wr_en)]
         return m
+
+    def _macro_bank(self, m, index, selected, entry):
+        """One bank tiled from fakeram45 macros; returns its read data."""
+        config = self._config
+        (depth, width), deep, wide = self._tiling
+        word = config.glb_word_bits
+        bit_mask = Signal(word, name=f"bank{index}_bit_mask")
+        m.d.comb += bit_mask.eq(Cat(bit.replicate(self.granularity) for bit in self.wr_mask))
+        row = Signal(range(max(deep, 2)), name=f"bank{index}_row")
+        read_row = Signal.like(row, name=f"bank{index}_read_row")
+        m.d.comb += row.eq(entry // depth)
+        with m.If(self.rd_en & selected):
+            m.d.sync += read_row.eq(row)
+        rows = []
+        for r in range(deep):
+            chunks = []
+            for c in range(wide):
+                low, high = c * width, min((c + 1) * width, word)
+                rd_out = Signal(width, name=f"bank{index}_r{r}_c{c}_rd_out")
+                enable = selected & (row == r) & (self.rd_en | self.wr_en)
+                pad = width - (high - low)
+                m.submodules[f"bank{index}_r{r}_c{c}"] = Instance(
+                    f"fakeram45_{depth}x{width}",
+                    i_clk=ClockSignal(), o_rd_out=rd_out, i_ce_in=enable, i_we_in=self.wr_en,
+                    i_addr_in=(entry % depth)[:max(1, (depth - 1).bit_length())],
+                    i_wd_in=Cat(self.wr_data[low:high], Signal(pad)) if pad else self.wr_data[low:high],
+                    i_w_mask_in=Cat(bit_mask[low:high], Signal(pad)) if pad else bit_mask[low:high])
+                chunks.append(rd_out[:high - low])
+            rows.append(Cat(*chunks))
+        data = Signal(word, name=f"bank{index}_rd_data")
+        with m.Switch(read_row):
+            for r, value in enumerate(rows):
+                with m.Case(r):
+                    m.d.comb += data.eq(value)
+        return data

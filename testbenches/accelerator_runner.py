@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from quidam.config import AcceleratorConfig
-from quidam.files import write_json
+from quidam.files import write_json, write_text
 from quidam.formats.conv import conv2d_golden, random_layer_operands
 from quidam.mapping import evaluate, map_layer
 from quidam.mapping.dram_image import pack_operands, unpack_ofmap
@@ -77,8 +77,12 @@ class LayerRun:
                 "sim_seconds": round(self.sim_seconds, 3)}
 
 
-def run_layer(config: AcceleratorConfig, layer: ConvLayer, build_dir: Path, *, seed: int = 1) -> LayerRun:
+def run_layer(config: AcceleratorConfig, layer: ConvLayer, build_dir: Path, *, seed: int = 1,
+              memory: str = "behavioural") -> LayerRun:
     """Map ``layer``, generate the accelerator into ``build_dir``, simulate one random image, compare.
+
+    With ``memory="macro"`` the GLB is built from fakeram45 instances, which
+    simulate on a behavioural model of each macro (``macros.v``).
 
     Raises :class:`~quidam.mapping.MappingError` for an unmappable layer and
     :class:`~quidam.testbenches.runner.SimulationFailed` when the simulation
@@ -90,7 +94,14 @@ def run_layer(config: AcceleratorConfig, layer: ConvLayer, build_dir: Path, *, s
     performance = evaluate(schedule)
     operands = random_layer_operands(layer, config, np.random.default_rng(seed))
     image = pack_operands(schedule, operands.ifmap_codes[0], operands.weight_codes)
-    write_accelerator(config, build_dir)
+    sidecar = write_accelerator(config, build_dir, memory=memory)
+    sources = [build_dir / "accelerator.v"]
+    if sidecar["macros"]:
+        from quidam.characterize.activity import sram_model
+        from quidam.pdk.sram import find_macros
+        models = {macro.name: sram_model(macro) for macro in find_macros()}
+        write_text(build_dir / "macros.v", "".join(models[name] for name in sorted(sidecar["macros"])))
+        sources.append(build_dir / "macros.v")
     job, result_path = build_dir / "job.json", build_dir / "result.json"
     result_path.unlink(missing_ok=True)
     write_json(job, {
@@ -99,7 +110,7 @@ def run_layer(config: AcceleratorConfig, layer: ConvLayer, build_dir: Path, *, s
         "word_bits": config.glb_word_bits, "dram_bytes_per_cycle": config.dram_bytes_per_cycle,
         "result": str(result_path),
     })
-    run_cocotb(build_dir, verilog=build_dir / "accelerator.v", toplevel="accelerator",
+    run_cocotb(build_dir, verilog=sources, toplevel="accelerator",
                test_module="quidam.testbenches.accelerator_tb", extra_env={"QUIDAM_ACCEL_JOB": str(job)},
                seed=seed)
     result = json.loads(result_path.read_text())

@@ -122,9 +122,9 @@ def _tail(path: Path) -> str:
         return "(no simulator log)"
 
 
-def run_cocotb(build_dir: Path, *, verilog: Path, toplevel: str, test_module: str,
+def run_cocotb(build_dir: Path, *, verilog: Path | list[Path], toplevel: str, test_module: str,
                extra_env: Mapping[str, str] | None = None, seed: int = 1) -> CocotbResult:
-    """Compile ``verilog`` with Icarus in ``build_dir`` and run every cocotb test of ``test_module``.
+    """Compile ``verilog`` (one file or several) with Icarus in ``build_dir`` and run every cocotb test of ``test_module``.
 
     The simulator output goes to ``build_dir/sim.log``; the environment
     variable ``QUIDAM_SUMMARY`` points the tests at ``build_dir/summary.jsonl``.
@@ -140,8 +140,9 @@ def run_cocotb(build_dir: Path, *, verilog: Path, toplevel: str, test_module: st
     for stale in (results_xml, summary):
         stale.unlink(missing_ok=True)
     runner = get_runner("icarus")
-    runner.build(sources=[icarus_source(Path(verilog).resolve())], hdl_toplevel=toplevel, build_dir=build_dir, always=True,
-                 timescale=("1ns", "1ps"), log_file=build_dir / "build.log")
+    sources = verilog if isinstance(verilog, list) else [verilog]
+    runner.build(sources=[icarus_source(Path(source).resolve()) for source in sources], hdl_toplevel=toplevel,
+                 build_dir=build_dir, always=True, timescale=("1ns", "1ps"), log_file=build_dir / "build.log")
     try:
         runner.test(test_module=test_module, hdl_toplevel=toplevel, build_dir=build_dir, test_dir=build_dir,
                     results_xml=str(results_xml), seed=seed, log_file=log,
