@@ -40,7 +40,8 @@ from .design import Design, ports_of
 from .run_dir import RunDir, canonical_json, sources_digest
 from .tools import ToolFailure, iverilog_tool, sta_tool, tool_versions, vvp_tool, yosys_tool
 
-__all__ = ["PLATFORM", "PointFailed", "characterize_point", "flow_source_digest"]
+__all__ = ["ORCHESTRATION_MODULES", "PLATFORM", "PointFailed", "characterize_point", "flow_source_digest",
+           "point_run_dir"]
 
 #: Platform name: the folder under the runs root.
 PLATFORM = "nangate45"
@@ -58,9 +59,14 @@ class PointFailed(QuidamError):
         self.record = record
 
 
+#: Modules of this package that orchestrate points but cannot change one point's result (sweeps, dataset,
+#: command line): left out of :func:`flow_source_digest`, so editing them keeps every cached point valid.
+ORCHESTRATION_MODULES = frozenset({"__init__.py", "cli.py", "points.py", "sweep.py", "dataset.py"})
+
+
 def flow_source_digest() -> str:
-    """SHA-256 over this package's own sources (``characterize/*.py``)."""
-    return sources_digest([Path(__file__).parent])
+    """SHA-256 over this package's flow sources (``characterize/*.py`` but :data:`ORCHESTRATION_MODULES`)."""
+    return sources_digest([Path(__file__).parent], exclude=ORCHESTRATION_MODULES)
 
 
 def _macros(design: Design, pdk_dir: Path) -> list[SRAMMacro]:
@@ -149,6 +155,27 @@ def _run_stages(design: Design, run: RunDir, liberty: Path, macros: list[SRAMMac
     return metrics
 
 
+def _locate(design: Design, pdk_dir: str | os.PathLike[str] | None, runs_root: str | os.PathLike[str],
+            yosys: str | None) -> tuple[RunDir, Path, list[SRAMMacro]]:
+    """The point's run folder, the cell library (gzipped Liberty) and its SRAM macros."""
+    pdk = resolve_pdk_dir(pdk_dir)
+    library_gz = cell_library_path(CORNER, pdk)
+    macros = _macros(design, pdk)
+    identity = _identity(design, tool_versions(yosys), library_gz, macros)
+    return RunDir(runs_root, PLATFORM, identity), library_gz, macros
+
+
+def point_run_dir(design: Design, *, pdk_dir: str | os.PathLike[str] | None = None,
+                  runs_root: str | os.PathLike[str] = "runs", yosys: str | None = None) -> RunDir:
+    """The run folder (and so the design id) :func:`characterize_point` uses for ``design``; runs nothing.
+
+    A sweep calls it to find duplicate points and stored results before it
+    hands work to its workers. Parameters and errors (``ToolError``,
+    ``PDKError``) as for :func:`characterize_point`.
+    """
+    return _locate(design, pdk_dir, runs_root, yosys)[0]
+
+
 def characterize_point(design: Design, *, pdk_dir: str | os.PathLike[str] | None = None,
                        runs_root: str | os.PathLike[str] = "runs", yosys: str | None = None,
                        retry: bool = False, strict: bool = False) -> dict[str, Any]:
@@ -186,11 +213,8 @@ def characterize_point(design: Design, *, pdk_dir: str | os.PathLike[str] | None
     PointFailed
         With ``strict=True``, when the point fails (now or in a stored run).
     """
-    pdk = resolve_pdk_dir(pdk_dir)
-    library_gz = cell_library_path(CORNER, pdk)
-    macros = _macros(design, pdk)
-    identity = _identity(design, tool_versions(yosys), library_gz, macros)
-    run = RunDir(runs_root, PLATFORM, identity)
+    run, library_gz, macros = _locate(design, pdk_dir, runs_root, yosys)
+    identity = run.identity
 
     stored = run.cached()
     if stored is not None and (stored["status"] == "ok" or not retry):

@@ -64,15 +64,18 @@ def design_id(identity: dict[str, Any]) -> str:
     return hashlib.sha256(canonical_json(identity).encode()).hexdigest()[:ID_CHARS]
 
 
-def sources_digest(folders: list[Path], pattern: str = "*.py") -> str:
+def sources_digest(folders: list[Path], pattern: str = "*.py", exclude: frozenset[str] = frozenset()) -> str:
     """SHA-256 over the files matching ``pattern`` in ``folders`` (names and contents, sorted).
 
     Used for the generator source (``rtl_gen/``, ``formats/``) and the flow's
-    own source (``characterize/``); caches (``__pycache__``) are not matched.
+    own source (``characterize/``); caches (``__pycache__``) are not matched,
+    nor the file names in ``exclude``.
     """
     digest = hashlib.sha256()
     for folder in folders:
         for path in sorted(Path(folder).glob(pattern)):
+            if path.name in exclude:
+                continue
             digest.update(f"{Path(folder).name}/{path.name}\0".encode())
             digest.update(path.read_bytes())
             digest.update(b"\0")

@@ -32,6 +32,7 @@ import gzip
 import json
 import os
 import shutil
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +62,8 @@ def uncompressed_liberty(path: Path, cache_dir: Path) -> Path:
     target = Path(cache_dir) / file_sha256(path)[:16] / name
     if not target.is_file():
         target.parent.mkdir(parents=True, exist_ok=True)
-        temporary = target.with_name(f".{name}.{os.getpid()}.tmp")
+        # One name per process and thread: points may run in threads of one worker.
+        temporary = target.with_name(f".{name}.{os.getpid()}.{threading.get_ident()}.tmp")
         opener = gzip.open if path.name.endswith(".gz") else open
         with opener(path, "rb") as source, open(temporary, "wb") as sink:
             shutil.copyfileobj(source, sink)
