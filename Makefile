@@ -8,8 +8,10 @@ STAMP   := $(VENV)/.quidam-installed
 
 PE      ?= lightpe1
 OUT     ?= build/$(PE)
+SWEEP   ?= default
+JOBS    ?=
 
-.PHONY: help setup test generate characterize-mac
+.PHONY: help setup test generate characterize characterize-mac
 
 help:  ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -25,6 +27,9 @@ test: $(STAMP)  ## Run the test suite (RTL simulations included)
 
 generate: $(STAMP)  ## Generate the MAC unit of PE=fp32|int16|lightpe1|lightpe2|int into OUT (default build/PE)
 	$(QUIDAM) generate --unit mac --pe $(PE) --out $(OUT)
+
+characterize: $(STAMP)  ## Sweep PE (SWEEP=default|full|FILE.yaml, JOBS=N) on Dask into runs/ and data/characterization/PE.csv
+	$(QUIDAM) characterize --pe $(PE) --sweep $(SWEEP) $(if $(JOBS),--jobs $(JOBS))
 
 characterize-mac: $(STAMP)  ## Synthesize, time and power the MAC unit of PE (Yosys + OpenSTA on Nangate45) into runs/
 	$(QUIDAM) characterize-mac --pe $(PE)

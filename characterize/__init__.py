@@ -15,13 +15,20 @@ stages in its own run folder ``runs/nangate45/<design id>/`` and ends in
 * :mod:`~quidam.characterize.tools`: finding and running Yosys, OpenSTA, Icarus.
 * :mod:`~quidam.characterize.design`, :mod:`~quidam.characterize.mac`: what is
   characterized; the MAC unit of a configuration with its workload.
-* :mod:`~quidam.characterize.cli`: ``quidam characterize-mac``.
+* :mod:`~quidam.characterize.points`: what a sweep point characterizes
+  (:func:`~quidam.characterize.points.design_for`) and sweep definitions.
+* :mod:`~quidam.characterize.sweep`: sweeps of points on Dask, cached and resumable.
+* :mod:`~quidam.characterize.dataset`: the per-PE-type CSV dataset.
+* :mod:`~quidam.characterize.cli`: ``quidam characterize`` and ``quidam characterize-mac``.
 """
 
 from .activity import Stimulus
+from .dataset import COLUMNS, update_dataset
 from .design import Design, design_from_verilog
 from .flow import PLATFORM, PointFailed, characterize_point
 from .mac import mac_design
+from .points import design_for, load_sweep
+from .sweep import SweepSummary, run_sweep
 
-__all__ = ["PLATFORM", "Design", "PointFailed", "Stimulus", "characterize_point", "design_from_verilog",
-           "mac_design"]
+__all__ = ["COLUMNS", "PLATFORM", "Design", "PointFailed", "Stimulus", "SweepSummary", "characterize_point",
+           "design_for", "design_from_verilog", "load_sweep", "mac_design", "run_sweep", "update_dataset"]

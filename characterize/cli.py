@@ -1,8 +1,9 @@
-"""``quidam characterize-mac``: characterize the MAC unit of one PE type (synthesis, timing, power).
+"""The characterization commands.
 
-Named ``characterize-mac`` rather than ``characterize mac`` so that
-``quidam characterize --pe TYPE --sweep ...`` (the whole accelerator and its
-sweeps) stays free for the sweep command.
+* ``quidam characterize --pe TYPE [--sweep default|full|FILE.yaml] ...``: a
+  sweep of design points on Dask (:mod:`~quidam.characterize.sweep`), then the
+  dataset ``<data>/<pe>.csv`` (:mod:`~quidam.characterize.dataset`).
+* ``quidam characterize-mac --pe TYPE``: the MAC unit of one PE type, one point.
 """
 
 from __future__ import annotations
@@ -14,11 +15,16 @@ import click
 
 from quidam.config import PE_TYPES, parse_config
 
+from .dataset import dataset_path, update_dataset
 from .flow import characterize_point
 from .mac import mac_design
+from .points import BUILTIN_SWEEPS, load_sweep
+from .sweep import run_sweep
 from .tools import YOSYS_ENV
 
-__all__ = ["characterize_mac", "SUMMARY"]
+__all__ = ["characterize", "characterize_mac", "SUMMARY"]
+
+_BUILTINS = "|".join(name for name in BUILTIN_SWEEPS if "@" not in name)
 
 #: Metrics printed by default: key, label, unit, scale.
 SUMMARY = (
@@ -74,3 +80,53 @@ def characterize_mac(pe_type, act_bits, wt_bits, psum_bits, clock_mhz, ops, seed
         value = metrics[key] * scale
         text = f"{value:d}" if isinstance(value, int) else f"{value:.4g}"
         click.echo(f"  {label:<22} {text:>10} {unit}")
+
+
+@click.command("characterize")
+@click.option("--pe", "pe_type", metavar="TYPE", required=True, help=f"PE type: {', '.join(PE_TYPES)}.")
+@click.option("--sweep", "sweep_name", metavar=f"{_BUILTINS}|FILE.yaml", default="default", show_default=True,
+              help="A built-in sweep or a YAML sweep file (base: fields, grid: field -> [values]).")
+@click.option("--jobs", type=click.IntRange(min=1), metavar="N",
+              help="Worker processes of the embedded Dask cluster (default: one per CPU core).")
+@click.option("--scheduler", metavar="ADDRESS",
+              help="Use the Dask scheduler at ADDRESS (tcp://host:8786) instead of an embedded cluster.")
+@click.option("--retry-failed", is_flag=True, help="Run points again whose stored result is a failure.")
+@click.option("--runs", "runs_root", type=click.Path(file_okay=False, path_type=Path), default=Path("runs"),
+              show_default=True, help="Root of the run folders.")
+@click.option("--data", "data_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("data/characterization"), show_default=True, help="Folder of the datasets (<pe>.csv).")
+@click.option("--pdk-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Nangate45 directory (default: $QUIDAM_PDK_DIR, else ../shared/pdk/nangate45).")
+@click.option("--yosys", metavar="YOSYS", help=f"yowasp (default) or a Yosys command; also ${YOSYS_ENV}.")
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+def characterize(pe_type, sweep_name, jobs, scheduler, retry_failed, runs_root, data_dir, pdk_dir, yosys,
+                 no_progress):
+    """Characterize a sweep of design points of one PE type in parallel and write its dataset.
+
+    Each point goes to RUNS/nangate45/<design id>/ (a point already done is read
+    back, a killed sweep resumes where it stopped); the finished points are
+    merged into DATA/<pe>.csv. Prints a summary (new, cached, failed points);
+    exit status 1 when a point failed, 2 on bad input or a broken environment.
+
+    \b
+    Example: quidam characterize --pe lightpe1 --sweep default --jobs 2
+    """
+    sweep = load_sweep(sweep_name, pe_type)
+    skipped = f", {len(sweep.skipped)} invalid combinations skipped" if sweep.skipped else ""
+    click.echo(f"sweep {sweep.name}: {len(sweep)} configurations of pe_type {pe_type}{skipped}")
+    for point, reason in sweep.skipped[:3]:
+        click.echo(f"  skipped {point}: {reason}")
+    if len(sweep.skipped) > 3:
+        click.echo(f"  ... and {len(sweep.skipped) - 3} more")
+    summary = run_sweep(sweep, jobs=jobs, scheduler=scheduler, retry_failed=retry_failed, runs_root=runs_root,
+                        pdk_dir=pdk_dir, yosys=yosys, progress=not no_progress, label=f"characterize {pe_type}")
+    finished = [(point.config, point.record) for point in summary.points if point.status != "failed"]
+    click.echo(summary.format())
+    if finished:
+        path = dataset_path(data_dir, pe_type)
+        rows = update_dataset(finished, path)
+        click.echo(f"dataset {path}: {rows} rows ({len(finished)} from this sweep)")
+    else:
+        click.echo("no finished point: dataset not written")
+    if summary.failed:
+        raise click.exceptions.Exit(1)

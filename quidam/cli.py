@@ -55,12 +55,12 @@ def config_fields():
 
 def _attach_stage_commands():
     # Imported here so that each stage owns its commands.
-    from quidam.characterize.cli import characterize_mac
+    from quidam.characterize.cli import characterize, characterize_mac
     from quidam.pdk.cli import pdk
     from quidam.rtl_gen.cli import generate
     from quidam.workloads.cli import workloads
 
-    for command in (generate, pdk, workloads, characterize_mac):
+    for command in (generate, pdk, workloads, characterize, characterize_mac):
         cli.add_command(command)
 
 

@@ -1,0 +1,258 @@
+"""Sweep points: which configurations a sweep visits, and what is characterized for each.
+
+:func:`design_for` is the one place that says what one sweep point
+characterizes; :func:`load_sweep` expands a sweep definition into validated
+configurations of one PE type.
+
+Sweep definitions
+-----------------
+A sweep is a mapping, written in YAML (safe loader) or built in
+(:data:`BUILTIN_SWEEPS`: ``default`` and ``full``)::
+
+    description: square arrays, two buffer sizes   # optional, free text
+    base:                 # fields shared by every point (any field of `quidam config fields`)
+      clock_mhz: 200
+      glb_banks: 4
+    grid:                 # field -> list of values: the points are the cartesian product
+      rows: [4, 8]
+      cols: [4, 8]
+      glb_kib: [16, 32]
+
+``grid`` may also be a list of such mappings: the sweep is then the union of
+their products (for instance an array-shape grid plus one-at-a-time variations
+of the scratchpads around ``base``). A grid value overrides ``base``; fields in
+neither take their defaults. The PE type comes from the command line
+(``--pe``): one sweep, one PE type, one dataset; ``base`` may repeat it but not
+contradict it, and it is not a grid field. For ``pe_type: int``, ``act_bits``
+and ``wt_bits`` may be grid fields.
+
+Validation: an unknown key or field, a value of the wrong type or out of its
+range is a :class:`~quidam.errors.ConfigError` naming the sweep, the field and
+what is allowed. A combination of valid values that is not a valid
+configuration (a GLB size that does not split into its banks, a ``psum_bits``
+narrower than the product) is skipped and counted (:attr:`Sweep.skipped`, with
+the reason); a sweep with no valid point at all is an error. Repeated points
+are visited once.
+"""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import yaml
+
+from quidam.config import FIELDS, AcceleratorConfig, operand_bits, parse_config
+from quidam.errors import ConfigError
+
+from .design import Design
+from .mac import mac_design
+
+__all__ = ["BUILTIN_SWEEPS", "SWEEP_KEYS", "Sweep", "design_for", "expand_sweep", "load_sweep"]
+
+#: Top-level keys of a sweep definition.
+SWEEP_KEYS = ("description", "base", "grid")
+
+_RULES = {rule.name: rule for rule in FIELDS}
+
+# The array, scratchpad and buffer fields of the template, varied one at a time around the base of `default`.
+_DEFAULT_BASE = {"rows": 4, "cols": 4, "ifmap_spad_depth": 12, "filter_spad_depth": 32, "psum_spad_depth": 16,
+                 "glb_kib": 16, "glb_banks": 4, "glb_word_bits": 64, "clock_mhz": 200.0}
+
+#: The built-in sweeps, as the mappings a YAML sweep file holds; ``<name>@int`` adds grids for pe_type int.
+BUILTIN_SWEEPS: dict[str, dict[str, Any]] = {
+    # Small: 4 array shapes and one step down and up of each scratchpad and the GLB around a 4x4 array
+    # (12 points; 15 more operand widths for pe_type int).
+    "default": {
+        "description": "array shapes 2..4 x 2..4, each scratchpad and the GLB one step down and up",
+        "base": _DEFAULT_BASE,
+        "grid": [
+            {"rows": [2, 4], "cols": [2, 4]},
+            {"ifmap_spad_depth": [6, 24]},
+            {"filter_spad_depth": [16, 64]},
+            {"psum_spad_depth": [8, 32]},
+            {"glb_kib": [8, 32]},
+        ],
+    },
+    "default@int": {"grid": [{"act_bits": [2, 4, 8, 16], "wt_bits": [2, 4, 8, 16]}]},
+    # QADAM-like: array rows and cols, the three scratchpad depths and the GLB size, full factorial (576 points).
+    "full": {
+        "description": "QADAM-like space: rows x cols x ifmap/filter/psum scratchpads x GLB size",
+        "base": {"glb_banks": 27, "glb_word_bits": 64, "clock_mhz": 200.0},
+        "grid": {
+            "rows": [4, 8, 12, 16],
+            "cols": [4, 8, 14, 16],
+            "ifmap_spad_depth": [12, 24],
+            "filter_spad_depth": [112, 224],
+            "psum_spad_depth": [16, 24, 32],
+            "glb_kib": [54, 108, 216],
+        },
+    },
+    "full@int": {"grid": [{"act_bits": [2, 4, 8, 16], "wt_bits": [2, 4, 8, 16], "rows": [4, 8, 12, 16],
+                           "cols": [4, 8, 14, 16]}]},
+}
+
+
+def design_for(config: AcceleratorConfig) -> Design:
+    """The design characterized for one sweep point.
+
+    Today the MAC unit of the configuration
+    (:func:`~quidam.characterize.mac.mac_design`, which depends on the PE type,
+    widths and clock only); the accelerator top replaces it here, and only here.
+    """
+    return mac_design(config)
+
+
+class Sweep(list):
+    """The configurations of a sweep, in visiting order (a list), with what was left out.
+
+    Attributes
+    ----------
+    name : str
+        The built-in name or the file's path.
+    pe_type : str
+        The PE type of every point.
+    skipped : list of (dict, str)
+        Combinations that are not valid configurations: the grid values and the reason.
+    description : str
+        The definition's description, if any.
+    """
+
+    def __init__(self, configs: Iterable[AcceleratorConfig], *, name: str, pe_type: str,
+                 skipped: list[tuple[dict[str, Any], str]], description: str = ""):
+        super().__init__(configs)
+        self.name, self.pe_type, self.skipped, self.description = name, pe_type, skipped, description
+
+
+def _check_field(source: str, where: str, name: Any, value: Any, pe_type: str) -> None:
+    """A single field's value on its own (its type, range, and whether the PE type takes it)."""
+    if name not in _RULES:
+        raise ConfigError(f"{source}: {where}: unknown field {name!r}; allowed fields: {', '.join(_RULES)}")
+    if name == "pe_type":
+        if where == "grid":
+            raise ConfigError(f"{source}: grid: pe_type is not a grid field; the PE type is chosen with --pe "
+                              f"(one PE type per sweep and dataset)")
+        if value != pe_type:
+            raise ConfigError(f"{source}: base: pe_type is {value!r} but the sweep runs pe_type {pe_type} "
+                              f"(--pe); remove pe_type from base or make them agree")
+        return
+    try:
+        _RULES[name].check(value)
+    except ConfigError as error:
+        raise ConfigError(f"{source}: {where}: {error}") from None
+    if name in ("act_bits", "wt_bits") and pe_type != "int":
+        width = operand_bits(pe_type)[name == "wt_bits"]
+        if value != width:
+            raise ConfigError(f"{source}: {where}: {name}: pe_type {pe_type} fixes it at {width}, not {value!r}; "
+                              f"only pe_type int takes act_bits and wt_bits")
+
+
+def _grids(source: str, grid: Any) -> list[dict[str, list]]:
+    blocks = [grid] if isinstance(grid, Mapping) else grid
+    if not isinstance(blocks, list) or not all(isinstance(block, Mapping) for block in blocks):
+        raise ConfigError(f"{source}: grid: must be a mapping of field: [values] or a list of such mappings, "
+                          f"not {type(grid).__name__}")
+    for block in blocks:
+        for name, values in block.items():
+            if not isinstance(values, list) or not values:
+                raise ConfigError(f"{source}: grid: {name}: must be a non-empty list of values, not {values!r}")
+    return [dict(block) for block in blocks]
+
+
+def expand_sweep(spec: Any, pe_type: str, *, name: str = "sweep") -> Sweep:
+    """Validate a sweep definition (a mapping, see the module docstring) and expand it for ``pe_type``.
+
+    Parameters
+    ----------
+    spec : mapping
+        ``base``, ``grid`` and ``description``, as read from YAML.
+    pe_type : str
+        The PE type of every point.
+    name : str
+        The sweep's name or file, prefixed to error messages.
+
+    Raises
+    ------
+    ConfigError
+        Unknown key or field, bad value, or no valid point.
+    """
+    source = f"sweep {name}"
+    parse_config({"pe_type": pe_type})  # names the allowed PE types when it is not one
+    if spec is None:
+        spec = {}
+    if not isinstance(spec, Mapping):
+        raise ConfigError(f"{source}: must be a mapping with keys {', '.join(SWEEP_KEYS)}, "
+                          f"not {type(spec).__name__}")
+    for key in spec:
+        if key not in SWEEP_KEYS:
+            raise ConfigError(f"{source}: unknown key {key!r}; allowed keys: {', '.join(SWEEP_KEYS)}")
+    base = spec.get("base") or {}
+    if not isinstance(base, Mapping):
+        raise ConfigError(f"{source}: base: must be a mapping of field: value, not {type(base).__name__}")
+    blocks = _grids(source, spec.get("grid") or {})
+    for field, value in base.items():
+        _check_field(source, "base", field, value, pe_type)
+    for block in blocks:
+        for field, values in block.items():
+            for value in values:
+                _check_field(source, "grid", field, value, pe_type)
+
+    configs: dict[AcceleratorConfig, None] = {}
+    skipped: list[tuple[dict[str, Any], str]] = []
+    for block in blocks:
+        for values in itertools.product(*block.values()):
+            point = dict(zip(block, values))
+            try:
+                config = parse_config({**base, **point, "pe_type": pe_type})
+            except ConfigError as error:
+                skipped.append((point, str(error)))
+                continue
+            configs.setdefault(config)
+    if not configs:
+        reason = f"; e.g. {skipped[0][0]}: {skipped[0][1]}" if skipped else ""
+        raise ConfigError(f"{source}: no valid configuration of pe_type {pe_type}{reason}")
+    return Sweep(configs, name=name, pe_type=pe_type, skipped=skipped, description=str(spec.get("description", "")))
+
+
+def _builtin(name: str, pe_type: str) -> dict[str, Any]:
+    spec = dict(BUILTIN_SWEEPS[name])
+    extra = BUILTIN_SWEEPS.get(f"{name}@{pe_type}")
+    if extra is not None:
+        grid = spec["grid"]
+        spec["grid"] = [*([grid] if isinstance(grid, Mapping) else grid), *extra["grid"]]
+    return spec
+
+
+def load_sweep(name_or_path: str | Path, pe_type: str) -> Sweep:
+    """The configurations of a built-in sweep (``default``, ``full``) or of a YAML sweep file, for ``pe_type``.
+
+    Returns
+    -------
+    Sweep
+        A list of :class:`~quidam.config.AcceleratorConfig`, with the skipped combinations.
+
+    Raises
+    ------
+    ConfigError
+        Not a built-in name nor a readable file, malformed YAML, or an invalid
+        definition (see :func:`expand_sweep`).
+    """
+    text = str(name_or_path)
+    if text in BUILTIN_SWEEPS and "@" not in text:
+        return expand_sweep(_builtin(text, pe_type), pe_type, name=text)
+    path = Path(name_or_path)
+    builtins = ", ".join(name for name in BUILTIN_SWEEPS if "@" not in name)
+    try:
+        content = path.read_text()
+    except OSError as error:
+        raise ConfigError(f"sweep {path}: not a built-in sweep ({builtins}) and cannot be read: "
+                          f"{error.strerror or error}") from None
+    try:
+        spec = yaml.safe_load(content)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        raise ConfigError(f"sweep {path}: malformed YAML{where}: {problem}") from None
+    return expand_sweep(spec, pe_type, name=str(path))
