@@ -16,6 +16,7 @@ Among the (p, q, output rows per block) that fit the scratchpads and the GLB,
 from __future__ import annotations
 
 import functools
+from collections import Counter
 from math import ceil
 
 import numpy as np
@@ -27,7 +28,7 @@ from quidam.workloads.layer import ConvLayer
 from .commands import CommandFormat, DramRead, DramWrite, Pass
 from .schedule import DramLayout, Schedule
 
-__all__ = ["MappingError", "accelerator_timing", "map_layer"]
+__all__ = ["MappingError", "accelerator_timing", "map_layer", "plan_layer"]
 
 #: Largest stride the controller's stride field holds.
 MAX_STRIDE = 15
@@ -205,7 +206,20 @@ def map_layer(layer: ConvLayer, config: AcceleratorConfig, *, timing: dict | Non
     """The fastest schedule (by :func:`~quidam.mapping.model.evaluate`) for ``layer`` on ``config``.
 
     Raises :class:`MappingError`, naming the capacity, when nothing fits.
+    The schedule lists every command and filter row, which for the largest
+    fully connected layers is millions of objects; :func:`plan_layer` gives
+    the choice and its cycles without building them.
     """
+    return _build(_choose(layer, config, timing)[0])
+
+
+def plan_layer(layer: ConvLayer, config: AcceleratorConfig, *, timing: dict | None = None) -> tuple[dict, int]:
+    """The mapping choice :func:`map_layer` takes and its cycles, without building the schedule."""
+    plan, cycles = _choose(layer, config, timing)
+    return {"p": plan.p, "q": plan.q, "e": plan.e, "sets": plan.t, "filter_rows": plan.h}, cycles
+
+
+def _choose(layer: ConvLayer, config: AcceleratorConfig, timing: dict | None) -> tuple[_Plan, int]:
     _check_capacities(layer, config)
     timing = timing or accelerator_timing(config)
     best, best_cycles, shortest = None, None, None
@@ -222,10 +236,36 @@ def map_layer(layer: ConvLayer, config: AcceleratorConfig, *, timing: dict | Non
             f"{layer.name}: the global buffer is too small: the smallest pass needs {shortest} words of "
             f"{config.glb_word_bits} bits (psum tile + filters + ifmap rows), glb_kib={config.glb_kib} holds "
             f"{glb_words}")
-    return _build(best)
+    return best, best_cycles
 
 
 def _estimate(plan: _Plan) -> int:
-    """Cycles of the plan's schedule, from the model."""
-    from .model import command_cycles
-    return sum(command_cycles(c, plan.config, plan.timing) for c in _build(plan).commands)
+    """Cycles of the plan's schedule, from the model, without building the commands.
+
+    A pass's cycles do not depend on its filter block, so every filter-block
+    size is costed once and multiplied by how many blocks have it.
+    """
+    from .model import command_cycles, transfer_cycles
+    L, cfg = plan.layer, plan.config
+    sizes = Counter(min(plan.p, L.M - m0) for m0 in range(0, L.M, plan.p))
+    total = 0
+    for p, blocks in sizes.items():
+        cycles = 0
+        for e0 in range(0, L.E, plan.e):
+            e_blk = min(plan.e, L.E - e0)
+            for r0 in range(0, L.R, plan.h):
+                h_act = min(plan.h, L.R - r0)
+                for c0 in range(0, L.C, plan.q * plan.t):
+                    c_blk = min(plan.q * plan.t, L.C - c0)
+                    y_pad = e0 * L.stride + r0
+                    y_first = max(0, y_pad - L.padding)
+                    n_rows = max(0, min(L.H, y_pad - L.padding + (e_blk - 1) * L.stride + h_act) - y_first)
+                    cycles += 2 + transfer_cycles(h_act * p * c_blk * plan.w_row_words, cfg)
+                    if n_rows:
+                        cycles += c_blk * (2 + transfer_cycles(n_rows * plan.if_row_words, cfg))
+                    cycles += command_cycles(_pass(plan, first=c0 == 0 and r0 == 0, p=p, e0=0, e_blk=e_blk, r0=0,
+                                                   h_act=h_act, c_blk=c_blk, w_base=0, if_base=0, y_first=0,
+                                                   n_rows=0), cfg, plan.timing)
+            cycles += p * (2 + transfer_cycles(e_blk * plan.ps_row_words, cfg))
+        total += blocks * cycles
+    return total

@@ -58,9 +58,10 @@ def _attach_stage_commands():
     from quidam.characterize.cli import characterize, characterize_mac
     from quidam.pdk.cli import pdk
     from quidam.rtl_gen.cli import generate
+    from quidam.testbenches.cli import simulate
     from quidam.workloads.cli import workloads
 
-    for command in (generate, pdk, workloads, characterize, characterize_mac):
+    for command in (generate, pdk, workloads, characterize, characterize_mac, simulate):
         cli.add_command(command)
 
 

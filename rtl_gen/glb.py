@@ -100,7 +100,7 @@ class GlobalBuffer(wiring.Component):
     def elaborate(self, platform):
         config, m = self._config, Module()
         depth = config.glb_bank_depth
-        bank = Signal(range(config.glb_banks))
+        bank = Signal(range(max(2, config.glb_banks)))
         entry = Signal(range(depth))
         m.d.comb += [bank.eq(self.addr // depth), entry.eq(self.addr % depth)]
         read_bank = Signal.like(bank)

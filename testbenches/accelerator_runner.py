@@ -78,7 +78,7 @@ class LayerRun:
 
 
 def run_layer(config: AcceleratorConfig, layer: ConvLayer, build_dir: Path, *, seed: int = 1,
-              memory: str = "behavioural") -> LayerRun:
+              memory: str = "behavioural", simulator: str = "icarus") -> LayerRun:
     """Map ``layer``, generate the accelerator into ``build_dir``, simulate one random image, compare.
 
     With ``memory="macro"`` the GLB is built from fakeram45 instances, which
@@ -112,7 +112,7 @@ def run_layer(config: AcceleratorConfig, layer: ConvLayer, build_dir: Path, *, s
     })
     run_cocotb(build_dir, verilog=sources, toplevel="accelerator",
                test_module="quidam.testbenches.accelerator_tb", extra_env={"QUIDAM_ACCEL_JOB": str(job)},
-               seed=seed)
+               seed=seed, simulator=simulator)
     result = json.loads(result_path.read_text())
     ofmap = unpack_ofmap(schedule, [int(word, 16) for word in result["dram"]])[None]
     groups = schedule.reduction_groups if config.pe_type == "fp32" else None

@@ -70,7 +70,8 @@ def test_generation_is_reproducible(tmp_path):
     (["--pe", "fp32", "--psum-bits", "24"], "psum_bits: pe_type fp32 accumulates in binary32"),
     (["--pe", "lightpe1", "--wt-bits", "8"], "wt_bits: pe_type lightpe1 has 4-bit"),
     (["--pe", "int8"], "pe_type: must be one of fp32, int16, lightpe1, lightpe2, int, not 'int8'"),
-    (["--unit", "accelerator"], "unit: must be one of mac, not 'accelerator'"),
+    (["--unit", "pe_array"], "unit: must be one of mac, accelerator, not 'pe_array'"),
+    (["--unit", "accelerator", "--memory", "sram"], "memory: must be one of behavioural, macro, not 'sram'"),
 ])
 def test_bad_options_exit_2_with_one_line(tmp_path, args, message):
     done = quidam("generate", *args, "--out", str(tmp_path / "m"))

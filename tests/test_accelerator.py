@@ -1,0 +1,105 @@
+"""The whole accelerator on real layers: bit-exact against the golden convolution, cycle- and access-exact
+against the analytical model (Icarus + cocotb; several minutes in all, spread over the xdist workers)."""
+
+import pytest
+
+from quidam.config import load_config, parse_config
+from quidam.rtl_gen.emit import write_accelerator
+from quidam.testbenches.accelerator_runner import run_layer
+from quidam.testbenches.runner import ACCELERATOR_WAIVERS, lint_verilog
+from quidam.workloads.layer import ConvLayer
+from quidam.workloads.networks import parse_layer_ref
+
+pytestmark = pytest.mark.filterwarnings("ignore::amaranth.hdl.UnusedElaboratable")
+
+EYERISS = "configs/eyeriss.yaml"
+
+
+def _check(run, layer, label, record_property):
+    record_property("checked", f"accelerator {label}: {run.golden.size} outputs bit-exact, "
+                               f"{run.rtl_cycles} cycles = model")
+    assert run.bit_exact, f"{run.mismatches} of {run.golden.size} outputs differ"
+    assert run.rtl_cycles == run.model_cycles
+    assert run.accesses["rtl"] == run.accesses["model"]
+    assert run.macs == layer.macs
+    assert 0 < run.utilization <= 1
+
+
+@pytest.mark.parametrize("index", [1, 7, 9], ids=["3x3s1", "3x3s2", "1x1s2-shortcut"])
+def test_eyeriss_int16_full_size_resnet20_layers(record_property, tmp_path, index):
+    config = load_config(EYERISS)
+    _, layer = parse_layer_ref(f"resnet20:{index}")
+    run = run_layer(config, layer, tmp_path / "build")
+    _check(run, layer, f"eyeriss int16 resnet20:{index}", record_property)
+
+
+@pytest.mark.parametrize("fields", [
+    {"pe_type": "fp32"}, {"pe_type": "lightpe1"}, {"pe_type": "lightpe2"},
+    {"pe_type": "int", "act_bits": 8, "wt_bits": 8},
+], ids=["fp32", "lightpe1", "lightpe2", "int8x8"])
+def test_each_pe_type_on_a_real_layer(record_property, tmp_path, fields):
+    config = parse_config({**load_config(EYERISS).to_dict(), "act_bits": None, "wt_bits": None,
+                           "psum_bits": None, **fields})
+    _, layer = parse_layer_ref("resnet20:9")
+    run = run_layer(config, layer, tmp_path / "build")
+    _check(run, layer, f"eyeriss {fields['pe_type']} resnet20:9", record_property)
+
+
+def test_vgg16_imagenet_layer_with_reduced_channels(record_property, tmp_path):
+    config = load_config(EYERISS)
+    _, layer = parse_layer_ref("vgg16:10", "imagenet")
+    layer = layer.scaled(1 / 32)
+    run = run_layer(config, layer, tmp_path / "build")
+    _check(run, layer, "eyeriss int16 vgg16-imagenet:10 /32", record_property)
+
+
+@pytest.mark.parametrize("fields,ref,scale", [
+    ({"rows": 4, "cols": 6, "ifmap_spad_depth": 9, "filter_spad_depth": 40, "psum_spad_depth": 5,
+      "glb_kib": 16, "glb_banks": 4}, "resnet20:7", 0.25),
+    ({"rows": 16, "cols": 8, "ifmap_spad_depth": 16, "filter_spad_depth": 64, "psum_spad_depth": 12,
+      "glb_kib": 32, "glb_banks": 8, "glb_word_bits": 128, "dram_bytes_per_cycle": 4}, "resnet20:7", 0.5),
+], ids=["4x6", "16x8"])
+def test_other_array_shapes_fold_into_many_passes(record_property, tmp_path, fields, ref, scale):
+    config = parse_config(fields)
+    _, layer = parse_layer_ref(ref)
+    layer = layer.scaled(scale)
+    run = run_layer(config, layer, tmp_path / "build")
+    _check(run, layer, f"{config.rows}x{config.cols} int16 {ref} x{scale}", record_property)
+    assert run.schedule["passes"] > 1
+    assert sum(run.schedule[k] > 1 for k in ("filter_blocks", "row_blocks", "channel_blocks")) >= 2
+
+
+def test_filter_taller_than_the_array_folds_its_rows(record_property, tmp_path):
+    config = parse_config({"pe_type": "lightpe2", "rows": 2, "cols": 4, "glb_kib": 8, "glb_banks": 2})
+    layer = ConvLayer(name="tall", C=3, M=4, H=9, W=9, R=5, S=5, stride=2, padding=2)
+    run = run_layer(config, layer, tmp_path / "build")
+    _check(run, layer, "2x4 lightpe2 5x5 fold", record_property)
+    assert run.schedule["folds"] == 3
+
+
+def test_macro_glb_simulates_like_the_behavioural_one(record_property, tmp_path):
+    config = parse_config({"rows": 4, "cols": 3, "glb_kib": 8, "glb_banks": 2, "psum_spad_depth": 4,
+                           "ifmap_spad_depth": 6, "filter_spad_depth": 24})
+    layer = ConvLayer(name="small", C=5, M=7, H=9, W=7, R=3, S=3, stride=2, padding=1)
+    behavioural = run_layer(config, layer, tmp_path / "behavioural")
+    macro = run_layer(config, layer, tmp_path / "macro", memory="macro")
+    _check(macro, layer, "4x3 int16 fakeram45 GLB", record_property)
+    assert (macro.ofmap == behavioural.ofmap).all()
+    assert macro.rtl_cycles == behavioural.rtl_cycles
+    assert "fakeram45_512x64" in (tmp_path / "macro" / "accelerator.v").read_text()
+
+
+@pytest.mark.parametrize("fields", [
+    None,
+    {"pe_type": "fp32", "rows": 3, "cols": 2, "ifmap_spad_depth": 7, "filter_spad_depth": 100,
+     "psum_spad_depth": 9, "glb_kib": 3, "glb_banks": 3, "glb_word_bits": 32},
+    {"pe_type": "lightpe1", "rows": 32, "cols": 2, "ifmap_spad_depth": 256, "filter_spad_depth": 1024,
+     "psum_spad_depth": 256, "glb_kib": 64, "glb_banks": 64, "glb_word_bits": 32},
+    {"pe_type": "int", "act_bits": 5, "wt_bits": 3, "rows": 2, "cols": 32, "ifmap_spad_depth": 2,
+     "filter_spad_depth": 2, "psum_spad_depth": 2, "glb_kib": 1, "glb_banks": 1, "glb_word_bits": 128},
+], ids=["eyeriss", "fp32-3x2", "lightpe1-32x2", "int5x3-2x32"])
+def test_generated_accelerator_passes_verilator_lint(tmp_path, fields):
+    config = load_config(EYERISS) if fields is None else parse_config(fields)
+    write_accelerator(config, tmp_path)
+    done = lint_verilog(tmp_path / "accelerator.v", ACCELERATOR_WAIVERS)
+    assert done.returncode == 0, done.stderr[-3000:]

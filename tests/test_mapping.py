@@ -1,0 +1,130 @@
+"""The mapper and the analytical model without simulation: coverage of the real networks, the estimate the
+mapper ranks candidates by, capacity errors, and the command encoding."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from quidam.config import load_config, parse_config
+from quidam.formats.conv import conv2d_golden
+from quidam.mapping import CommandFormat, MappingError, evaluate, map_layer
+from quidam.mapping.mapper import _build, _candidates, _estimate, accelerator_timing, plan_layer
+from quidam.workloads.layer import ConvLayer
+from quidam.workloads.networks import get_network, parse_layer_ref
+
+pytestmark = pytest.mark.filterwarnings("ignore::amaranth.hdl.UnusedElaboratable")
+
+EYERISS = load_config("configs/eyeriss.yaml")
+SMALL = parse_config({"rows": 4, "cols": 6, "ifmap_spad_depth": 9, "filter_spad_depth": 40, "psum_spad_depth": 5,
+                      "glb_kib": 16, "glb_banks": 4})
+
+
+@pytest.mark.parametrize("network,dataset", [("vgg16", "cifar10"), ("resnet20", "cifar10"),
+                                             ("resnet56", "cifar100"), ("vgg16", "imagenet"),
+                                             ("resnet34", "imagenet"), ("resnet50", "imagenet")])
+def test_every_layer_of_the_workloads_maps_onto_eyeriss(network, dataset):
+    for layer in get_network(network, dataset).layers:
+        choice, cycles = plan_layer(layer, EYERISS)
+        assert cycles * EYERISS.rows * EYERISS.cols >= layer.macs
+        assert choice["p"] * choice["q"] * layer.S <= EYERISS.filter_spad_depth
+
+
+@pytest.mark.parametrize("config", [EYERISS, SMALL], ids=["eyeriss", "4x6"])
+@pytest.mark.parametrize("ref", ["resnet20:0", "resnet20:1", "resnet20:7", "resnet20:9", "resnet34:0"])
+def test_the_estimate_equals_the_model_of_the_built_schedule(config, ref):
+    _, layer = parse_layer_ref(ref)
+    layer = layer.scaled(0.25) if layer.H > 32 else layer
+    plans = [plan for plan in _candidates(layer, config, accelerator_timing(config)) if not isinstance(plan, int)]
+    assert plans
+    for plan in plans:
+        schedule = _build(plan)
+        performance = evaluate(schedule)
+        assert _estimate(plan) == performance.cycles
+        assert performance.macs == layer.macs
+        assert performance.accesses["spad.filter_read"] == layer.macs
+
+
+def test_the_schedule_reads_every_weight_and_writes_every_output_once():
+    _, layer = parse_layer_ref("resnet20:7")
+    schedule = map_layer(layer, SMALL)
+    rows = {tuple(row) for row in schedule.dram.weight_rows.tolist()}
+    assert len(rows) == len(schedule.dram.weight_rows) == layer.M * layer.C * layer.R
+    performance = evaluate(schedule)
+    words = layer.M * layer.E * schedule.dram.ofmap_row_words
+    assert performance.accesses["dram.write"] == words
+
+
+def test_the_fp32_reduction_groups_cover_every_term_once():
+    _, layer = parse_layer_ref("resnet20:1")
+    schedule = map_layer(layer.scaled(0.5), EYERISS.replace(pe_type="fp32", act_bits=32, wt_bits=32, psum_bits=32))
+    terms = [term for group in schedule.reduction_groups for term in group]
+    assert sorted(terms) == sorted((c, r, s) for c in range(8) for r in range(3) for s in range(3))
+
+
+def test_grouped_fp32_golden_with_one_group_is_the_sequential_sum():
+    config = EYERISS.replace(pe_type="fp32", act_bits=32, wt_bits=32, psum_bits=32)
+    rng = np.random.default_rng(3)
+    ifmap = rng.standard_normal((1, 2, 5, 5)).astype(np.float32)
+    weights = rng.standard_normal((3, 2, 3, 3)).astype(np.float32)
+    order = [(c, r, s) for r in range(3) for c in range(2) for s in range(3)]
+    one = conv2d_golden(ifmap, weights, config=config, stride=1, padding=1, groups=[order])
+    sequential = conv2d_golden(ifmap, weights, config=config, stride=1, padding=1, order=order)
+    assert (one == sequential).all()
+    split = conv2d_golden(ifmap, weights, config=config, stride=1, padding=1, groups=[order[:9], order[9:]])
+    close = np.isclose(split.view(np.float32), sequential.view(np.float32), rtol=1e-5, atol=1e-5)
+    assert close.all()
+
+
+def test_a_filter_wider_than_the_ifmap_scratchpad_names_the_capacity():
+    config = parse_config({"ifmap_spad_depth": 5})
+    layer = ConvLayer(name="wide", C=3, M=8, H=32, W=32, R=7, S=7, stride=2, padding=3)
+    with pytest.raises(MappingError, match=r"filter width S=7 needs an ifmap scratchpad of at least 7 entries.*"
+                                           r"ifmap_spad_depth is 5"):
+        map_layer(layer, config)
+
+
+def test_a_global_buffer_too_small_names_the_shortfall():
+    config = parse_config({"glb_kib": 1, "glb_banks": 1})
+    layer = ConvLayer(name="big", C=64, M=64, H=224, W=224, R=3, S=3, stride=1, padding=1)
+    with pytest.raises(MappingError, match=r"global buffer is too small: the smallest pass needs \d+ words.*"
+                                           r"glb_kib=1 holds 128"):
+        map_layer(layer, config)
+
+
+def test_simulate_cli_exits_2_naming_the_short_capacity(tmp_path):
+    config = tmp_path / "narrow.yaml"
+    config.write_text("ifmap_spad_depth: 5\n")
+    done = subprocess.run([sys.executable, "-m", "quidam", "simulate", "--config", str(config),
+                           "--layer", "resnet34:0", "--dataset", "imagenet"], capture_output=True, text=True)
+    assert done.returncode == 2
+    assert "ifmap_spad_depth is 5" in done.stderr
+    assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
+def test_command_words_encode_every_field_in_its_width():
+    schedule = map_layer(parse_layer_ref("resnet20:7")[1], SMALL)
+    fmt = CommandFormat(SMALL)
+    for command, word in zip(schedule.commands, schedule.encoded()):
+        assert 0 <= word < 1 << fmt.width
+        shift = 2
+        for name, width in fmt.fields(type(command)).items():
+            assert (word >> shift) & ((1 << width) - 1) == getattr(command, name)
+            shift += width
+
+
+def test_simulate_cli_json_and_dump(tmp_path):
+    config = tmp_path / "small.yaml"
+    config.write_text("rows: 3\ncols: 4\nglb_kib: 8\nglb_banks: 2\n")
+    done = subprocess.run([sys.executable, "-m", "quidam", "simulate", "--config", str(config), "--layer",
+                           "resnet20:9", "--channels-scale", "0.125", "--json", "--dump", str(tmp_path / "dump"),
+                           "--build", str(tmp_path / "build")], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout)
+    assert result["bit_exact"] and result["rtl_cycles"] == result["model_cycles"]
+    assert result["accesses"]["rtl"] == result["accesses"]["model"]
+    assert np.load(tmp_path / "dump" / "ifmap.npy").shape == (1, 2, 32, 32)
+    assert np.load(tmp_path / "dump" / "weights.npy").shape == (4, 2, 1, 1)
+    assert np.load(tmp_path / "dump" / "ofmap.npy").shape == (1, 4, 16, 16)
