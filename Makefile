@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml
 	@VENV=$(VENV) ./scripts/setup.sh
 
 test: $(STAMP)  ## Run the test suite (RTL simulations included)
-	$(PYTEST) -n auto
+	$(PYTEST) -n auto --dist worksteal
 
 generate: $(STAMP)  ## Generate the MAC unit of PE=fp32|int16|lightpe1|lightpe2|int into OUT (default build/PE)
 	$(QUIDAM) generate --unit mac --pe $(PE) --out $(OUT)
