@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from quidam.config import AcceleratorConfig
 
 from .schedule import Schedule
 

@@ -103,7 +103,7 @@ class _Plan:
 
 
 def _pass(plan: _Plan, *, first, p, e0, e_blk, r0, h_act, c_blk, w_base, if_base, y_first, n_rows) -> Pass:
-    L, cfg = plan.layer, plan.config
+    L = plan.layer
     U, S = L.stride, L.S
     return Pass(
         first=int(first), p=p, q=plan.q, slots=max(p, plan.timing["accumulate_interval"]), qs=plan.q * S,
@@ -126,7 +126,6 @@ def _build(plan: _Plan) -> Schedule:
     weight_block_at: dict[tuple[int, int, int], int] = {}
     commands: list = []
     groups: list = []
-    ofmap_base = None
     blocks = list(plan.blocks())
     # Weight blocks in first-use order, shared by every output-row block.
     for m0, p, e0, e_blk, tile in blocks:
