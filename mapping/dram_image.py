@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 
-
 from .schedule import Schedule
 
 __all__ = ["operand_bits", "pack_operands", "unpack_ofmap"]
