@@ -104,3 +104,34 @@ def test_generated_accelerator_passes_verilator_lint(tmp_path, fields):
     write_accelerator(config, tmp_path)
     done = lint_verilog(tmp_path / "accelerator.v", ACCELERATOR_WAIVERS)
     assert done.returncode == 0, done.stderr[-3000:]
+
+
+def _random_valid_config(rng):
+    """A configuration drawn uniformly from each field's documented range (redrawn until it is consistent)."""
+    from quidam.config import FIELDS
+    from quidam.errors import ConfigError
+    while True:
+        fields = {}
+        for rule in FIELDS:
+            if rule.choices:
+                fields[rule.name] = rule.choices[rng.integers(len(rule.choices))]
+            elif rule.kind is int and rule.name not in ("act_bits", "wt_bits", "psum_bits", "glb_kib"):
+                fields[rule.name] = int(rng.integers(rule.low, rule.high + 1))
+        fields["glb_kib"] = int(rng.integers(1, 65))
+        if fields["pe_type"] == "int":
+            fields["act_bits"], fields["wt_bits"] = (int(v) for v in rng.integers(2, 17, size=2))
+        if fields["rows"] * fields["cols"] > 64:     # keep each lint run short
+            continue
+        try:
+            return parse_config(fields)
+        except ConfigError:
+            continue
+
+
+@pytest.mark.parametrize("seed", [11, 12, 13])
+def test_random_valid_configurations_generate_and_lint(tmp_path, seed):
+    import numpy as np
+    config = _random_valid_config(np.random.default_rng(seed))
+    write_accelerator(config, tmp_path)
+    done = lint_verilog(tmp_path / "accelerator.v", ACCELERATOR_WAIVERS)
+    assert done.returncode == 0, f"{config.to_dict()}\n{done.stderr[-3000:]}"
