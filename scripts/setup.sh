@@ -11,9 +11,9 @@ STAMP="$VENV/.quidam-installed"
 say() { printf 'setup: %s\n' "$*"; }
 
 # System tools: command -> Debian package.
-declare -A TOOLS=([iverilog]=iverilog [sta]=opensta [verilator]=verilator)
+declare -A TOOLS=([iverilog]=iverilog [sta]=opensta [verilator]=verilator [g++]=g++)
 missing=()
-for tool in iverilog sta verilator; do
+for tool in iverilog sta verilator g++; do
     command -v "$tool" >/dev/null 2>&1 || missing+=("${TOOLS[$tool]}")
 done
 if ((${#missing[@]})); then
@@ -30,7 +30,7 @@ if ((${#missing[@]})); then
     "${apt_get[@]}" update -qq
     DEBIAN_FRONTEND=noninteractive "${apt_get[@]}" install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 else
-    say "system tools present: iverilog, sta, verilator"
+    say "system tools present: iverilog, sta, verilator, g++"
 fi
 
 if [ ! -x "$VENV/bin/python" ]; then

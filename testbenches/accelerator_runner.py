@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -82,7 +83,10 @@ def run_layer(config: AcceleratorConfig, layer: ConvLayer, build_dir: Path, *, s
     """Map ``layer``, generate the accelerator into ``build_dir``, simulate one random image, compare.
 
     With ``memory="macro"`` the GLB is built from fakeram45 instances, which
-    simulate on a behavioural model of each macro (``macros.v``).
+    simulate on a behavioural model of each macro (``macros.v``). A build
+    folder that already holds this configuration's accelerator (the same
+    Verilog, by sha256, and memory) is not recompiled, so a sequence of layers
+    pays for one build.
 
     Raises :class:`~quidam.mapping.MappingError` for an unmappable layer and
     :class:`~quidam.testbenches.runner.SimulationFailed` when the simulation
@@ -94,13 +98,23 @@ def run_layer(config: AcceleratorConfig, layer: ConvLayer, build_dir: Path, *, s
     performance = evaluate(schedule)
     operands = random_layer_operands(layer, config, np.random.default_rng(seed))
     image = pack_operands(schedule, operands.ifmap_codes[0], operands.weight_codes)
-    sidecar = write_accelerator(config, build_dir, memory=memory)
+    fresh = write_accelerator(config, build_dir / "generated", memory=memory)
+    sidecar_path = build_dir / "config.json"
+    sidecar = json.loads(sidecar_path.read_text()) if sidecar_path.is_file() else None
+    reuse = (sidecar is not None and sidecar["verilog"] == fresh["verilog"] and sidecar["memory"] == memory
+             and (build_dir / "accelerator.v").is_file())
+    if not reuse:
+        for name in ("accelerator.v", "config.json"):
+            os.replace(build_dir / "generated" / name, build_dir / name)
+        sidecar = fresh
     sources = [build_dir / "accelerator.v"]
     if sidecar["macros"]:
         from quidam.characterize.activity import sram_model
         from quidam.pdk.sram import find_macros
         models = {macro.name: sram_model(macro) for macro in find_macros()}
-        write_text(build_dir / "macros.v", "".join(models[name] for name in sorted(sidecar["macros"])))
+        text = "".join(models[name] for name in sorted(sidecar["macros"]))
+        if not reuse or not (build_dir / "macros.v").is_file():
+            write_text(build_dir / "macros.v", text)
         sources.append(build_dir / "macros.v")
     job, result_path = build_dir / "job.json", build_dir / "result.json"
     result_path.unlink(missing_ok=True)
@@ -112,7 +126,7 @@ def run_layer(config: AcceleratorConfig, layer: ConvLayer, build_dir: Path, *, s
     })
     run_cocotb(build_dir, verilog=sources, toplevel="accelerator",
                test_module="quidam.testbenches.accelerator_tb", extra_env={"QUIDAM_ACCEL_JOB": str(job)},
-               seed=seed, simulator=simulator)
+               seed=seed, simulator=simulator, rebuild=not reuse)
     result = json.loads(result_path.read_text())
     ofmap = unpack_ofmap(schedule, [int(word, 16) for word in result["dram"]])[None]
     groups = schedule.reduction_groups if config.pe_type == "fp32" else None

