@@ -9,6 +9,7 @@ from quidam.mapping.commands import CommandFormat
 
 from .controller import Controller, dram_command_layout
 from .glb import GlobalBuffer
+from .pe import filter_spad_macro
 from .pe_array import PEArray
 
 __all__ = ["Accelerator"]
@@ -28,8 +29,10 @@ class Accelerator(wiring.Component):
     ----------
     config : AcceleratorConfig
     memory : {"behavioural", "macro"}
-        How the global buffer's banks are built (see
-        :class:`~quidam.rtl_gen.glb.GlobalBuffer`).
+        How the memories are built: ``macro`` tiles the global buffer's banks
+        from fakeram45 macros (see :class:`~quidam.rtl_gen.glb.GlobalBuffer`)
+        and builds each PE's filter scratchpad from one where that beats
+        flip-flops (:func:`~quidam.rtl_gen.pe.filter_spad_macro`).
     macro_shapes : sequence of (int, int)
         The fakeram45 ``(depth, width)`` shapes available, for ``macro``.
 
@@ -46,7 +49,8 @@ class Accelerator(wiring.Component):
 
     def __init__(self, config: AcceleratorConfig, *, memory: str = "behavioural", macro_shapes=()):
         self._config = config
-        self._array = PEArray(config)
+        filter_macro = filter_spad_macro(config, macro_shapes) if memory == "macro" else None
+        self._array = PEArray(config, filter_macro=filter_macro)
         self._glb = GlobalBuffer(config, memory=memory, macro_shapes=macro_shapes)
         self._controller = Controller(config, result_delay=self._array.result_delay,
                                       mac_latency=self._array.mac_latency, glb_addr_bits=self._glb.addr_bits,
@@ -72,6 +76,14 @@ class Accelerator(wiring.Component):
     @property
     def glb(self) -> GlobalBuffer:
         return self._glb
+
+    @property
+    def macros(self) -> dict[str, int]:
+        """fakeram45 module name -> instances in the whole design."""
+        counts = dict(self._glb.macros)
+        for name, count in self._array.macros.items():
+            counts[name] = counts.get(name, 0) + count
+        return counts
 
     @property
     def timing(self) -> dict[str, int]:

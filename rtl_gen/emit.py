@@ -111,7 +111,7 @@ def write_accelerator(config: AcceleratorConfig, out_dir: Path, *, memory: str =
         "command_bits": command_format.width,
         "glb_words": command_format.glb_words,
         "memory": memory,
-        "macros": accelerator.glb.macros,
+        "macros": accelerator.macros,
         "verilog": {"file": "accelerator.v", "sha256": hashlib.sha256(text.encode()).hexdigest()},
         "generator": {"quidam": __version__, "amaranth": version("amaranth")},
     }

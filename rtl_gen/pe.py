@@ -10,10 +10,27 @@ from .array_bus import STREAM_ROW_BITS, ArrayBuses
 from .mac import mac_for
 from .scratchpad import Scratchpad
 
-__all__ = ["PE", "psum_identity"]
+__all__ = ["PE", "filter_spad_macro", "psum_identity"]
 
 FP32_ONE = 0x3F80_0000
 FP32_NEGATIVE_ZERO = 0x8000_0000
+
+
+def filter_spad_macro(config: AcceleratorConfig, shapes) -> tuple[int, int] | None:
+    """The fakeram45 ``(depth, width)`` that implements the filter scratchpad better than flip-flops, if any.
+
+    As Eyeriss did for its 224-entry filter scratchpad: one macro of at least
+    ``filter_spad_depth x wt_bits``, for scratchpads of 64 entries or more,
+    when the macro wastes at most half its bits. The filter scratchpad is the
+    one PE memory a single-ported macro can serve (written only while filters
+    load, read only while the PE computes).
+    """
+    needed = config.filter_spad_depth * config.wt_bits
+    fitting = [(d * w, (d, w)) for d, w in shapes if d >= config.filter_spad_depth and w >= config.wt_bits]
+    if config.filter_spad_depth < 64 or not fitting:
+        return None
+    bits, shape = min(fitting)
+    return shape if bits <= 2 * needed else None
 
 
 def psum_identity(config: AcceleratorConfig) -> int:
@@ -42,6 +59,9 @@ class PE(wiring.Component):
     config : AcceleratorConfig
     row, col : int
         Position in the array.
+    filter_macro : (int, int) or None
+        A fakeram45 ``(depth, width)`` to build the filter scratchpad from
+        (see :func:`filter_spad_macro`); ``None`` for ``lib.memory``.
 
     Members
     -------
@@ -56,11 +76,11 @@ class PE(wiring.Component):
         psum read returned.
     """
 
-    def __init__(self, config: AcceleratorConfig, *, row: int, col: int):
+    def __init__(self, config: AcceleratorConfig, *, row: int, col: int, filter_macro=None):
         for name, value, limit in (("row", row, config.rows), ("col", col, config.cols)):
             if not isinstance(value, int) or not 0 <= value < limit:
                 raise ValueError(f"PE {name} must be an integer in 0..{limit - 1}, not {value!r}")
-        self._config, self._row, self._col = config, row, col
+        self._config, self._row, self._col, self._filter_macro = config, row, col, filter_macro
         self._mac = mac_for(config)
         buses = ArrayBuses(config)
         super().__init__({
@@ -93,7 +113,8 @@ class PE(wiring.Component):
         identity = Const(psum_identity(config), config.psum_bits)
         m.submodules.mac = mac = self._mac
         m.submodules.ifmap_spad = ifmap_spad = Scratchpad(depth=config.ifmap_spad_depth, width=config.act_bits)
-        m.submodules.filter_spad = filter_spad = Scratchpad(depth=config.filter_spad_depth, width=config.wt_bits)
+        m.submodules.filter_spad = filter_spad = Scratchpad(depth=config.filter_spad_depth, width=config.wt_bits,
+                                                            macro=self._filter_macro)
         m.submodules.psum_spad = psum_spad = Scratchpad(depth=config.psum_spad_depth, width=config.psum_bits,
                                                         transparent=True)
         compute, mon = self.compute, self.monitors

@@ -26,6 +26,8 @@ class PEArray(wiring.Component):
     Parameters
     ----------
     config : AcceleratorConfig
+    filter_macro : (int, int) or None
+        fakeram45 shape of every PE's filter scratchpad (see :class:`PE`).
 
     Members
     -------
@@ -37,9 +39,10 @@ class PEArray(wiring.Component):
     psum_out : Out(psum_bits)
     """
 
-    def __init__(self, config: AcceleratorConfig):
-        self._config = config
-        self._pes = [[PE(config, row=i, col=j) for j in range(config.cols)] for i in range(config.rows)]
+    def __init__(self, config: AcceleratorConfig, *, filter_macro=None):
+        self._config, self._filter_macro = config, filter_macro
+        self._pes = [[PE(config, row=i, col=j, filter_macro=filter_macro) for j in range(config.cols)]
+                     for i in range(config.rows)]
         buses = ArrayBuses(config)
         super().__init__({
             "rows_config": In(buses.rows_config), "filters": In(buses.filters), "ifmap": In(buses.ifmap),
@@ -50,6 +53,14 @@ class PEArray(wiring.Component):
         #: Simulation monitors: one bit per PE (row-major) per event, as named in ``PE.monitors``.
         self.monitors = {name: Signal(config.rows * config.cols, name=f"mon_{name}")
                          for name in self._pes[0][0].monitors}
+
+    @property
+    def macros(self) -> dict[str, int]:
+        """fakeram45 module name -> instances in the array."""
+        if self._filter_macro is None:
+            return {}
+        depth, width = self._filter_macro
+        return {f"fakeram45_{depth}x{width}": self._config.rows * self._config.cols}
 
     @property
     def pes(self) -> list[list[PE]]:

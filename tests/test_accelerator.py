@@ -1,6 +1,8 @@
 """The whole accelerator on real layers: bit-exact against the golden convolution, cycle- and access-exact
 against the analytical model (Icarus + cocotb; several minutes in all, spread over the xdist workers)."""
 
+import json
+
 import pytest
 
 from quidam.config import load_config, parse_config
@@ -78,16 +80,17 @@ def test_filter_taller_than_the_array_folds_its_rows(record_property, tmp_path):
     assert run.schedule["folds"] == 3
 
 
-def test_macro_glb_simulates_like_the_behavioural_one(record_property, tmp_path):
+def test_macro_memories_simulate_like_the_behavioural_ones(record_property, tmp_path):
     config = parse_config({"rows": 4, "cols": 3, "glb_kib": 8, "glb_banks": 2, "psum_spad_depth": 4,
-                           "ifmap_spad_depth": 6, "filter_spad_depth": 24})
+                           "ifmap_spad_depth": 6, "filter_spad_depth": 160})
     layer = ConvLayer(name="small", C=5, M=7, H=9, W=7, R=3, S=3, stride=2, padding=1)
     behavioural = run_layer(config, layer, tmp_path / "behavioural")
     macro = run_layer(config, layer, tmp_path / "macro", memory="macro")
-    _check(macro, layer, "4x3 int16 fakeram45 GLB", record_property)
+    _check(macro, layer, "4x3 int16 fakeram45 GLB and filter scratchpads", record_property)
     assert (macro.ofmap == behavioural.ofmap).all()
     assert macro.rtl_cycles == behavioural.rtl_cycles
-    assert "fakeram45_512x64" in (tmp_path / "macro" / "accelerator.v").read_text()
+    sidecar = json.loads((tmp_path / "macro" / "config.json").read_text())
+    assert sidecar["macros"] == {"fakeram45_512x64": 2, "fakeram45_256x16": 12}
 
 
 @pytest.mark.parametrize("fields", [
