@@ -102,6 +102,15 @@ class _Plan:
         return ps + w + min(self.q * self.t, L.C) * rows * self.if_row_words
 
 
+def _ifmap_rows(plan: _Plan, e0: int, e_blk: int, r0: int, h_act: int) -> tuple[int, int]:
+    """First unpadded ifmap row a pass reads and how many rows it loads (0 when all are padding)."""
+    L = plan.layer
+    y_pad = e0 * L.stride + r0
+    y_first = max(0, y_pad - L.padding)
+    y_end = min(L.H, y_pad - L.padding + (e_blk - 1) * L.stride + h_act)
+    return y_first, max(0, y_end - y_first)
+
+
 def _pass(plan: _Plan, *, first, p, e0, e_blk, r0, h_act, c_blk, w_base, if_base, y_first, n_rows) -> Pass:
     L = plan.layer
     U, S = L.stride, L.S
@@ -146,10 +155,7 @@ def _build(plan: _Plan) -> Schedule:
             w_base = ps_words
             w_words = h_act * p * c_blk * plan.w_row_words
             if_base = w_base + w_words
-            y_pad = e0 * L.stride + r0
-            y_first = max(0, y_pad - L.padding)
-            y_end = min(L.H, y_pad - L.padding + (e_blk - 1) * L.stride + h_act)
-            n_rows = max(0, y_end - y_first)
+            y_first, n_rows = _ifmap_rows(plan, e0, e_blk, r0, h_act)
             commands.append(DramRead(dram_addr=weight_block_at[(m0, r0, c0)], glb_addr=w_base, words=w_words))
             if n_rows:
                 for c in range(c_blk):
@@ -256,9 +262,7 @@ def _estimate(plan: _Plan) -> int:
                 h_act = min(plan.h, L.R - r0)
                 for c0 in range(0, L.C, plan.q * plan.t):
                     c_blk = min(plan.q * plan.t, L.C - c0)
-                    y_pad = e0 * L.stride + r0
-                    y_first = max(0, y_pad - L.padding)
-                    n_rows = max(0, min(L.H, y_pad - L.padding + (e_blk - 1) * L.stride + h_act) - y_first)
+                    _, n_rows = _ifmap_rows(plan, e0, e_blk, r0, h_act)
                     cycles += 2 + transfer_cycles(h_act * p * c_blk * plan.w_row_words, cfg)
                     if n_rows:
                         cycles += c_blk * (2 + transfer_cycles(n_rows * plan.if_row_words, cfg))

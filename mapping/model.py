@@ -89,7 +89,7 @@ def _pass_costs(ps: Pass, rows: int, mac_latency: int, result_delay: int) -> tup
     filter_values = ps.set_rows * ps.p * ps.channels * ps.S
     cycles = rows + filter_values
     cycles += ps.F * (1 + ps.qs * ps.slots + mac_latency + 1 + ii * (tokens - 1) + result_delay + 1 + 1)
-    cycles += ps.channels * len(stream_rows) * values_per_step_row
+    cycles += feed_values
 
     # Values read from the GLB: stream positions inside the unpadded ifmap.
     inside_columns = sum(sum(1 for x in _new_columns(ps, f) if 0 <= x - ps.pad < ps.W) for f in range(ps.F))

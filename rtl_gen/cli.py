@@ -18,14 +18,12 @@ from quidam.config import PE_TYPES, load_config, parse_config
 from quidam.errors import QuidamError
 
 from .emit import SIDECAR, write_accelerator, write_mac
+from .glb import MEMORIES
 
 __all__ = ["UNITS", "generate"]
 
 #: Generatable units and their writers, ``writer(config, out_dir) -> sidecar``.
 UNITS = {"mac": write_mac, "accelerator": write_accelerator}
-
-#: Memory implementations of the accelerator's global buffer.
-MEMORIES = ("behavioural", "macro")
 
 
 @click.command("generate")
@@ -34,7 +32,7 @@ MEMORIES = ("behavioural", "macro")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path),
               help="Accelerator configuration (YAML); the options below override its fields.")
 @click.option("--memory", default="behavioural", show_default=True, metavar="KIND",
-              help=f"Accelerator memories: {', '.join(MEMORIES)} (macro: fakeram45 instances in the GLB).")
+              help=f"Accelerator memories: {', '.join(MEMORIES)} (macro: fakeram45 instances in the GLB and filter scratchpads).")
 @click.option("--pe", "pe_type", metavar="TYPE",
               help=f"PE type: {', '.join(PE_TYPES)} (default: the configuration default, int16).")
 @click.option("--act-bits", type=int, help="Activation width, pe type int only (2..16).")

@@ -200,7 +200,7 @@ class Controller(wiring.Component):
                 cfg = self.rows_config
                 m.d.comb += [cfg.valid.eq(1), cfg.row.eq(i_row), cfg.set.eq(k), cfg.r.eq(r),
                              cfg.active.eq((k < ps.sets) & (r < ps.set_rows)),
-                             cfg.channels.eq(Mux(remaining < ps.q, remaining, ps.q))]
+                             cfg.channels.eq(self._at_most(remaining, ps.q))]
                 m.d.sync += i_row.eq(i_row + 1)
                 with m.If(r == ps.set_stride - 1):
                     m.d.sync += [r.eq(0), k.eq(k + 1), remaining.eq(Mux(remaining > ps.q, remaining - ps.q, 0))]
@@ -209,7 +209,7 @@ class Controller(wiring.Component):
                 with m.If(i_row == config.rows - 1):
                     m.d.sync += [k.eq(0), r.eq(0), i_row.eq(0), m_idx.eq(0), c_idx.eq(0), s_idx.eq(0),
                                  remaining.eq(ps.channels),
-                                 set_channels.eq(Mux(ps.channels < ps.q, ps.channels, ps.q)),
+                                 set_channels.eq(self._at_most(ps.channels, ps.q)),
                                  row_word.eq(ps.w_base), filter_m_base.eq(0), filter_cs.eq(0)]
                     m.next = "FILTERS"
 
@@ -229,7 +229,7 @@ class Controller(wiring.Component):
                             with m.If(r == ps.set_rows - 1):
                                 left = remaining - set_channels
                                 m.d.sync += [r.eq(0), k.eq(k + 1), i_row.eq((k + 1) * ps.set_stride),
-                                             remaining.eq(left), set_channels.eq(Mux(left < ps.q, left, ps.q))]
+                                             remaining.eq(left), set_channels.eq(self._at_most(left, ps.q))]
                                 with m.If(k == ps.sets - 1):
                                     m.next = "FEED_START"
 
@@ -237,7 +237,7 @@ class Controller(wiring.Component):
             with m.State("FEED_START"):
                 # Bookkeeping cycle between phases: restart the stream loop.
                 m.d.sync += [k.eq(0), c_idx.eq(0), remaining.eq(ps.channels),
-                             set_channels.eq(Mux(ps.channels < ps.q, ps.channels, ps.q)),
+                             set_channels.eq(self._at_most(ps.channels, ps.q)),
                              chan_base.eq(ps.if_base), slot_base.eq(0), y.eq(0), y_mod.eq(0),
                              n_idx.eq(0), x_mod.eq(x_start_mod)]
                 m.next = "FEED"
@@ -266,7 +266,7 @@ class Controller(wiring.Component):
                                      chan_base.eq(chan_base + ps.chan_stride), slot_base.eq(slot_base + ps.S)]
                         with m.If(c_idx == set_channels - 1):
                             m.d.sync += [c_idx.eq(0), slot_base.eq(0), k.eq(k + 1), remaining.eq(left),
-                                         set_channels.eq(Mux(left < ps.q, left, ps.q))]
+                                         set_channels.eq(self._at_most(left, ps.q))]
                             with m.If(k == ps.sets - 1):
                                 m.d.sync += count.eq(0)
                                 m.next = "COMPUTE"
@@ -311,6 +311,10 @@ class Controller(wiring.Component):
                 with m.Else():
                     m.next = "FEED_START"
         return m
+
+    @staticmethod
+    def _at_most(value, bound):
+        return Mux(value < bound, value, bound)
 
     @staticmethod
     def _wrap(value, modulus):

@@ -32,6 +32,8 @@ import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge
 
+from quidam.mapping.commands import DRAM_ADDR_BITS
+
 __all__ = ["TB"]
 
 _PE_MONITORS = {
@@ -52,8 +54,21 @@ _UNKNOWN_AS_ZERO = str.maketrans("xXzZuUwW-", "000000000")
 class _Transfer:
     """One off-chip request in progress: its next address, words left and credit in bytes."""
 
-    def __init__(self, addr: int, words: int):
-        self.addr, self.left, self.credit = addr, words, 0
+    def __init__(self, request: int):
+        self.addr, self.left = request & ((1 << DRAM_ADDR_BITS) - 1), request >> DRAM_ADDR_BITS
+        self.credit = 0
+
+    def grant(self, bandwidth: int, word_bytes: int) -> bool:
+        """Add one cycle of credit; whether a beat may go this cycle."""
+        self.credit += bandwidth
+        return self.left > 0 and self.credit >= word_bytes
+
+    def beat(self, word_bytes: int) -> bool:
+        """Account for one beat; whether it was the last."""
+        self.credit -= word_bytes
+        self.addr += 1
+        self.left -= 1
+        return not self.left
 
 
 class TB:
@@ -103,16 +118,14 @@ class TB:
             if queue:
                 dut.cmd__payload.value = queue[-1]
             if reading:
-                reading.credit += self.bandwidth
-                offer = reading.left > 0 and reading.credit >= self.word_bytes
+                offer = reading.grant(self.bandwidth, self.word_bytes)
                 dut.rd_data__valid.value = int(offer)
                 if offer:
                     dut.rd_data__payload.value = self.dram[reading.addr]
             else:
                 dut.rd_data__valid.value = 0
             if writing:
-                writing.credit += self.bandwidth
-                dut.wr_data__ready.value = int(writing.left > 0 and writing.credit >= self.word_bytes)
+                dut.wr_data__ready.value = int(writing.grant(self.bandwidth, self.word_bytes))
             else:
                 dut.wr_data__ready.value = 0
             await settled
@@ -125,25 +138,17 @@ class TB:
             if accepted:
                 queue.pop()
             if int(dut.rd_cmd__valid.value):
-                payload = dut.rd_cmd__payload.value.to_unsigned()
-                reading = _Transfer(payload & 0xFFFF_FFFF, payload >> 32)
+                reading = _Transfer(dut.rd_cmd__payload.value.to_unsigned())
             elif reading and int(dut.rd_data__valid.value) and int(dut.rd_data__ready.value):
-                reading.credit -= self.word_bytes
-                reading.addr += 1
-                reading.left -= 1
                 acc["dram.read"] += 1
-                if not reading.left:
+                if reading.beat(self.word_bytes):
                     reading = None
             if int(dut.wr_cmd__valid.value):
-                payload = dut.wr_cmd__payload.value.to_unsigned()
-                writing = _Transfer(payload & 0xFFFF_FFFF, payload >> 32)
+                writing = _Transfer(dut.wr_cmd__payload.value.to_unsigned())
             elif writing and int(dut.wr_data__valid.value) and int(dut.wr_data__ready.value):
                 self.dram[writing.addr] = _resolved(dut.wr_data__payload.value)
-                writing.credit -= self.word_bytes
-                writing.addr += 1
-                writing.left -= 1
                 acc["dram.write"] += 1
-                if not writing.left:
+                if writing.beat(self.word_bytes):
                     writing = None
             glb_read = int(glb.mon_glb_rd.value)
             acc["glb.read"] += glb_read
