@@ -14,7 +14,11 @@ Method
 3. A generated testbench (``tb.v``) reads ``stimulus.hex`` with
    ``$readmemh`` and each cycle drives the inputs (time 4k), samples the
    probes (4k+1), raises the clock (4k+2), samples the outputs and the probes
-   again (4k+3) and lowers the clock (4k+4). The probes are every input port
+   again (4k+3) and lowers the clock (4k+4). With ``sample_stride`` s > 1
+   only every s-th measured cycle is sampled, as a triple (after the previous
+   edge, before and after its own edge), which holds all of that cycle's
+   toggles: a systematic sample of the run at a third of the trace volume
+   per cycle for s = 8. The probes are every input port
    bit and every cell pin whose activity OpenSTA's power model charges
    (:attr:`~quidam.characterize.cells.Cell.activity_pins`: outputs, and
    non-clock inputs with internal power such as a flip-flop's D), plus every
@@ -22,7 +26,7 @@ Method
 4. The sampled outputs are compared with the expected ones: the synthesized
    netlist must compute what the golden model says, or the stage fails.
 5. Each probe bit's toggles between consecutive samples are counted over the
-   measured cycles (zero-delay simulation: settled values, no glitches; a net
+   measured cycles (the sampled ones; zero-delay simulation: settled values, no glitches; a net
    can toggle after the input change and after the clock edge, and both
    samples see it). Toggle rates are per clock cycle; input duties are the
    fraction of samples at 1. A bit still unknown (x: state not yet
@@ -38,7 +42,7 @@ import os
 import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 import numpy as np
 
@@ -54,6 +58,9 @@ __all__ = ["Stimulus", "Probe", "sram_model", "count_toggles", "simulate"]
 STAGE = "3_power"
 
 _UNKNOWN_AS_ZERO = str.maketrans("xXzZ", "0000")
+_SAMPLE = re.compile(r"[0-9a-fA-FxXzZ]*")
+_KNOWN = re.compile(r"[0-9a-fA-F]")
+_ESCAPED = re.compile(r"\\(\S+) ")
 _WIRE = re.compile(r"^\s*(?:wire|reg)\s+(?:\[[^\]]*\]\s*)?\\(\S+)\s*;", re.MULTILINE)
 
 
@@ -77,10 +84,19 @@ class Stimulus:
     op_name : str
         Name of the operation (``mac``); metric ``power__<op_name>__energy_per_op_j``.
     check_port, valid_port : str or None
-        Output compared with ``expected`` at every sampled cycle where
-        ``valid_port`` is 1.
+        Output compared with ``expected`` at every cycle where ``valid_port``
+        is 1 after the clock edge (a unit's result).
     expected : tuple of int
         The values ``check_port`` must take, in order.
+    ready_port : str or None
+        If given, ``check_port`` is instead compared in every cycle where
+        ``valid_port`` and this input are both 1 before the edge (a stream
+        beat taken).
+    sample_stride : int
+        Sample every this many measured cycles (see the module docstring).
+    events : tuple of (str, int)
+        What the workload did in the measured cycles, by name (for
+        energies per event; reported as ``workload__<name>``).
     """
 
     inputs: tuple[tuple[str, int], ...]
@@ -92,8 +108,13 @@ class Stimulus:
     check_port: str | None = None
     valid_port: str | None = None
     expected: tuple[int, ...] = ()
+    ready_port: str | None = None
+    sample_stride: int = 1
+    events: tuple[tuple[str, int], ...] = ()
 
     def __post_init__(self):
+        if not isinstance(self.sample_stride, int) or self.sample_stride < 1:
+            raise ValueError(f"sample stride must be a positive integer, not {self.sample_stride!r}")
         if self.measure_from < 0 or self.measure_cycles < 2 \
                 or self.measure_from + self.measure_cycles > len(self.vectors):
             raise ValueError("the measured cycles (at least 2) must lie within the vectors")
@@ -106,6 +127,36 @@ class Stimulus:
     def digest(self) -> str:
         """SHA-256 of the stimulus (part of the design id)."""
         return hashlib.sha256(canonical_json(asdict(self)).encode()).hexdigest()
+
+    def resolve(self, stage_dir: Path) -> Stimulus:
+        """The vectors themselves (a recorded workload, such as
+        :class:`~quidam.characterize.accelerator.LayerStimulus`, produces them here)."""
+        return self
+
+    def sample_flags(self) -> list[int]:
+        """Per cycle: bit 0 samples the probes before the edge, bit 1 after it."""
+        flags = [0] * len(self.vectors)
+        first, last = self.measure_from, self.measure_from + self.measure_cycles
+        for cycle in range(first + 1, last, self.sample_stride):
+            flags[cycle - 1] |= 2
+            flags[cycle] |= 3
+        return flags
+
+    def counted_pairs(self) -> np.ndarray:
+        """Which consecutive probe samples (in the order the testbench takes them) belong to one cycle."""
+        kinds = []
+        for cycle, flag in enumerate(self.sample_flags()):
+            if flag & 1:
+                kinds.append((cycle, "pre"))
+            if flag & 2:
+                kinds.append((cycle, "post"))
+        return np.array([(a[0] == b[0]) or (a[1] == "post" and b == (a[0] + 1, "pre"))
+                         for a, b in zip(kinds, kinds[1:])], dtype=bool)
+
+    @property
+    def sampled_cycles(self) -> int:
+        """Cycles whose toggles are counted."""
+        return len(range(self.measure_from + 1, self.measure_from + self.measure_cycles, self.sample_stride))
 
 
 @dataclass(frozen=True)
@@ -184,6 +235,17 @@ def _probes(stimulus: Stimulus, netlist: str, sim_netlist: str, library: dict[st
     return probes
 
 
+def _shorten_names(texts: list[str]) -> list[str]:
+    """``texts`` with every escaped identifier (``\\array.pe_0_1._12_.A``) replaced by a short one
+    (``q_17``), the same in all of them: Icarus compiles a netlist of long names about twice as slowly."""
+    names: dict[str, str] = {}
+
+    def short(match: re.Match) -> str:
+        return names.setdefault(match.group(1), f"q_{len(names)}") + " "
+
+    return [_ESCAPED.sub(short, text) for text in texts]
+
+
 def _chunks(probes: list[Probe], size: int = 64) -> list[str]:
     """Concatenations of at most ``size`` probe bits, least significant chunk first.
 
@@ -214,11 +276,11 @@ def _testbench(top: str, clock_port: str, stimulus: Stimulus, outputs: list[tupl
                probes: list[Probe]) -> str:
     total = sum(bits for _, bits in stimulus.inputs)
     names = [name for name, _ in stimulus.inputs]
-    first, last = stimulus.measure_from, stimulus.measure_from + stimulus.measure_cycles
     lines = ["`timescale 1ns/1ns", "module tb;", f"  reg {clock_port} = 0;"]
     lines += [f"  reg [{bits - 1}:0] {name};" for name, bits in stimulus.inputs]
     lines += [f"  wire [{bits - 1}:0] {name};" for name, bits in outputs]
-    lines += [f"  reg [{total - 1}:0] vectors [0:{len(stimulus.vectors) - 1}];", "  integer cycle, sampled, trace;"]
+    lines += [f"  reg [{total - 1}:0] vectors [0:{len(stimulus.vectors) - 1}];",
+              f"  reg [1:0] flags [0:{len(stimulus.vectors) - 1}];", "  integer cycle, sampled, trace;"]
     connections = ", ".join(f".{name}({name})" for name in [clock_port, *names, *(n for n, _ in outputs)])
     lines.append(f"  {top} dut({connections});")
     chunks = _chunks(probes)
@@ -227,15 +289,18 @@ def _testbench(top: str, clock_port: str, stimulus: Stimulus, outputs: list[tupl
     lines += [
         "  initial begin",
         '    $readmemh("stimulus.hex", vectors);',
+        '    $readmemh("samples.hex", flags);',
         '    sampled = $fopen("outputs.txt", "w");',
         '    trace = $fopen("probes.hex", "w");',
         f"    for (cycle = 0; cycle < {len(stimulus.vectors)}; cycle = cycle + 1) begin",
         f"      {{{', '.join(names)}}} = vectors[cycle];",
-        f"      #1 if (cycle > {first} && cycle < {last}) sample;",
-        f"      #1 {clock_port} = 1;",
-        f"      #1 if (cycle >= {first} && cycle < {last}) sample;",
+        "      #1 if (flags[cycle][0]) sample;",
     ]
-    if stimulus.check_port is not None:
+    if stimulus.check_port is not None and stimulus.ready_port is not None:
+        lines.append(f"      if ({stimulus.valid_port} === 1'b1 && {stimulus.ready_port} === 1'b1) "
+                     f'$fdisplay(sampled, "%h", {stimulus.check_port});')
+    lines += [f"      #1 {clock_port} = 1;", "      #1 if (flags[cycle][1]) sample;"]
+    if stimulus.check_port is not None and stimulus.ready_port is None:
         lines.append(f'      if ({stimulus.valid_port} === 1\'b1) $fdisplay(sampled, "%h", {stimulus.check_port});')
     lines += [f"      #1 {clock_port} = 0;", "    end", "    $fclose(sampled);", "    $fclose(trace);",
               "    $finish;", "  end", "endmodule"]
@@ -257,47 +322,84 @@ def _check_outputs(stage_dir: Path, stimulus: Stimulus, log: Path) -> int:
     return len(got)
 
 
-def count_toggles(lines: list[str], width: int) -> tuple[np.ndarray, np.ndarray, float]:
+def count_toggles(lines: Iterable[str], width: int, counted: np.ndarray | None = None,
+                  block: int = 256) -> tuple[np.ndarray, np.ndarray, float]:
     """Toggles and fraction of samples at 1 of each bit of hex-sampled ``width``-bit words.
 
     Parameters
     ----------
-    lines : list of str
+    lines : iterable of str
         One hexadecimal word per sample, as Verilog ``%h`` prints it; a digit
         ``x``/``z`` (any case) marks its four bits unknown.
     width : int
         Bits per word.
+    counted : numpy.ndarray of bool, optional
+        Per pair of consecutive samples, whether its changes count as toggles
+        (default: every pair).
+    block : int
+        Samples unpacked at once (memory is proportional to ``block x width``).
 
     Returns
     -------
     toggles, duty : numpy.ndarray
-        Per bit, least significant first: changes between consecutive samples
-        that are both known, and the mean of the known samples (0 when none is).
+        Per bit, least significant first: changes between counted pairs of
+        samples that are both known, and the mean of the known samples (0
+        when none is).
     unknown : float
         Fraction of all sampled bits that were unknown.
 
     Raises
     ------
     ValueError
-        A sample has the wrong length or a digit that is not hex, x or z.
+        A sample has the wrong length or a digit that is not hex, x or z, or
+        ``counted`` does not have one entry per pair.
     """
     digits = (width + 3) // 4
-    if any(len(line) != digits or not re.fullmatch(r"[0-9a-fA-FxXzZ]*", line) for line in lines):
-        raise ValueError(f"samples must be {digits} digits of hex, x or z")
-    text = "".join(line if digits % 2 == 0 else "0" + line for line in lines)
-    values = text.translate(_UNKNOWN_AS_ZERO)
-    known = re.sub(r"[0-9a-fA-F]", "f", text).translate(_UNKNOWN_AS_ZERO)
+    toggles = np.zeros(width, dtype=np.int64)
+    ones = np.zeros(width, dtype=np.int64)
+    seen = np.zeros(width, dtype=np.int64)
+    previous = None  # (bits, mask) of the last sample of the previous block
+    samples = 0
 
-    def unpack(hex_text: str) -> np.ndarray:
-        packed = np.frombuffer(bytes.fromhex(hex_text), dtype=np.uint8).reshape(len(lines), -1)
+    def unpack(hex_text: str, rows: int) -> np.ndarray:
+        packed = np.frombuffer(bytes.fromhex(hex_text), dtype=np.uint8).reshape(rows, -1)
         return np.unpackbits(packed, axis=1)[:, ::-1][:, :width].astype(bool)
 
-    bits, mask = unpack(values), unpack(known)
-    both = mask[1:] & mask[:-1]
-    toggles = ((bits[1:] != bits[:-1]) & both).sum(axis=0)
-    seen = mask.sum(axis=0)
-    duty = np.divide((bits & mask).sum(axis=0), seen, out=np.zeros(width), where=seen > 0)
-    return toggles, duty, 1.0 - mask.mean()
+    def consume(chunk: list[str]) -> None:
+        nonlocal previous, samples
+        if any(len(line) != digits or not _SAMPLE.fullmatch(line) for line in chunk):
+            raise ValueError(f"samples must be {digits} digits of hex, x or z")
+        text = "".join(line if digits % 2 == 0 else "0" + line for line in chunk)
+        bits = unpack(text.translate(_UNKNOWN_AS_ZERO), len(chunk))
+        mask = unpack(_KNOWN.sub("f", text).translate(_UNKNOWN_AS_ZERO), len(chunk))
+        if previous is not None:
+            bits, mask = np.vstack([previous[0], bits]), np.vstack([previous[1], mask])
+        pairs = counted[samples - (previous is not None):samples + len(chunk) - 1] if counted is not None else None
+        changed = (bits[1:] != bits[:-1]) & mask[1:] & mask[:-1]
+        if pairs is not None:
+            if len(pairs) != len(changed):
+                raise ValueError("counted needs one entry per pair of consecutive samples")
+            changed &= pairs[:, None]
+        toggles[:] += changed.sum(axis=0)
+        fresh = slice(1, None) if previous is not None else slice(None)
+        ones[:] += (bits[fresh] & mask[fresh]).sum(axis=0)
+        seen[:] += mask[fresh].sum(axis=0)
+        previous = (bits[-1:], mask[-1:])
+        samples += len(chunk)
+
+    chunk: list[str] = []
+    for line in lines:
+        chunk.append(line.strip())
+        if len(chunk) == block:
+            consume(chunk)
+            chunk = []
+    if chunk:
+        consume(chunk)
+    if counted is not None and len(counted) != max(0, samples - 1):
+        raise ValueError("counted needs one entry per pair of consecutive samples")
+    duty = np.divide(ones, seen, out=np.zeros(width), where=seen > 0)
+    unknown = 1.0 - seen.sum() / (samples * width) if samples else 0.0
+    return toggles, duty, unknown
 
 
 def simulate(yosys: Tool, iverilog: Tool, vvp: Tool, *, stage_dir: Path, netlist: Path, liberty: Path,
@@ -352,8 +454,11 @@ def simulate(yosys: Tool, iverilog: Tool, vvp: Tool, *, stage_dir: Path, netlist
     if macros:
         write_text(stage_dir / "sram_models.v", "".join(sram_model(macro) for macro in macros))
         sources.append("sram_models.v")
-    probes = _probes(stimulus, netlist.read_text(), (stage_dir / "sim_netlist.v").read_text(), library, macros)
-    write_text(stage_dir / "tb.v", _testbench(top, clock_port, stimulus, outputs, probes))
+    model = (stage_dir / "sim_netlist.v").read_text()
+    probes = _probes(stimulus, netlist.read_text(), model, library, macros)
+    model, testbench = _shorten_names([model, _testbench(top, clock_port, stimulus, outputs, probes)])
+    write_text(stage_dir / "sim_netlist.v", model)
+    write_text(stage_dir / "tb.v", testbench)
     widths = [bits for _, bits in stimulus.inputs]
     digits = (sum(widths) + 3) // 4
     rows = []
@@ -363,6 +468,7 @@ def simulate(yosys: Tool, iverilog: Tool, vvp: Tool, *, stage_dir: Path, netlist
             word = word << bits | value
         rows.append(f"{word:0{digits}x}")
     write_text(stage_dir / "stimulus.hex", "\n".join(rows) + "\n")
+    write_text(stage_dir / "samples.hex", "\n".join(f"{flag:x}" for flag in stimulus.sample_flags()) + "\n")
 
     log = stage_dir / "sim.log"
     run_tool(iverilog, ["-g2012", "-o", "sim.vvp", "-s", "tb", "tb.v", *sources], cwd=stage_dir,
@@ -372,12 +478,14 @@ def simulate(yosys: Tool, iverilog: Tool, vvp: Tool, *, stage_dir: Path, netlist
     checked = _check_outputs(stage_dir, stimulus, log)
     trace = stage_dir / "probes.hex"
     try:
-        toggles, duty, unknown = count_toggles(trace.read_text().split(), sum(probe.width for probe in probes))
+        with open(trace) as samples:
+            toggles, duty, unknown = count_toggles(samples, sum(probe.width for probe in probes),
+                                                   stimulus.counted_pairs())
     except ValueError as error:
         raise ToolFailure(STAGE, f"probes.hex: {error}", log) from None
     trace.unlink()
 
-    rates = toggles / (stimulus.measure_cycles - 1)
+    rates = toggles / stimulus.sampled_cycles
     inputs: dict[str, list[list[float]]] = {}
     per_instance: dict[str, list[float]] = {}
     offset = 0
@@ -391,6 +499,7 @@ def simulate(yosys: Tool, iverilog: Tool, vvp: Tool, *, stage_dir: Path, netlist
     pin_rates = [rate for values in per_instance.values() for rate in values]
     result = {
         "measured_cycles": stimulus.measure_cycles,
+        "sampled_cycles": stimulus.sampled_cycles,
         "results_checked": checked,
         "pin_toggle_rate": sum(pin_rates) / len(pin_rates),
         "unknown_fraction": unknown,

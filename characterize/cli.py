@@ -18,7 +18,7 @@ from quidam.config import PE_TYPES, parse_config
 from .dataset import dataset_path, update_dataset
 from .flow import characterize_point
 from .mac import mac_design
-from .points import BUILTIN_SWEEPS, load_sweep
+from .points import BUILTIN_SWEEPS, UNITS, load_sweep
 from .sweep import run_sweep
 from .tools import YOSYS_ENV
 
@@ -91,6 +91,8 @@ def characterize_mac(pe_type, act_bits, wt_bits, psum_bits, clock_mhz, ops, seed
 @click.option("--scheduler", metavar="ADDRESS",
               help="Use the Dask scheduler at ADDRESS (tcp://host:8786) instead of an embedded cluster.")
 @click.option("--retry-failed", is_flag=True, help="Run points again whose stored result is a failure.")
+@click.option("--unit", type=click.Choice(UNITS), default="accelerator", show_default=True,
+              help="Characterize each point's whole accelerator, or only its MAC unit (dataset <pe>-mac.csv).")
 @click.option("--runs", "runs_root", type=click.Path(file_okay=False, path_type=Path), default=Path("runs"),
               show_default=True, help="Root of the run folders.")
 @click.option("--data", "data_dir", type=click.Path(file_okay=False, path_type=Path),
@@ -99,7 +101,7 @@ def characterize_mac(pe_type, act_bits, wt_bits, psum_bits, clock_mhz, ops, seed
               help="Nangate45 directory (default: $QUIDAM_PDK_DIR, else ../shared/pdk/nangate45).")
 @click.option("--yosys", metavar="YOSYS", help=f"yowasp (default) or a Yosys command; also ${YOSYS_ENV}.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
-def characterize(pe_type, sweep_name, jobs, scheduler, retry_failed, runs_root, data_dir, pdk_dir, yosys,
+def characterize(pe_type, sweep_name, jobs, scheduler, retry_failed, unit, runs_root, data_dir, pdk_dir, yosys,
                  no_progress):
     """Characterize a sweep of design points of one PE type in parallel and write its dataset.
 
@@ -119,11 +121,12 @@ def characterize(pe_type, sweep_name, jobs, scheduler, retry_failed, runs_root, 
     if len(sweep.skipped) > 3:
         click.echo(f"  ... and {len(sweep.skipped) - 3} more")
     summary = run_sweep(sweep, jobs=jobs, scheduler=scheduler, retry_failed=retry_failed, runs_root=runs_root,
-                        pdk_dir=pdk_dir, yosys=yosys, progress=not no_progress, label=f"characterize {pe_type}")
+                        pdk_dir=pdk_dir, yosys=yosys, progress=not no_progress, label=f"characterize {pe_type}",
+                        unit=unit)
     finished = [(point.config, point.record) for point in summary.points if point.status != "failed"]
     click.echo(summary.format())
     if finished:
-        path = dataset_path(data_dir, pe_type)
+        path = dataset_path(data_dir, pe_type if unit == "accelerator" else f"{pe_type}-{unit}")
         rows = update_dataset(finished, path)
         click.echo(f"dataset {path}: {rows} rows ({len(finished)} from this sweep)")
     else:

@@ -36,7 +36,8 @@ from quidam.config import FIELDS, AcceleratorConfig
 from quidam.errors import QuidamError
 from quidam.files import write_text
 
-__all__ = ["COLUMNS", "CONFIG_COLUMNS", "Column", "DatasetError", "columns_markdown", "dataset_columns",
+__all__ = ["ACTIONS", "COLUMNS", "CONFIG_COLUMNS", "Column", "DatasetError", "action_energies", "columns_markdown",
+           "dataset_columns",
            "dataset_path", "read_dataset", "update_dataset"]
 
 #: The configuration columns (every configuration field, in declaration order).
@@ -83,10 +84,56 @@ COLUMNS: tuple[Column, ...] = (
     Column("power__total__leakage_w", "W", "leakage power (typical corner)"),
     Column("sta__timing__critical_path_ns", "ns", "critical path: data arrival plus the capture flop's setup"),
     Column("sta__timing__fmax_mhz", "MHz", "highest clock the critical path allows, 1000 / critical path"),
-    Column("power__<action>__energy<...>_j", "J", "per-action energies, every `power__*__energy*_j` metric, by "
-           "name (today `power__mac__energy_per_op_j`: one MAC operation)", r"power__\w+__energy\w*_j"),
+    Column("power__block__<block>__{dynamic,leakage}_w", "W", "power by block (the blocks of the area "
+           "breakdown)", r"power__block__\w+__(dynamic|leakage)_w"),
+    Column("power__<op>__energy_per_op_j", "J", "dynamic energy of the whole design per operation of its "
+           "workload (`layer_mac`: per MAC of the simulated layer)", r"power__\w+__energy\w*_j"),
+    Column("energy__<action>_j", "J", "per-action energies (see `ACTIONS`): a block's dynamic energy over the "
+           "simulated layer divided by the events that drove it", r"energy__\w+_j"),
     Column("design_id", "", "the design point: its run folder is `runs/nangate45/<design_id>/`"),
 )
+
+
+#: Per-action energies: column, the blocks whose dynamic energy it takes, the workload events it divides by.
+#: A scratchpad's or the GLB's figure is per access, reads and writes of the layer together; the last is the
+#: energy per cycle of what no action accounts for (PE sequencers, controller: mostly their clocked flops).
+ACTIONS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
+    ("energy__mac_op_j", ("mac",), ("macs",)),
+    ("energy__ifmap_spad_access_j", ("ifmap_spad",), ("spad_ifmap_read", "spad_ifmap_write")),
+    ("energy__filter_spad_access_j", ("filter_spad",), ("spad_filter_read", "spad_filter_write")),
+    ("energy__psum_spad_access_j", ("psum_spad",), ("spad_psum_read", "spad_psum_write")),
+    ("energy__glb_access_j", ("glb",), ("glb_read", "glb_write")),
+    ("energy__array_transfer_j", ("array_bus",),
+     ("array_ifmap_bus", "array_filter_bus", "array_psum_in", "array_psum_out")),
+    ("energy__control_per_cycle_j", ("pe_control", "controller", "top"), ("cycles",)),
+)
+
+
+def action_energies(metrics: dict[str, Any]) -> dict[str, float]:
+    """The :data:`ACTIONS` energies of a point whose workload counted its events (none for a MAC unit alone).
+
+    Energy of a block = its dynamic power x the measured time (measured cycles x clock period).
+
+    Raises
+    ------
+    DatasetError
+        A block's power or an event count is missing, or an action never happened in the workload.
+    """
+    if "workload__cycles" not in metrics:
+        return {}
+    where = f"design point {metrics.get('design_id', '?')}"
+    try:
+        seconds = metrics["power__activity__measured_cycles"] * metrics["sta__clock__period_ns"] * 1e-9
+        energies = {}
+        for column, blocks, events in ACTIONS:
+            count = sum(metrics[f"workload__{event}"] for event in events)
+            if count <= 0:
+                raise DatasetError(f"{where}: its workload has no {' or '.join(events)} events, so {column} is "
+                                   f"undefined")
+            energies[column] = sum(metrics[f"power__block__{block}__dynamic_w"] for block in blocks) * seconds / count
+    except KeyError as missing:
+        raise DatasetError(f"{where}: metrics.json has no {missing.args[0]}; re-run the point") from None
+    return energies
 
 
 def dataset_path(data_dir: str | os.PathLike[str], pe_type: str) -> Path:
@@ -202,6 +249,7 @@ def update_dataset(points: Iterable[tuple[AcceleratorConfig, dict[str, Any]]],
     points = list(points)
     if not points:
         raise DatasetError(f"{path}: no finished point to write")
+    points = [(config, {**metrics, **action_energies(metrics)}) for config, metrics in points]
     columns = dataset_columns(metrics for _, metrics in points)
     new = {}
     for config, metrics in points:

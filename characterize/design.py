@@ -20,18 +20,25 @@ from quidam.errors import QuidamError
 from .activity import Stimulus
 from .run_dir import sources_digest
 
-__all__ = ["Design", "design_from_verilog", "generator_source_digest", "ports_of"]
+__all__ = ["FRONT_END_MODULES", "Design", "design_from_verilog", "generator_source_digest", "ports_of"]
 
 _PORT = re.compile(r"^\s*(input|output)\s+(?:wire\s+|reg\s+)?(?:\[(\d+):(\d+)\]\s*)?([A-Za-z_][\w$]*)\s*[;,]",
                    re.MULTILINE)
 
 
+#: Generator modules that only write files around the Verilog (command line, flow handoff): left out of
+#: :func:`generator_source_digest`, so editing them keeps every cached point valid.
+FRONT_END_MODULES = frozenset({"cli.py", "orfs.py"})
+
+
 def generator_source_digest() -> str:
-    """SHA-256 over the RTL generator's Python sources (``rtl_gen/*.py`` and ``formats/*.py``)."""
+    """SHA-256 over the RTL generator's Python sources (``rtl_gen/*.py`` but :data:`FRONT_END_MODULES`,
+    and ``formats/*.py``)."""
     import quidam.formats
     import quidam.rtl_gen
 
-    return sources_digest([Path(quidam.rtl_gen.__file__).parent, Path(quidam.formats.__file__).parent])
+    return sources_digest([Path(quidam.rtl_gen.__file__).parent, Path(quidam.formats.__file__).parent],
+                          exclude=FRONT_END_MODULES)
 
 
 @dataclass(frozen=True)
@@ -60,6 +67,11 @@ class Design:
     generator_digest : str or None
         Digest of the generator's sources when generated (see
         :func:`generator_source_digest`), ``None`` for hand-written Verilog.
+    blocks : tuple of (str, str)
+        Area breakdown: block names and :mod:`fnmatch` patterns of module
+        names, first match wins. When given, synthesis keeps the hierarchy
+        until the cells are mapped (so each module's area is known), then
+        flattens; when empty it flattens first.
     """
 
     name: str
@@ -71,6 +83,7 @@ class Design:
     clock_port: str = "clk"
     macros: tuple[str, ...] = ()
     generator_digest: str | None = None
+    blocks: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self):
         if not self.clock_mhz > 0:

@@ -87,7 +87,8 @@ def _identity(design: Design, versions: dict[str, str], library: Path, macros: l
         "platform": PLATFORM,
         "corner": CORNER,
         "design": {"name": design.name, "top": design.top, "clock_port": design.clock_port,
-                   "clock_mhz": design.clock_mhz, "params": design.params},
+                   "clock_mhz": design.clock_mhz, "params": design.params,
+                   **({"blocks": [list(block) for block in design.blocks]} if design.blocks else {})},
         "verilog_sha256": design.verilog_digest,
         "generator_sha256": design.generator_digest,
         "stimulus_sha256": design.stimulus.digest,
@@ -122,7 +123,8 @@ def _run_stages(design: Design, run: RunDir, liberty: Path, macros: list[SRAMMac
 
     clock = time.perf_counter()
     metrics = synth.synthesize(yosys_tool(yosys), stage_dir=run.stage(synth.STAGE), verilog=rtl, top=design.top,
-                               liberty=liberty, macros=macros, clock_period_ns=design.period_ns)
+                               liberty=liberty, macros=macros, clock_period_ns=design.period_ns,
+                               blocks=design.blocks)
     netlist = run.stage(synth.STAGE) / "netlist.v"
     runtimes["synth"] = time.perf_counter() - clock
 
@@ -134,23 +136,24 @@ def _run_stages(design: Design, run: RunDir, liberty: Path, macros: list[SRAMMac
 
     clock = time.perf_counter()
     power_dir = run.stage(power.STAGE)
+    stimulus = design.stimulus.resolve(power_dir)
     ports = ports_of(netlist.read_text())
     inputs = {name: width for name, (direction, width) in ports.items()
               if direction == "input" and name != design.clock_port}
-    driven = dict(design.stimulus.inputs)
+    driven = dict(stimulus.inputs)
     if driven != inputs:
         raise ToolFailure(power.STAGE, f"the stimulus drives {driven} but the netlist's inputs are {inputs}")
     outputs = [(name, width) for name, (direction, width) in ports.items() if direction == "output"]
     library = cell_library(liberty)
     measured = activity.simulate(yosys_tool(yosys), iverilog_tool(), vvp_tool(), stage_dir=power_dir,
                                  netlist=netlist, liberty=liberty, library=library, macros=macros,
-                                 top=design.top, clock_port=design.clock_port, stimulus=design.stimulus,
+                                 top=design.top, clock_port=design.clock_port, stimulus=stimulus,
                                  outputs=outputs)
     metrics.update(power.analyze_power(sta_tool(), stage_dir=power_dir, libraries=libraries, netlist=netlist,
                                        top=design.top, sdc=sta_dir / "constraints.sdc",
-                                       period_ns=design.period_ns, stimulus=design.stimulus,
+                                       period_ns=design.period_ns, stimulus=stimulus,
                                        activity=measured, widths=inputs, library=library,
-                                       macro_cells={macro.name for macro in macros}))
+                                       macro_cells={macro.name for macro in macros}, blocks=design.blocks))
     runtimes["power"] = time.perf_counter() - clock
     return metrics
 

@@ -47,35 +47,37 @@ from quidam.config import FIELDS, AcceleratorConfig, operand_bits, parse_config
 from quidam.errors import ConfigError
 
 from .design import Design
+from .accelerator import accelerator_design
 from .mac import mac_design
 
-__all__ = ["BUILTIN_SWEEPS", "SWEEP_KEYS", "Sweep", "design_for", "expand_sweep", "load_sweep"]
+__all__ = ["BUILTIN_SWEEPS", "SWEEP_KEYS", "UNITS", "Sweep", "design_for", "expand_sweep", "load_sweep"]
 
 #: Top-level keys of a sweep definition.
 SWEEP_KEYS = ("description", "base", "grid")
 
 _RULES = {rule.name: rule for rule in FIELDS}
 
-# The array, scratchpad and buffer fields of the template, varied one at a time around the base of `default`.
-_DEFAULT_BASE = {"rows": 4, "cols": 4, "ifmap_spad_depth": 12, "filter_spad_depth": 32, "psum_spad_depth": 16,
+# The base point of `default`: a 2x2 array, small scratchpads and a 16 KiB GLB in 4 banks of fakeram45_512x64.
+_DEFAULT_BASE = {"rows": 2, "cols": 2, "ifmap_spad_depth": 12, "filter_spad_depth": 32, "psum_spad_depth": 16,
                  "glb_kib": 16, "glb_banks": 4, "glb_word_bits": 64, "clock_mhz": 200.0}
 
 #: The built-in sweeps, as the mappings a YAML sweep file holds; ``<name>@int`` adds grids for pe_type int.
 BUILTIN_SWEEPS: dict[str, dict[str, Any]] = {
-    # Small: 4 array shapes and one step down and up of each scratchpad and the GLB around a 4x4 array
-    # (12 points; 15 more operand widths for pe_type int).
+    # Small enough for 2 cores in well under 30 minutes (each point is a whole accelerator through synthesis,
+    # timing and a gate-level replay of a real layer): 4 array shapes, and each scratchpad and the GLB doubled
+    # around the 2x2 base (8 points; 4 more operand widths for pe_type int).
     "default": {
-        "description": "array shapes 2..4 x 2..4, each scratchpad and the GLB one step down and up",
+        "description": "array shapes 2..3 x 2..3, each scratchpad and the GLB doubled around a 2x2 base",
         "base": _DEFAULT_BASE,
         "grid": [
-            {"rows": [2, 4], "cols": [2, 4]},
-            {"ifmap_spad_depth": [6, 24]},
-            {"filter_spad_depth": [16, 64]},
-            {"psum_spad_depth": [8, 32]},
-            {"glb_kib": [8, 32]},
+            {"rows": [2, 3], "cols": [2, 3]},
+            {"ifmap_spad_depth": [24]},
+            {"filter_spad_depth": [64]},
+            {"psum_spad_depth": [32]},
+            {"glb_kib": [32]},
         ],
     },
-    "default@int": {"grid": [{"act_bits": [2, 4, 8, 16], "wt_bits": [2, 4, 8, 16]}]},
+    "default@int": {"grid": [{"act_bits": [4, 8], "wt_bits": [4, 8]}]},
     # QADAM-like: array rows and cols, the three scratchpad depths and the GLB size, full factorial (576 points).
     "full": {
         "description": "QADAM-like space: rows x cols x ifmap/filter/psum scratchpads x GLB size",
@@ -94,14 +96,24 @@ BUILTIN_SWEEPS: dict[str, dict[str, Any]] = {
 }
 
 
-def design_for(config: AcceleratorConfig) -> Design:
+#: What a sweep point characterizes: the whole accelerator (the default) or only its MAC unit.
+UNITS = ("accelerator", "mac")
+
+
+def design_for(config: AcceleratorConfig, pdk_dir: str | None = None, unit: str = "accelerator") -> Design:
     """The design characterized for one sweep point.
 
-    Today the MAC unit of the configuration
-    (:func:`~quidam.characterize.mac.mac_design`, which depends on the PE type,
-    widths and clock only); the accelerator top replaces it here, and only here.
+    ``unit="accelerator"``: the configuration's whole accelerator with macro
+    memories and its real-layer workload
+    (:func:`~quidam.characterize.accelerator.accelerator_design`);
+    ``unit="mac"``: its MAC unit alone (:func:`~quidam.characterize.mac.mac_design`,
+    which depends on the PE type, widths and clock only).
     """
-    return mac_design(config)
+    if unit == "accelerator":
+        return accelerator_design(config, pdk_dir=pdk_dir)
+    if unit == "mac":
+        return mac_design(config)
+    raise ConfigError(f"unit must be one of {', '.join(UNITS)}, not {unit!r}")
 
 
 class Sweep(list):

@@ -43,6 +43,7 @@ flip-flops' clock pins); no wire load (Nangate45's library has none by default).
 
 from __future__ import annotations
 
+import fnmatch
 import re
 from pathlib import Path
 from typing import Any
@@ -54,7 +55,7 @@ from .cells import Cell
 from .sta import sta_preamble
 from .tools import Tool, ToolFailure, run_tool
 
-__all__ = ["STAGE", "GROUPS", "analyze_power", "parse_power_report"]
+__all__ = ["STAGE", "GROUPS", "analyze_power", "block_of", "parse_power_report"]
 
 STAGE = "3_power"
 
@@ -132,9 +133,17 @@ def _report(groups: dict[str, dict[str, float]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def block_of(instance: str, top: str, blocks: tuple[tuple[str, str], ...]) -> str | None:
+    """The block of a flattened instance (``array.pe_0_1.mac._12_``): the first whose pattern matches its
+    module's name (``<top>.array.pe_0_1.mac``); ``None`` when none does."""
+    module = f"{top}.{instance.rsplit('.', 1)[0]}" if "." in instance else top
+    return next((block for block, pattern in blocks if fnmatch.fnmatchcase(module, pattern)), None)
+
+
 def analyze_power(sta: Tool, *, stage_dir: Path, libraries: list[Path], netlist: Path, top: str, sdc: Path,
                   period_ns: float, stimulus: Stimulus, activity: dict[str, Any], widths: dict[str, int],
-                  library: dict[str, Cell], macro_cells: set[str]) -> dict[str, Any]:
+                  library: dict[str, Cell], macro_cells: set[str],
+                  blocks: tuple[tuple[str, str], ...] = ()) -> dict[str, Any]:
     """Power of the netlist with the measured activities; the ``power__*`` metrics.
 
     Parameters
@@ -158,6 +167,10 @@ def analyze_power(sta: Tool, *, stage_dir: Path, libraries: list[Path], netlist:
         The standard cells (:func:`~quidam.characterize.cells.cell_library`).
     macro_cells : set of str
         Names of the SRAM macro cells.
+    blocks : tuple of (str, str)
+        Blocks and the patterns of their module names (see
+        :attr:`~quidam.characterize.design.Design.blocks`): each instance's
+        power is also summed into its block (:func:`block_of`).
 
     Returns
     -------
@@ -167,7 +180,9 @@ def analyze_power(sta: Tool, *, stage_dir: Path, libraries: list[Path], netlist:
         ``power__propagated__dynamic_w``; ``power__activity__input_toggle_rate``,
         ``power__activity__pin_toggle_rate``, ``power__activity__unknown_fraction``,
         ``power__activity__measured_cycles``,
-        ``power__activity__results_checked``; ``power__<op>__energy_per_op_j``.
+        ``power__activity__results_checked``; ``power__<op>__energy_per_op_j``;
+        with ``blocks``, ``power__block__<block>__{dynamic,leakage}_w``;
+        ``workload__<event>`` for each of the stimulus's events.
 
     Raises
     ------
@@ -185,17 +200,23 @@ def analyze_power(sta: Tool, *, stage_dir: Path, libraries: list[Path], netlist:
     units = _unit_powers((stage_dir / "instance_power.txt").read_text(), log)
 
     groups = {group.lower(): dict.fromkeys(_COMPONENTS, 0.0) for group in GROUPS}
+    by_block = {block: {"dynamic": 0.0, "leakage": 0.0} for block, _ in blocks}
     rates = activity["instances"]
     for instance, entry in units.items():
         if instance not in rates:
             raise ToolFailure(STAGE, f"instance {instance} has no simulated activity", log)
         cell = entry["cell"]
         group = "macro" if cell in macro_cells else "sequential" if library[cell].sequential else "combinational"
+        block = block_of(instance, top, blocks) if blocks else None
+        if blocks and block is None:
+            raise ToolFailure(STAGE, f"instance {instance} belongs to no block", log)
         for index, component in enumerate(_COMPONENTS):
             at0, at1 = entry[0][index], entry[1][index]
             value = at0 if component == "leakage" else at0 + (at1 - at0) * rates[instance]
             groups[group][component] += value
             groups["total"][component] += value
+            if block is not None:
+                by_block[block]["leakage" if component == "leakage" else "dynamic"] += value
     for figures in groups.values():
         figures["total"] = sum(figures[component] for component in _COMPONENTS)
     write_text(stage_dir / "power.rpt", _report(groups))
@@ -217,6 +238,11 @@ def analyze_power(sta: Tool, *, stage_dir: Path, libraries: list[Path], netlist:
     metrics["power__activity__unknown_fraction"] = activity["unknown_fraction"]
     metrics["power__activity__measured_cycles"] = activity["measured_cycles"]
     metrics["power__activity__results_checked"] = activity["results_checked"]
+    for block, figures in by_block.items():
+        metrics[f"power__block__{block}__dynamic_w"] = figures["dynamic"]
+        metrics[f"power__block__{block}__leakage_w"] = figures["leakage"]
+    for event, count in stimulus.events:
+        metrics[f"workload__{event}"] = count
     measured_s = stimulus.measure_cycles * period_ns * 1e-9
     metrics[f"power__{stimulus.op_name}__energy_per_op_j"] = (
         metrics["power__total__dynamic_w"] * measured_s / stimulus.ops)

@@ -41,7 +41,7 @@ from quidam.errors import PDKError, QuidamError, ToolError
 from quidam.pdk.locate import cell_library_path, resolve_pdk_dir
 
 from .flow import CORNER, characterize_point, point_run_dir
-from .points import design_for
+from .points import UNITS, design_for
 from .tools import tool_versions
 
 __all__ = ["PointResult", "SweepError", "SweepSummary", "run_sweep"]
@@ -133,10 +133,11 @@ def _bug(stage: str, error: Exception, design_id: str | None = None) -> dict[str
     return _failure(stage, reason, design_id, traceback=traceback.format_exc())
 
 
-def resolve_point(config: AcceleratorConfig, runs_root: str, pdk_dir: str, yosys: str | None) -> dict[str, Any]:
+def resolve_point(config: AcceleratorConfig, runs_root: str, pdk_dir: str, yosys: str | None,
+                  unit: str = "accelerator") -> dict[str, Any]:
     """Round 1, on a worker: the design id of ``config``'s point and its stored result (``None`` if none)."""
     try:
-        run = point_run_dir(design_for(config), pdk_dir=pdk_dir, runs_root=runs_root, yosys=yosys)
+        run = point_run_dir(design_for(config, pdk_dir, unit), pdk_dir=pdk_dir, runs_root=runs_root, yosys=yosys)
         return {"design_id": run.design_id, "stored": run.cached()}
     except (ToolError, PDKError):
         raise
@@ -145,10 +146,10 @@ def resolve_point(config: AcceleratorConfig, runs_root: str, pdk_dir: str, yosys
 
 
 def characterize_config(config: AcceleratorConfig, runs_root: str, pdk_dir: str, yosys: str | None,
-                        retry: bool) -> dict[str, Any]:
+                        retry: bool, unit: str = "accelerator") -> dict[str, Any]:
     """Round 2, on a worker: characterize ``config``'s point; unexpected errors become a failure record."""
     try:
-        return characterize_point(design_for(config), pdk_dir=pdk_dir, runs_root=runs_root, yosys=yosys,
+        return characterize_point(design_for(config, pdk_dir, unit), pdk_dir=pdk_dir, runs_root=runs_root, yosys=yosys,
                                   retry=retry)
     except (ToolError, PDKError):
         raise
@@ -205,7 +206,7 @@ def _result(future) -> tuple[Any, dict[str, Any] | None]:
 def run_sweep(configs: Iterable[AcceleratorConfig], *, jobs: int | None = None, scheduler: str | None = None,
               retry_failed: bool = False, runs_root: str | os.PathLike[str] = "runs",
               pdk_dir: str | os.PathLike[str] | None = None, yosys: str | None = None,
-              progress: bool = True, label: str = "characterize") -> SweepSummary:
+              progress: bool = True, label: str = "characterize", unit: str = "accelerator") -> SweepSummary:
     """Characterize every configuration's design point on Dask; see the module docstring.
 
     Parameters
@@ -224,6 +225,8 @@ def run_sweep(configs: Iterable[AcceleratorConfig], *, jobs: int | None = None, 
         Show a progress bar (standard error) with counts and ETA.
     label : str
         The progress bar's title.
+    unit : str
+        What each point characterizes (:data:`~quidam.characterize.points.UNITS`).
 
     Raises
     ------
@@ -239,6 +242,8 @@ def run_sweep(configs: Iterable[AcceleratorConfig], *, jobs: int | None = None, 
                          "workers run the points")
     if jobs is not None and jobs < 1:
         raise SweepError(f"jobs: must be at least 1, not {jobs}")
+    if unit not in UNITS:
+        raise SweepError(f"unit must be one of {', '.join(UNITS)}, not {unit!r}")
     runs = str(Path(runs_root).resolve())
     pdk = str(resolve_pdk_dir(pdk_dir).resolve())
     cell_library_path(CORNER, pdk)  # fail fast, here, when the cell library or a tool is missing
@@ -248,7 +253,7 @@ def run_sweep(configs: Iterable[AcceleratorConfig], *, jobs: int | None = None, 
     try:
         client = cluster.client
         token = uuid.uuid4().hex[:8]
-        resolving = [client.submit(resolve_point, config, runs, pdk, yosys, key=f"resolve-{index}-{token}")
+        resolving = [client.submit(resolve_point, config, runs, pdk, yosys, unit, key=f"resolve-{index}-{token}")
                      for index, config in enumerate(configs)]
         owners: dict[str, list[int]] = {}  # design id -> configuration indices
         designs = tqdm(resolving, desc=f"{label}: designs", unit="config", disable=not progress, leave=False,
@@ -272,7 +277,7 @@ def run_sweep(configs: Iterable[AcceleratorConfig], *, jobs: int | None = None, 
         designs.close()
         del resolving, designs
         pending = {design_id: indices[0] for design_id, indices in owners.items() if indices[0] not in results}
-        futures = {client.submit(characterize_config, configs[index], runs, pdk, yosys, retry_failed,
+        futures = {client.submit(characterize_config, configs[index], runs, pdk, yosys, retry_failed, unit,
                                  key=f"characterize-{design_id}-{token}"): design_id
                    for design_id, index in pending.items()}
         _collect(futures, pending, results, progress=progress, label=label)

@@ -3,10 +3,24 @@
 The script (``1_synth/synth.ys``) reads the Verilog, reads each SRAM macro's
 Liberty file as a black box (``read_liberty -lib``), runs ``synth -top <top>
 -flatten``, maps flip-flops (``dfflibmap -liberty``) and logic (``abc -D
-<period_ps> -liberty``: ABC's delay target makes the mapping timing-driven),
+<period_ps> -constr abc.constr -liberty``: ABC's delay target makes the
+mapping timing-driven, and the driver and load in :data:`ABC_CONSTRAINTS`
+make its script buffer high-fanout nets and size gates, without which an
+unbuffered reset or broadcast net dominates the critical path),
 removes dangling wires (``opt_clean``), writes the mapped netlist
 (``write_verilog -noattr``) and the statistics (``stat -json -liberty``,
 ``stat.json``; Yosys's own human-readable ``stat`` table is in the log).
+
+With an area breakdown by block (a design's ``blocks``) the hierarchy is kept
+through mapping: ``synth`` without ``-flatten``, then ``stat -json`` per
+module (``stat_modules.json``), then ``rename -enumerate`` (public cell
+names, so that after ``flatten`` each instance is named by its hierarchical
+path, ``array.pe_0_1.mac._12_``, and power can be split by block too). Each module's cells are
+summed into the first block whose pattern matches its name
+(``synth__area__block__<block>_um2``, macros included); the blocks add up
+to the total. Optimisation then stops at module boundaries (constants are not
+propagated into a submodule), which the ``flatten`` that follows does not
+undo.
 
 Yosys needs the Liberty file uncompressed: :func:`uncompressed_liberty`
 decompresses ``nangate45_typ.lib.gz`` once into a cache folder keyed by the
@@ -27,6 +41,7 @@ stage.
 
 from __future__ import annotations
 
+import fnmatch
 import functools
 import gzip
 import json
@@ -43,9 +58,14 @@ from quidam.pdk.sram import SRAMMacro
 from .cells import cell_library
 from .tools import Tool, ToolFailure, run_tool
 
-__all__ = ["STAGE", "uncompressed_liberty", "synthesize"]
+__all__ = ["ABC_CONSTRAINTS", "STAGE", "uncompressed_liberty", "synthesize"]
 
 STAGE = "1_synth"
+
+#: ABC's view of what drives and loads the logic it maps (OpenROAD-flow-scripts' nangate45 values: a
+#: BUF_X1 driver, a 3.898 fF load): with them ABC's script also buffers high fanout and sizes gates.
+ABC_CONSTRAINTS = "set_driving_cell BUF_X1\nset_load 3.898\n"
+ABC_CONSTRAINTS_FILE = "abc.constr"
 
 # Relative difference allowed between Yosys's area total and the sum recomputed from Liberty.
 _AREA_TOLERANCE = 1e-6
@@ -71,17 +91,20 @@ def uncompressed_liberty(path: Path, cache_dir: Path) -> Path:
     return target
 
 
-def _script(top: str, verilog: str, liberty: str, macros: list[str], period_ps: int) -> str:
+def _script(top: str, verilog: str, liberty: str, macros: list[str], period_ps: int, hierarchical: bool,
+            constraints: str = ABC_CONSTRAINTS_FILE) -> str:
     lines = [
         f"read_verilog -sv {verilog}",
         *(f"read_liberty -lib {macro}" for macro in macros),
-        f"synth -top {top} -flatten",
+        f"synth -top {top}" if hierarchical else f"synth -top {top} -flatten",
         f"dfflibmap -liberty {liberty}",
-        f"abc -D {period_ps} -liberty {liberty}",
+        f"abc -D {period_ps} -constr {constraints} -liberty {liberty}",
         "opt_clean",
+        *([f"tee -q -o stat_modules.json stat -json -liberty {liberty}", "rename -enumerate",
+           "flatten -noscopeinfo", "opt_clean"] if hierarchical else []),
         f"tee -o stat.json stat -json -liberty {liberty}",
         f"stat -liberty {liberty}",
-        "write_verilog -noattr netlist.v",
+        "write_verilog -noattr -simple-lhs netlist.v",
     ]
     return "\n".join(lines) + "\n"
 
@@ -130,8 +153,28 @@ def _area_metrics(stat: dict[str, Any], top: str, liberty: Path, macros: list[SR
     }
 
 
+def _block_areas(stat: dict[str, Any], blocks: tuple[tuple[str, str], ...], liberty: Path,
+                 macros: list[SRAMMacro], log: Path) -> dict[str, float]:
+    """Area of each block: every module's library cells and macros, summed into its block."""
+    library = cell_library(liberty)
+    macro_area = {macro.name: macro.area_um2 for macro in macros}
+    areas = dict.fromkeys((name for name, _ in blocks), 0.0)
+    for module, figures in stat.get("modules", {}).items():
+        name = module.lstrip("\\")
+        block = next((block for block, pattern in blocks if fnmatch.fnmatchcase(name, pattern)), None)
+        if block is None:
+            raise ToolFailure(STAGE, f"module {name} belongs to no block of the area breakdown", log)
+        for cell, count in figures.get("num_cells_by_type", {}).items():
+            if cell in macro_area:
+                areas[block] += macro_area[cell] * count
+            elif cell in library:
+                areas[block] += library[cell].area_um2 * count
+    return {f"synth__area__block__{block}_um2": area for block, area in areas.items()}
+
+
 def synthesize(yosys: Tool, *, stage_dir: Path, verilog: Path, top: str, liberty: Path,
-               macros: list[SRAMMacro], clock_period_ns: float) -> dict[str, Any]:
+               macros: list[SRAMMacro], clock_period_ns: float,
+               blocks: tuple[tuple[str, str], ...] = ()) -> dict[str, Any]:
     """Synthesize ``verilog`` (top module ``top``) to Nangate45 cells in ``stage_dir``.
 
     Parameters
@@ -152,13 +195,16 @@ def synthesize(yosys: Tool, *, stage_dir: Path, verilog: Path, top: str, liberty
         black boxes (uncompressed ``.lib``).
     clock_period_ns : float
         Target clock period, passed to ABC as its delay target.
+    blocks : tuple of (str, str)
+        Area breakdown (block name, module-name pattern); see the module docstring.
 
     Returns
     -------
     dict
         ``synth__area__{stdcell,sequential,combinational,macro,total}_um2``,
         ``synth__cells__{count,sequential_count,macro_count}`` and
-        ``synth__cells__by_type`` (cell name to count and area).
+        ``synth__cells__by_type`` (cell name to count and area), and with
+        ``blocks`` ``synth__area__block__<block>_um2``.
 
     Raises
     ------
@@ -168,11 +214,21 @@ def synthesize(yosys: Tool, *, stage_dir: Path, verilog: Path, top: str, liberty
     """
     relative = functools.partial(os.path.relpath, start=stage_dir)
     script = _script(top, relative(verilog), relative(liberty),
-                     [relative(macro.liberty_path) for macro in macros], round(clock_period_ns * 1000))
+                     [relative(macro.liberty_path) for macro in macros], round(clock_period_ns * 1000),
+                     hierarchical=bool(blocks))
+    write_text(stage_dir / ABC_CONSTRAINTS_FILE, ABC_CONSTRAINTS)
     write_text(stage_dir / "synth.ys", script)
     log = stage_dir / "synth.log"
     run_tool(yosys, ["synth.ys"], cwd=stage_dir, log=log, stage=STAGE)
     stat_path = stage_dir / "stat.json"
     if not stat_path.is_file() or not (stage_dir / "netlist.v").is_file():
         raise ToolFailure(STAGE, "Yosys wrote no stat.json or netlist.v", log)
-    return _area_metrics(json.loads(stat_path.read_text()), top, liberty, macros, log)
+    metrics = _area_metrics(json.loads(stat_path.read_text()), top, liberty, macros, log)
+    if blocks:
+        by_block = _block_areas(json.loads((stage_dir / "stat_modules.json").read_text()), blocks, liberty,
+                                macros, log)
+        if abs(sum(by_block.values()) - metrics["synth__area__total_um2"]) > 1e-3 * metrics["synth__area__total_um2"]:
+            raise ToolFailure(STAGE, f"the blocks' areas sum to {sum(by_block.values()):.1f} um^2, the flattened "
+                              f"netlist has {metrics['synth__area__total_um2']:.1f}", log)
+        metrics.update(by_block)
+    return metrics

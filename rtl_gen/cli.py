@@ -19,11 +19,15 @@ from quidam.errors import QuidamError
 
 from .emit import SIDECAR, write_accelerator, write_mac
 from .glb import MEMORIES
+from .orfs import write_orfs_design
 
-__all__ = ["UNITS", "generate"]
+__all__ = ["FLOWS", "UNITS", "generate"]
 
 #: Generatable units and their writers, ``writer(config, out_dir) -> sidecar``.
 UNITS = {"mac": write_mac, "accelerator": write_accelerator}
+
+#: Downstream flows ``--flow`` writes a design folder for.
+FLOWS = ("orfs",)
 
 
 @click.command("generate")
@@ -31,8 +35,12 @@ UNITS = {"mac": write_mac, "accelerator": write_accelerator}
               help=f"What to generate: {', '.join(UNITS)} (default: accelerator with --config, else mac).")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path),
               help="Accelerator configuration (YAML); the options below override its fields.")
-@click.option("--memory", default="behavioural", show_default=True, metavar="KIND",
-              help=f"Accelerator memories: {', '.join(MEMORIES)} (macro: fakeram45 instances in the GLB and filter scratchpads).")
+@click.option("--memory", metavar="KIND",
+              help=f"Accelerator memories: {', '.join(MEMORIES)} (macro: fakeram45 instances in the GLB and filter "
+                   "scratchpads; default behavioural, macro with --flow orfs).")
+@click.option("--flow", metavar="FLOW",
+              help=f"Also write what a downstream flow needs: {', '.join(FLOWS)} (OpenROAD-flow-scripts nangate45: "
+                   "constraint.sdc and config.mk next to the Verilog).")
 @click.option("--pe", "pe_type", metavar="TYPE",
               help=f"PE type: {', '.join(PE_TYPES)} (default: the configuration default, int16).")
 @click.option("--act-bits", type=int, help="Activation width, pe type int only (2..16).")
@@ -40,16 +48,25 @@ UNITS = {"mac": write_mac, "accelerator": write_accelerator}
 @click.option("--psum-bits", type=int, help="Accumulator width (default: the PE type's, see `quidam config fields`).")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Output folder; created when missing.")
-def generate(unit, config_file, memory, pe_type, act_bits, wt_bits, psum_bits, out_dir):
+def generate(unit, config_file, memory, flow, pe_type, act_bits, wt_bits, psum_bits, out_dir):
     """Write UNIT's Verilog (top module named after the unit, no HDL parameters) and config.json to --out.
 
     \b
     Examples: quidam generate --unit mac --pe lightpe1 --out build/mac;
-    quidam generate --config configs/eyeriss.yaml --out build/eyeriss
+    quidam generate --config configs/eyeriss.yaml --out build/eyeriss;
+    quidam generate --config configs/eyeriss.yaml --flow orfs --out build/eyeriss-orfs
     """
-    unit = unit or ("accelerator" if config_file else "mac")
+    unit = unit or ("accelerator" if config_file or flow else "mac")
     if unit not in UNITS:
         raise QuidamError(f"unit: must be one of {', '.join(UNITS)}, not {unit!r}")
+    if flow is not None:
+        if flow not in FLOWS:
+            raise QuidamError(f"flow: must be one of {', '.join(FLOWS)}, not {flow!r}")
+        if unit != "accelerator" or memory not in (None, "macro"):
+            raise QuidamError(f"flow {flow}: hands off the whole accelerator with macro memories "
+                              f"(--unit accelerator --memory macro), not --unit {unit} --memory {memory or 'macro'}")
+        memory = "macro"
+    memory = memory or "behavioural"
     if memory not in MEMORIES:
         raise QuidamError(f"memory: must be one of {', '.join(MEMORIES)}, not {memory!r}")
     options = {"pe_type": pe_type, "act_bits": act_bits, "wt_bits": wt_bits, "psum_bits": psum_bits}
@@ -59,6 +76,13 @@ def generate(unit, config_file, memory, pe_type, act_bits, wt_bits, psum_bits, o
         config = parse_config({**config.to_dict(), **options}, source=str(config_file)) if options else config
     else:
         config = parse_config(options)
+    if flow == "orfs":
+        sidecar = write_orfs_design(config, out_dir)
+        macros = ", ".join(f"{count} x {name}" for name, count in sorted(sidecar["macros"].items())) or "none"
+        click.echo(f"wrote {', '.join(str(out_dir / name) for name in sidecar['orfs'])}: accelerator "
+                   f"{config.pe_type} {config.rows}x{config.cols} PEs at {config.clock_mhz:g} MHz for "
+                   f"OpenROAD-flow-scripts nangate45; macros: {macros}")
+        return
     if unit == "accelerator":
         sidecar = write_accelerator(config, out_dir, memory=memory)
         timing = sidecar["timing"]

@@ -23,7 +23,7 @@ from quidam.files import write_json, write_text
 
 from .mac import describe, mac_for
 
-__all__ = ["SIDECAR", "emit_verilog", "write_accelerator", "write_mac"]
+__all__ = ["SIDECAR", "accelerator_verilog", "emit_verilog", "write_accelerator", "write_mac"]
 
 #: File name of the sidecar written next to each generated Verilog file.
 SIDECAR = "config.json"
@@ -72,6 +72,22 @@ def write_mac(config: AcceleratorConfig, out_dir: Path) -> dict[str, Any]:
     return sidecar
 
 
+def accelerator_verilog(config: AcceleratorConfig, *, memory: str = "behavioural",
+                        pdk_dir: Path | None = None) -> tuple[Any, str]:
+    """The :class:`~quidam.rtl_gen.accelerator.Accelerator` of ``config`` and its Verilog (top ``accelerator``).
+
+    ``memory`` and ``pdk_dir`` as for :func:`write_accelerator`.
+    """
+    from .accelerator import Accelerator
+
+    shapes = ()
+    if memory == "macro":
+        from quidam.pdk.sram import find_macros
+        shapes = [(macro.depth, macro.width) for macro in find_macros(pdk_dir)]
+    accelerator = Accelerator(config, memory=memory, macro_shapes=shapes)
+    return accelerator, emit_verilog(accelerator, name="accelerator")
+
+
 def write_accelerator(config: AcceleratorConfig, out_dir: Path, *, memory: str = "behavioural",
                       pdk_dir: Path | None = None) -> dict[str, Any]:
     """Generate the whole accelerator of ``config`` into ``out_dir/accelerator.v`` and ``config.json``.
@@ -90,16 +106,10 @@ def write_accelerator(config: AcceleratorConfig, out_dir: Path, *, memory: str =
         (file name and sha256) and ``generator``.
     """
     from quidam.mapping.commands import CommandFormat
-    from .accelerator import Accelerator
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    shapes = ()
-    if memory == "macro":
-        from quidam.pdk.sram import find_macros
-        shapes = [(macro.depth, macro.width) for macro in find_macros(pdk_dir)]
-    accelerator = Accelerator(config, memory=memory, macro_shapes=shapes)
-    text = emit_verilog(accelerator, name="accelerator")
+    accelerator, text = accelerator_verilog(config, memory=memory, pdk_dir=pdk_dir)
     write_text(out_dir / "accelerator.v", text)
     command_format = CommandFormat(config)
     sidecar = {

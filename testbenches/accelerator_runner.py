@@ -47,6 +47,10 @@ class LayerRun:
     operands : object
         The :class:`~quidam.formats.conv.LayerOperands` (codes and values).
     sim_seconds : float
+    trace : dict or None
+        With ``trace=True``: ``inputs`` (port names and widths), ``vectors``
+        (each cycle's input values, ints) and ``written`` (the words written
+        off-chip, in order); see :mod:`quidam.testbenches.accelerator_tb`.
     """
 
     rtl_cycles: int
@@ -61,6 +65,7 @@ class LayerRun:
     golden: np.ndarray
     operands: Any
     sim_seconds: float
+    trace: dict | None = None
 
     @property
     def cycles_match(self) -> bool:
@@ -79,7 +84,7 @@ class LayerRun:
 
 
 def run_layer(config: AcceleratorConfig, layer: ConvLayer, build_dir: Path, *, seed: int = 1,
-              memory: str = "behavioural", simulator: str = "icarus") -> LayerRun:
+              memory: str = "behavioural", simulator: str = "icarus", trace: bool = False) -> LayerRun:
     """Map ``layer``, generate the accelerator into ``build_dir``, simulate one random image, compare.
 
     With ``memory="macro"`` the GLB is built from fakeram45 instances, which
@@ -91,7 +96,8 @@ def run_layer(config: AcceleratorConfig, layer: ConvLayer, build_dir: Path, *, s
     Raises :class:`~quidam.mapping.MappingError` for an unmappable layer and
     :class:`~quidam.testbenches.runner.SimulationFailed` when the simulation
     itself fails; a wrong result or cycle count is reported in the returned
-    :class:`LayerRun`, not raised.
+    :class:`LayerRun`, not raised. ``trace=True`` records every input port
+    in every cycle (:attr:`LayerRun.trace`).
     """
     build_dir = Path(build_dir).resolve()
     schedule = map_layer(layer, config)
@@ -122,7 +128,7 @@ def run_layer(config: AcceleratorConfig, layer: ConvLayer, build_dir: Path, *, s
         "commands": [format(word, "x") for word in schedule.encoded()],
         "dram": [format(word, "x") for word in image],
         "word_bits": config.glb_word_bits, "dram_bytes_per_cycle": config.dram_bytes_per_cycle,
-        "result": str(result_path),
+        "result": str(result_path), "trace": trace,
     })
     run_cocotb(build_dir, verilog=sources, toplevel="accelerator",
                test_module="quidam.testbenches.accelerator_tb", extra_env={"QUIDAM_ACCEL_JOB": str(job)},
@@ -138,4 +144,11 @@ def run_layer(config: AcceleratorConfig, layer: ConvLayer, build_dir: Path, *, s
         utilization=performance.utilization,
         accesses={"rtl": result["accesses"], "model": performance.accesses},
         bit_exact=mismatches == 0, mismatches=mismatches, schedule=schedule.summary(),
-        ofmap=ofmap, golden=golden, operands=operands, sim_seconds=result["sim_seconds"])
+        ofmap=ofmap, golden=golden, operands=operands, sim_seconds=result["sim_seconds"],
+        trace=_trace(result["trace"]) if trace else None)
+
+
+def _trace(recorded: dict[str, Any]) -> dict[str, Any]:
+    return {"inputs": [(name, width) for name, width in recorded["inputs"]],
+            "vectors": [[int(value, 16) for value in row] for row in recorded["vectors"]],
+            "written": [int(word, 16) for word in recorded["written"]]}

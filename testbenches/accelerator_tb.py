@@ -19,6 +19,13 @@ the array, not from ports). The job arrives as a JSON file named by
     Off-chip word width and bandwidth.
 ``result``
     Where to write ``{"rtl_cycles", "accesses", "dram", "sim_seconds"}``.
+``trace`` (optional)
+    When true, the result also holds ``trace``: every input port's value in
+    every cycle from the first clock edge (``inputs``: names and widths;
+    ``vectors``: one list of hexadecimal values per cycle) and each word
+    written off-chip in order (``written``), so a gate-level simulation can
+    replay the run and check its netlist (see
+    :mod:`quidam.characterize.accelerator`).
 """
 
 from __future__ import annotations
@@ -34,7 +41,11 @@ from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge
 
 from quidam.mapping.commands import DRAM_ADDR_BITS
 
-__all__ = ["TB"]
+__all__ = ["TB", "TRACED_INPUTS"]
+
+#: The accelerator's input ports (the clock aside) a trace records, in vector order.
+TRACED_INPUTS = ("rst", "cmd__valid", "cmd__payload", "rd_cmd__ready", "rd_data__valid", "rd_data__payload",
+                 "wr_cmd__ready", "wr_data__ready")
 
 _PE_MONITORS = {
     "macs": "mon_mac", "spad.ifmap_read": "mon_ifmap_rd", "spad.ifmap_write": "mon_ifmap_wr",
@@ -104,6 +115,18 @@ class TB:
         await ClockCycles(self.dut.clk, 2)
         self.dut.rst.value = 0
 
+    async def record(self, vectors: list[list[int]], written: list[int]) -> None:
+        """Forever: after each rising edge, once inputs have settled, append every traced input's value
+        (unknown bits as 0) to ``vectors`` and, when a write beat is offered and taken, its word to ``written``."""
+        dut, edge, settled = self.dut, RisingEdge(self.dut.clk), ReadOnly()
+        ports = [getattr(dut, name) for name in TRACED_INPUTS]
+        while True:
+            await edge
+            await settled
+            vectors.append([_resolved(port.value) for port in ports])
+            if _resolved(dut.wr_data__valid.value) and _resolved(dut.wr_data__ready.value):
+                written.append(_resolved(dut.wr_data__payload.value))
+
     async def run(self) -> None:
         """Stream every command, serve off-chip traffic, count; return when the last command finished."""
         dut, edge, settled = self.dut, RisingEdge(self.dut.clk), ReadOnly()
@@ -169,10 +192,18 @@ async def run_schedule(dut):
     dram = [int(word, 16) for word in job["dram"]]
     tb = TB(dut, commands=[int(word, 16) for word in job["commands"]], dram=dram,
             word_bits=job["word_bits"], bandwidth=job["dram_bytes_per_cycle"])
+    vectors: list[list[int]] = []
+    written: list[int] = []
+    if job.get("trace"):
+        cocotb.start_soon(tb.record(vectors, written))
     await tb.reset()
     started = time.perf_counter()
     await tb.run()
     elapsed = time.perf_counter() - started
-    Path(job["result"]).write_text(json.dumps({
-        "rtl_cycles": tb.cycles, "accesses": tb.accesses, "sim_seconds": elapsed,
-        "dram": [format(word, "x") for word in dram]}))
+    result = {"rtl_cycles": tb.cycles, "accesses": tb.accesses, "sim_seconds": elapsed,
+              "dram": [format(word, "x") for word in dram]}
+    if job.get("trace"):
+        result["trace"] = {"inputs": [[name, len(getattr(dut, name))] for name in TRACED_INPUTS],
+                           "vectors": [[format(value, "x") for value in row] for row in vectors],
+                           "written": [format(word, "x") for word in written]}
+    Path(job["result"]).write_text(json.dumps(result))

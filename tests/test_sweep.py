@@ -1,9 +1,10 @@
 """Sweeps on Dask with the real tools: a real scheduler and worker processes, kill and resume, cache, bad input.
 
-The points are MAC units of pe_type int with 2- and 3-bit operands (a few
-seconds each through Yosys, OpenSTA and Icarus); the array fields in the grids
-do not change the MAC, so they also exercise the deduplication of
-configurations that share one design point.
+The points are MAC units (``unit="mac"``, ``--unit mac``) of pe_type int with
+2- and 3-bit operands (a few seconds each through Yosys, OpenSTA and Icarus);
+the array fields in the grids do not change the MAC, so they also exercise the
+deduplication of configurations that share one design point. Whole
+accelerator points are tested in ``test_characterize_accelerator.py``.
 """
 
 import csv
@@ -76,7 +77,7 @@ def test_sweep_through_a_dask_scheduler_then_all_cached(tmp_path, capsys):
     assert len(configs) == 8 and not configs.skipped
     runs = tmp_path / "runs"
     with _cluster(n_workers=2, threads_per_worker=1, processes=True) as cluster:
-        summary = run_sweep(configs, scheduler=cluster.scheduler_address, runs_root=runs, progress=False)
+        summary = run_sweep(configs, scheduler=cluster.scheduler_address, runs_root=runs, progress=False, unit="mac")
     assert (summary.new, summary.cached, summary.failed) == (4, 0, 0)
     assert [point.config for point in summary.points] == list(configs)
     by_widths = {}
@@ -92,7 +93,7 @@ def test_sweep_through_a_dask_scheduler_then_all_cached(tmp_path, capsys):
     area = {(p.config.act_bits, p.config.wt_bits): p.record["synth__area__total_um2"] for p in summary.points}
     assert area[(2, 2)] < area[(3, 3)]
 
-    csv_path = dataset_path(tmp_path / "data", "int")
+    csv_path = dataset_path(tmp_path / "data", "int-mac")
     assert update_dataset([(p.config, p.record) for p in summary.points], csv_path) == 8
     with open(csv_path, newline="") as stream:
         rows = list(csv.DictReader(stream))
@@ -109,7 +110,7 @@ def test_sweep_through_a_dask_scheduler_then_all_cached(tmp_path, capsys):
 
     # Second run, embedded cluster, through the command line: every point cached, nothing rewritten.
     before = _stamps(runs)
-    main(["characterize", "--pe", "int", "--sweep", str(tmp_path / "sweep.yaml"), "--jobs", "1",
+    main(["characterize", "--pe", "int", "--unit", "mac", "--sweep", str(tmp_path / "sweep.yaml"), "--jobs", "1",
           "--runs", str(runs), "--data", str(tmp_path / "data"), "--no-progress"])  # returns: exit status 0
     out = capsys.readouterr().out
     assert "8 configurations, 4 design points: 0 new, 4 cached, 0 failed" in out
@@ -120,7 +121,8 @@ def test_sweep_through_a_dask_scheduler_then_all_cached(tmp_path, capsys):
 def test_a_killed_sweep_resumes_without_recomputing_or_losing_a_point(tmp_path):
     sweep = _sweep_file(tmp_path, SMALL_SWEEP.replace("rows: [2, 3]", "rows: [2]"))
     runs, data = tmp_path / "runs", tmp_path / "data"
-    args = ["--pe", "int", "--sweep", sweep, "--jobs", "1", "--runs", runs, "--data", data, "--no-progress"]
+    args = ["--pe", "int", "--unit", "mac", "--sweep", sweep, "--jobs", "1", "--runs", runs, "--data", data,
+            "--no-progress"]
     process = subprocess.Popen([sys.executable, "-m", "quidam", "characterize", *map(str, args)],
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.monotonic() + 300
@@ -134,7 +136,7 @@ def test_a_killed_sweep_resumes_without_recomputing_or_losing_a_point(tmp_path):
         process.wait()
     done = _stamps(runs)
     assert 1 <= len(done) < 4, "the sweep was not stopped midway"
-    assert not dataset_path(data, "int").exists()
+    assert not dataset_path(data, "int-mac").exists()
 
     resumed = _cli(*args)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
@@ -142,7 +144,7 @@ def test_a_killed_sweep_resumes_without_recomputing_or_losing_a_point(tmp_path):
     after = _stamps(runs)
     assert len(after) == 4
     assert {design_id: after[design_id] for design_id in done} == done  # not recomputed, not rewritten
-    with open(dataset_path(data, "int"), newline="") as stream:
+    with open(dataset_path(data, "int-mac"), newline="") as stream:
         assert sorted(row["design_id"] for row in csv.DictReader(stream)) == sorted(after)
 
 
@@ -151,7 +153,7 @@ def test_a_failed_point_is_counted_and_does_not_stop_the_sweep(tmp_path, monkeyp
     broken = tmp_path / "broken.v"
     broken.write_text("module broken(input clk, output reg q);\n  always @(posedge clk) q <= ;\nendmodule\n")
 
-    def design_for(config):
+    def design_for(config, pdk_dir=None, unit="accelerator"):
         design = mac_design(config, ops=200)
         if config.act_bits == 3:
             return design_from_verilog(broken, top="broken", params={"case": "broken"}, clock_mhz=500,
@@ -162,7 +164,7 @@ def test_a_failed_point_is_counted_and_does_not_stop_the_sweep(tmp_path, monkeyp
     configs = [AcceleratorConfig(pe_type="int", act_bits=bits, wt_bits=2, clock_mhz=500) for bits in (2, 3)]
     runs = tmp_path / "runs"
     with _cluster(n_workers=1, threads_per_worker=2, processes=False) as cluster:
-        summary = run_sweep(configs, scheduler=cluster.scheduler_address, runs_root=runs, progress=False)
+        summary = run_sweep(configs, scheduler=cluster.scheduler_address, runs_root=runs, progress=False, unit="mac")
         assert (summary.new, summary.cached, summary.failed) == (1, 0, 1), summary.format()
         (failure,) = summary.failures
         assert failure["stage"] == "1_synth" and "syntax error" in failure["reason"]
@@ -171,12 +173,12 @@ def test_a_failed_point_is_counted_and_does_not_stop_the_sweep(tmp_path, monkeyp
         assert "1 new, 0 cached, 1 failed" in text and failure["failed_json"] in text
 
         stamp = Path(failure["log"]).stat().st_mtime_ns
-        again = run_sweep(configs, scheduler=cluster.scheduler_address, runs_root=runs, progress=False)
+        again = run_sweep(configs, scheduler=cluster.scheduler_address, runs_root=runs, progress=False, unit="mac")
         assert (again.new, again.cached, again.failed) == (0, 1, 1)
         assert "--retry-failed" in again.format()
         assert Path(failure["log"]).stat().st_mtime_ns == stamp
 
-        retried = run_sweep(configs, scheduler=cluster.scheduler_address, runs_root=runs, progress=False,
+        retried = run_sweep(configs, scheduler=cluster.scheduler_address, runs_root=runs, progress=False, unit="mac",
                             retry_failed=True)
         assert (retried.new, retried.cached, retried.failed) == (0, 1, 1)
         assert retried.failures[0]["stage"] == "1_synth" and not retried.failures[0].get("stored")
@@ -232,12 +234,12 @@ def test_bad_arguments_exit_2_with_a_clear_message(tmp_path, capsys, monkeypatch
 def test_builtin_sweeps_and_skipped_combinations(tmp_path):
     for pe_type in ("fp32", "int16", "lightpe1", "lightpe2"):
         default, full = load_sweep("default", pe_type), load_sweep("full", pe_type)
-        assert len(default) == 12 and len(full) == 4 * 4 * 2 * 2 * 3 * 3
+        assert len(default) == 8 and len(full) == 4 * 4 * 2 * 2 * 3 * 3
         assert {config.pe_type for config in default + full} == {pe_type}
-        assert {(c.rows, c.cols) for c in default} == {(2, 2), (2, 4), (4, 2), (4, 4)}
+        assert {(c.rows, c.cols) for c in default} == {(2, 2), (2, 3), (3, 2), (3, 3)}
         assert {c.glb_kib for c in full} == {54, 108, 216} and {c.psum_spad_depth for c in full} == {16, 24, 32}
     widths = {(c.act_bits, c.wt_bits) for c in load_sweep("default", "int")}
-    assert len(widths) == 16 and (2, 16) in widths
+    assert widths == {(4, 4), (4, 8), (8, 4), (8, 8), (16, 16)}
 
     # Valid values, invalid together (108 KiB does not split into 5 banks): skipped and counted; repeats once.
     sweep = load_sweep(_sweep_file(tmp_path, "grid:\n  glb_kib: [100, 108, 100]\n  glb_banks: [4, 5]\n"), "int16")

@@ -1,0 +1,136 @@
+"""The characterization flow on a whole accelerator, with the real tools, and its handoff to OpenROAD-flow-scripts.
+
+One small point (lightpe1, 2x2 PEs, macro GLB) goes through synthesis, timing
+and a gate-level replay of a real layer's RTL trace; the figures are checked
+against what can be known without the flow: the macro area from the
+fakeram45 Liberty data, the MAC count from the layer's shape, the blocks adding
+up to the total.
+"""
+
+import re
+import subprocess
+
+import numpy as np
+import pytest
+
+from quidam.characterize.accelerator import BLOCKS, LayerStimulus, accelerator_design
+from quidam.characterize.activity import Stimulus, count_toggles
+from quidam.characterize.dataset import ACTIONS, action_energies
+from quidam.characterize.flow import characterize_point
+from quidam.characterize.tools import ToolFailure, sta_tool
+from quidam.cli import main
+from quidam.config import AcceleratorConfig
+from quidam.errors import PDKError
+from quidam.pdk.sram import find_macros
+from quidam.workloads.networks import parse_layer_ref
+
+try:
+    from quidam.pdk.locate import resolve_pdk_dir
+
+    resolve_pdk_dir()
+except PDKError as missing:
+    pytest.skip(f"no Nangate45 data: {missing}", allow_module_level=True)
+
+CONFIG = AcceleratorConfig(pe_type="lightpe1", rows=2, cols=2, ifmap_spad_depth=12, filter_spad_depth=32,
+                           psum_spad_depth=16, glb_kib=16, glb_banks=4, glb_word_bits=64, clock_mhz=200.0)
+
+
+@pytest.fixture(scope="module")
+def point(tmp_path_factory):
+    runs = tmp_path_factory.mktemp("runs")
+    return characterize_point(accelerator_design(CONFIG), runs_root=runs, strict=True)
+
+
+def test_the_netlist_replays_the_layer_and_the_figures_add_up(point):
+    assert point["status"] == "ok"
+    # The gate-level netlist wrote the RTL's off-chip words, in order.
+    assert point["power__activity__results_checked"] > 0
+    # Every MAC of the layer, counted by the RTL's monitors, from its shape.
+    _, layer = parse_layer_ref("resnet20:19", "cifar10")
+    layer = layer.scaled(1 / 32)
+    assert point["workload__macs"] == layer.C * layer.M * layer.H * layer.W * layer.R * layer.S  # stride 1, same
+    # The GLB is 4 banks of one 512x64 macro; their area is the Liberty's.
+    macro = {m.name: m for m in find_macros()}["fakeram45_512x64"]
+    assert point["synth__cells__macro_count"] == 4
+    assert point["synth__area__macro_um2"] == pytest.approx(4 * macro.area_um2)
+    blocks = [point[f"synth__area__block__{name}_um2"] for name, _ in BLOCKS]
+    assert sum(blocks) == pytest.approx(point["synth__area__total_um2"], rel=1e-3)
+    assert point["synth__area__block__glb_um2"] >= 4 * macro.area_um2
+    assert min(point[f"synth__area__block__{name}_um2"] for name in ("mac", "ifmap_spad", "filter_spad",
+                                                                      "psum_spad", "controller")) > 0
+    power = [point[f"power__block__{name}__dynamic_w"] for name, _ in BLOCKS]
+    assert sum(power) == pytest.approx(point["power__total__dynamic_w"], rel=1e-6)
+    assert 0 < point["sta__timing__critical_path_ns"] and point["sta__timing__fmax_mhz"] > 50
+
+
+def test_action_energies_are_block_energies_per_event(point):
+    energies = action_energies(point)
+    assert set(energies) == {column for column, _, _ in ACTIONS}
+    seconds = point["power__activity__measured_cycles"] * 5e-9
+    assert energies["energy__mac_op_j"] == pytest.approx(
+        point["power__block__mac__dynamic_w"] * seconds / point["workload__macs"])
+    assert all(value > 0 for value in energies.values())
+    # A GLB access moves a 64-bit word through a macro: dearer than a 4-bit MAC.
+    assert energies["energy__glb_access_j"] > energies["energy__mac_op_j"]
+
+
+def test_orfs_handoff_constrains_the_characterized_netlist(point, tmp_path, capsys):
+    config_file = tmp_path / "point.yaml"
+    config_file.write_text("".join(f"{name}: {value}\n" for name, value in CONFIG.to_dict().items()))
+    out = tmp_path / "orfs"
+    main(["generate", "--config", str(config_file), "--flow", "orfs", "--out", str(out)])
+    assert "OpenROAD-flow-scripts nangate45" in capsys.readouterr().out
+    config_mk = (out / "config.mk").read_text()
+    assert re.search(r"^export DESIGN_NAME = accelerator$", config_mk, re.M)
+    assert re.search(r"^export PLATFORM = nangate45$", config_mk, re.M)
+    assert "export VERILOG_FILES = $(dir $(DESIGN_CONFIG))accelerator.v" in config_mk
+    assert "export SDC_FILE = $(dir $(DESIGN_CONFIG))constraint.sdc" in config_mk
+    instantiated = set(re.findall(r"^\s*(fakeram45_\w+) ", (out / "accelerator.v").read_text(), re.M))
+    assert instantiated == {"fakeram45_512x64"}
+    assert "export ADDITIONAL_LEFS = $(PLATFORM_DIR)/lef/fakeram45_512x64.lef" in config_mk
+    assert "export ADDITIONAL_LIBS = $(PLATFORM_DIR)/lib/fakeram45_512x64.lib" in config_mk
+    # OpenSTA reads the constraints on the point's own netlist: the clock is the configured one.
+    run = point["run_dir"]
+    libraries = [line.split()[1] for line in open(f"{run}/2_sta/sta.tcl") if line.startswith("read_liberty")]
+    script = tmp_path / "check.tcl"
+    script.write_text("\n".join([*(f"read_liberty {lib}" for lib in libraries),
+                                 f"read_verilog {run}/1_synth/netlist.v", "link_design accelerator",
+                                 f"read_sdc {out / 'constraint.sdc'}",
+                                 'puts "period [get_property [get_clocks core_clock] period]"',
+                                 'puts "slack [worst_slack -max]"']) + "\n")
+    result = subprocess.run([*sta_tool().argv, "-no_init", "-no_splash", "-exit", str(script)],
+                            capture_output=True, text=True, timeout=300)
+    assert "Error" not in result.stdout + result.stderr, result.stdout + result.stderr
+    assert re.search(r"^period 5(\.0+)?$", result.stdout, re.M), result.stdout
+    slack = float(re.search(r"^slack (\S+)$", result.stdout, re.M).group(1))
+    # 20% of the period is spent on each I/O delay, so the worst slack cannot be better than the flow's.
+    assert slack <= point["sta__timing__slack_ns"] + 1e-6
+
+
+def test_a_workload_that_does_not_map_is_a_clear_failure(tmp_path):
+    config = AcceleratorConfig(pe_type="int16", rows=2, cols=2, ifmap_spad_depth=6)
+    with pytest.raises(ToolFailure, match="does not map: conv1: filter width S=7 needs an ifmap scratchpad"):
+        LayerStimulus(config, layer="resnet34:0", dataset="imagenet", channels_scale=1 / 64, seed=1).resolve(tmp_path)
+
+
+@pytest.mark.parametrize("stride", [1, 2, 5])
+def test_strided_samples_count_every_toggle_of_the_sampled_cycles(stride):
+    """Against a brute-force count: the toggles of a sampled cycle are those after the previous edge and at
+    its own edge; nothing between sampled cycles counts."""
+    rng = np.random.default_rng(stride)
+    cycles, width = 40, 12
+    stimulus = Stimulus(inputs=(("a", 1),), vectors=((0,),) * cycles, measure_from=3, measure_cycles=30, ops=1,
+                        op_name="op", sample_stride=stride)
+    pre, post = rng.integers(0, 1 << width, cycles), rng.integers(0, 1 << width, cycles)
+    samples = []
+    for cycle, flag in enumerate(stimulus.sample_flags()):
+        samples += [pre[cycle]] if flag & 1 else []
+        samples += [post[cycle]] if flag & 2 else []
+    toggles, _, _ = count_toggles([f"{value:03x}" for value in samples], width, stimulus.counted_pairs(), block=4)
+    expected = np.zeros(width, dtype=int)
+    sampled = range(stimulus.measure_from + 1, stimulus.measure_from + stimulus.measure_cycles, stride)
+    for cycle in sampled:
+        for a, b in ((post[cycle - 1], pre[cycle]), (pre[cycle], post[cycle])):
+            expected += [(a ^ b) >> bit & 1 for bit in range(width)]
+    assert stimulus.sampled_cycles == len(sampled)
+    assert toggles.tolist() == expected.tolist()
