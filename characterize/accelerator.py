@@ -159,7 +159,7 @@ class LayerStimulus:
         return Stimulus(inputs=tuple(trace["inputs"]), vectors=tuple(vectors), measure_from=start,
                         measure_cycles=measured, ops=run.macs, op_name="layer_mac",
                         check_port="wr_data__payload", valid_port="wr_data__valid", ready_port="wr_data__ready",
-                        expected=tuple(trace["written"]),
+                        expected=tuple(trace["written"]), unknown_as_zero=True,
                         sample_stride=max(1, math.ceil((measured - 1) / self.samples)),
                         events=(("cycles", run.rtl_cycles),
                                 *((key.replace(".", "_"), count) for key, count in run.accesses["rtl"].items())))
