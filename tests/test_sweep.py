@@ -239,7 +239,7 @@ def test_builtin_sweeps_and_skipped_combinations(tmp_path):
         assert {(c.rows, c.cols) for c in default} == {(2, 2), (2, 3), (3, 2), (3, 3)}
         assert {c.glb_kib for c in full} == {54, 108, 216} and {c.psum_spad_depth for c in full} == {16, 24, 32}
     widths = {(c.act_bits, c.wt_bits) for c in load_sweep("default", "int")}
-    assert widths == {(4, 4), (4, 8), (8, 4), (8, 8), (16, 16)}
+    assert widths == {(4, 4), (4, 8), (8, 4), (8, 8)}
 
     # Valid values, invalid together (108 KiB does not split into 5 banks): skipped and counted; repeats once.
     sweep = load_sweep(_sweep_file(tmp_path, "grid:\n  glb_kib: [100, 108, 100]\n  glb_banks: [4, 5]\n"), "int16")
