@@ -11,7 +11,7 @@ OUT     ?= build/$(PE)
 SWEEP   ?= default
 JOBS    ?=
 
-.PHONY: help setup test generate characterize characterize-mac
+.PHONY: help setup test generate characterize characterize-mac models
 
 help:  ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -33,3 +33,6 @@ characterize: $(STAMP)  ## Sweep PE (SWEEP=default|full|FILE.yaml, JOBS=N) on Da
 
 characterize-mac: $(STAMP)  ## Synthesize, time and power the MAC unit of PE (Yosys + OpenSTA on Nangate45) into runs/
 	$(QUIDAM) characterize-mac --pe $(PE)
+
+models: $(STAMP)  ## Fit the PPA model cards of every committed dataset (models/cards/), accuracy report in reports/models/
+	$(QUIDAM) fit

@@ -107,7 +107,8 @@ def characterize(pe_type, sweep_name, jobs, scheduler, retry_failed, unit, runs_
 
     Each point goes to RUNS/nangate45/<design id>/ (a point already done is read
     back, a killed sweep resumes where it stopped); the finished points are
-    merged into DATA/<pe>.csv. Prints a summary (new, cached, failed points);
+    merged into DATA/<pe>.csv (DATA/<pe>-<dataset>.csv for a sweep that
+    names a dataset, as heldout does). Prints a summary (new, cached, failed points);
     exit status 1 when a point failed, 2 on bad input or a broken environment.
 
     \b
@@ -126,7 +127,8 @@ def characterize(pe_type, sweep_name, jobs, scheduler, retry_failed, unit, runs_
     finished = [(point.config, point.record) for point in summary.points if point.status != "failed"]
     click.echo(summary.format())
     if finished:
-        path = dataset_path(data_dir, pe_type if unit == "accelerator" else f"{pe_type}-{unit}")
+        suffixes = [*([unit] if unit != "accelerator" else []), *([sweep.dataset] if sweep.dataset else [])]
+        path = dataset_path(data_dir, "-".join([pe_type, *suffixes]))
         rows = update_dataset(finished, path)
         click.echo(f"dataset {path}: {rows} rows ({len(finished)} from this sweep)")
     else:

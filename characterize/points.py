@@ -7,9 +7,10 @@ configurations of one PE type.
 Sweep definitions
 -----------------
 A sweep is a mapping, written in YAML (safe loader) or built in
-(:data:`BUILTIN_SWEEPS`: ``default`` and ``full``)::
+(:data:`BUILTIN_SWEEPS`: ``default``, ``heldout`` and ``full``)::
 
     description: square arrays, two buffer sizes   # optional, free text
+    dataset: heldout      # optional: the points go to <pe>-heldout.csv, not <pe>.csv
     base:                 # fields shared by every point (any field of `quidam config fields`)
       clock_mhz: 200
       glb_banks: 4
@@ -26,6 +27,9 @@ neither take their defaults. The PE type comes from the command line
 contradict it, and it is not a grid field. For ``pe_type: int``, ``act_bits``
 and ``wt_bits`` may be grid fields.
 
+``dataset`` names a separate dataset for points that must not be fitted
+(``heldout``: the design points the models are validated on).
+
 Validation: an unknown key or field, a value of the wrong type or out of its
 range is a :class:`~quidam.errors.ConfigError` naming the sweep, the field and
 what is allowed. A combination of valid values that is not a valid
@@ -38,6 +42,7 @@ are visited once.
 from __future__ import annotations
 
 import itertools
+import re
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
@@ -53,7 +58,7 @@ from .mac import mac_design
 __all__ = ["BUILTIN_SWEEPS", "SWEEP_KEYS", "UNITS", "Sweep", "design_for", "expand_sweep", "load_sweep"]
 
 #: Top-level keys of a sweep definition.
-SWEEP_KEYS = ("description", "base", "grid")
+SWEEP_KEYS = ("description", "dataset", "base", "grid")
 
 _RULES = {rule.name: rule for rule in FIELDS}
 
@@ -78,6 +83,18 @@ BUILTIN_SWEEPS: dict[str, dict[str, Any]] = {
         ],
     },
     "default@int": {"grid": [{"act_bits": [4, 8], "wt_bits": [4, 8]}]},
+    # Points never fitted, to validate the models on: the default sweep's values in combinations it lacks.
+    "heldout": {
+        "description": "held-out points: combinations of the default sweep's values that it does not visit",
+        "dataset": "heldout",
+        "base": _DEFAULT_BASE,
+        "grid": [
+            {"rows": [3], "cols": [3], "ifmap_spad_depth": [24], "psum_spad_depth": [32]},
+            {"rows": [2], "cols": [3], "filter_spad_depth": [64], "glb_kib": [32]},
+            {"rows": [3], "cols": [2], "ifmap_spad_depth": [24], "filter_spad_depth": [64], "psum_spad_depth": [32]},
+            {"ifmap_spad_depth": [24], "psum_spad_depth": [32], "glb_kib": [32]},
+        ],
+    },
     # QADAM-like: array rows and cols, the three scratchpad depths and the GLB size, full factorial (576 points).
     "full": {
         "description": "QADAM-like space: rows x cols x ifmap/filter/psum scratchpads x GLB size",
@@ -129,12 +146,15 @@ class Sweep(list):
         Combinations that are not valid configurations: the grid values and the reason.
     description : str
         The definition's description, if any.
+    dataset : str
+        The separate dataset the points go to (``<pe>-<dataset>.csv``), or ``""`` for ``<pe>.csv``.
     """
 
     def __init__(self, configs: Iterable[AcceleratorConfig], *, name: str, pe_type: str,
-                 skipped: list[tuple[dict[str, Any], str]], description: str = ""):
+                 skipped: list[tuple[dict[str, Any], str]], description: str = "", dataset: str = ""):
         super().__init__(configs)
         self.name, self.pe_type, self.skipped, self.description = name, pe_type, skipped, description
+        self.dataset = dataset
 
 
 def _check_field(source: str, where: str, name: Any, value: Any, pe_type: str) -> None:
@@ -203,6 +223,10 @@ def expand_sweep(spec: Any, pe_type: str, *, name: str = "sweep") -> Sweep:
     if not isinstance(base, Mapping):
         raise ConfigError(f"{source}: base: must be a mapping of field: value, not {type(base).__name__}")
     blocks = _grids(source, spec.get("grid") or {})
+    dataset = spec.get("dataset") or ""
+    if not isinstance(dataset, str) or (dataset and not re.fullmatch(r"[a-z][a-z0-9_]*", dataset)):
+        raise ConfigError(f"{source}: dataset: must be a name of lower-case letters, digits and _ (the points "
+                          f"go to <pe>-<dataset>.csv), not {dataset!r}")
     for field, value in base.items():
         _check_field(source, "base", field, value, pe_type)
     for block in blocks:
@@ -224,7 +248,8 @@ def expand_sweep(spec: Any, pe_type: str, *, name: str = "sweep") -> Sweep:
     if not configs:
         reason = f"; e.g. {skipped[0][0]}: {skipped[0][1]}" if skipped else ""
         raise ConfigError(f"{source}: no valid configuration of pe_type {pe_type}{reason}")
-    return Sweep(configs, name=name, pe_type=pe_type, skipped=skipped, description=str(spec.get("description", "")))
+    return Sweep(configs, name=name, pe_type=pe_type, skipped=skipped, description=str(spec.get("description", "")),
+                 dataset=dataset)
 
 
 def _builtin(name: str, pe_type: str) -> dict[str, Any]:
@@ -237,7 +262,7 @@ def _builtin(name: str, pe_type: str) -> dict[str, Any]:
 
 
 def load_sweep(name_or_path: str | Path, pe_type: str) -> Sweep:
-    """The configurations of a built-in sweep (``default``, ``full``) or of a YAML sweep file, for ``pe_type``.
+    """The configurations of ``pe_type`` a built-in sweep (``default``, ``heldout``, ``full``) or a YAML file visits.
 
     Returns
     -------

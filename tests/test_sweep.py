@@ -196,14 +196,15 @@ def _fails(capsys, *args):
 
 @pytest.mark.parametrize("text, message", [
     ("base: {rows: 4}\ngrid: {colz: [2, 4]}\n", "grid: unknown field 'colz'; allowed fields: pe_type"),
-    ("base: {rows: 4}\ngrids: {cols: [2]}\n", "unknown key 'grids'; allowed keys: description, base, grid"),
+    ("base: {rows: 4}\ngrids: {cols: [2]}\n", "unknown key 'grids'; allowed keys: description, dataset, base, grid"),
     ("grid: {rows: [2, 99]}\n", "grid: rows: must be an integer in 2..32, not 99"),
     ("grid: {rows: 4}\n", "grid: rows: must be a non-empty list of values, not 4"),
     ("base: {glb_word_bits: 24}\n", "base: glb_word_bits: must be one of 16, 32, 64, 128, not 24"),
     ("grid: {pe_type: [int, fp32]}\n", "pe_type is not a grid field; the PE type is chosen with --pe"),
     ("base: {pe_type: fp32}\n", "base: pe_type is 'fp32' but the sweep runs pe_type int"),
     ("grid: {rows: [2, 4]\n", "malformed YAML at line 2"),
-    ("- rows\n", "must be a mapping with keys description, base, grid, not list"),
+    ("- rows\n", "must be a mapping with keys description, dataset, base, grid, not list"),
+    ("dataset: Held-Out\ngrid: {rows: [2]}\n", "dataset: must be a name of lower-case letters, digits and _"),
     ("base: {act_bits: 8}\ngrid: {psum_bits: [8, 9]}\n", "no valid configuration of pe_type int; e.g. "
                                                          "{'psum_bits': 8}: psum_bits: must be at least"),
 ])
@@ -238,6 +239,12 @@ def test_builtin_sweeps_and_skipped_combinations(tmp_path):
         assert {config.pe_type for config in default + full} == {pe_type}
         assert {(c.rows, c.cols) for c in default} == {(2, 2), (2, 3), (3, 2), (3, 3)}
         assert {c.glb_kib for c in full} == {54, 108, 216} and {c.psum_spad_depth for c in full} == {16, 24, 32}
+        # Held-out points: never in the default sweep, every field within the default sweep's values.
+        heldout = load_sweep("heldout", pe_type)
+        assert len(heldout) == 4 and heldout.dataset == "heldout" and default.dataset == ""
+        assert not set(heldout) & set(default)
+        for name in ("rows", "cols", "ifmap_spad_depth", "filter_spad_depth", "psum_spad_depth", "glb_kib"):
+            assert {getattr(c, name) for c in heldout} <= {getattr(c, name) for c in default}, name
     widths = {(c.act_bits, c.wt_bits) for c in load_sweep("default", "int")}
     assert widths == {(4, 4), (4, 8), (8, 4), (8, 8)}
 

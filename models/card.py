@@ -1,0 +1,181 @@
+"""Model cards: the fitted models of one PE type as JSON data, not pickles.
+
+A card holds, for every target column of the dataset, the chosen polynomial
+degree and ridge penalty, the scaler's and the linear model's fitted
+parameters, and the cross-validated error; plus the features and their fitted
+ranges, the configuration fields the dataset held constant, and provenance
+(the dataset's SHA-256, the RTL generator's source hash, the scikit-learn and
+numpy versions). :meth:`ModelCard.pipeline` rebuilds the scikit-learn
+pipeline of one target from those numbers: JSON keeps every float exactly
+(shortest round-trip repr), so a loaded card predicts exactly what the fitted
+one did.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.linear_model import Ridge
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import PolynomialFeatures, StandardScaler
+
+from quidam.errors import QuidamError
+from quidam.files import write_json
+
+__all__ = ["CARD_FORMAT", "CardError", "ModelCard", "TargetModel", "card_path", "make_pipeline"]
+
+#: The ``format`` of a card this code reads.
+CARD_FORMAT = "quidam-model-card/1"
+
+
+class CardError(QuidamError):
+    """A model card is missing, unreadable or of another format."""
+
+
+def make_pipeline(degree: int = 1, alpha: float = 1.0) -> Pipeline:
+    """Polynomial features of the inputs, standardized, into a ridge regression (one target)."""
+    return Pipeline([("poly", PolynomialFeatures(degree=degree, include_bias=False)),
+                     ("scale", StandardScaler()),
+                     ("ridge", Ridge(alpha=alpha))])
+
+
+@dataclass
+class TargetModel:
+    """The fitted model of one target column.
+
+    Attributes
+    ----------
+    degree : int
+        Polynomial degree chosen by cross-validation.
+    alpha : float
+        Ridge penalty chosen by cross-validation.
+    powers : list of list of int
+        Exponent of each feature in each polynomial term (``PolynomialFeatures.powers_``).
+    scaler_mean, scaler_scale : list of float
+        The scaler's fitted ``mean_`` and ``scale_`` (one per polynomial term).
+    coef : list of float
+        The ridge coefficients (one per polynomial term).
+    intercept : float
+        The ridge intercept.
+    cv_mape : float
+        Mean absolute percentage error (as a fraction) of the cross-validated
+        predictions: each point predicted by the model fitted without its fold.
+    cv_max_ape : float
+        The largest absolute percentage error (fraction) among them.
+    cv_r2 : float
+        R^2 of the cross-validated predictions.
+    train_min, train_max : float
+        Range of the target in the dataset.
+    """
+
+    degree: int
+    alpha: float
+    powers: list[list[int]]
+    scaler_mean: list[float]
+    scaler_scale: list[float]
+    coef: list[float]
+    intercept: float
+    cv_mape: float
+    cv_max_ape: float
+    cv_r2: float
+    train_min: float
+    train_max: float
+
+
+@dataclass
+class ModelCard:
+    """Every fitted model of one PE type, with what they were fitted on.
+
+    Attributes
+    ----------
+    pe_type : str
+    features : list of dict
+        ``name``, ``meaning``, ``min`` and ``max`` of each model input, in input order.
+    field_ranges : dict
+        Configuration field -> ``[min, max]`` over the dataset (numeric fields).
+    targets : dict
+        Target column -> :class:`TargetModel`.
+    derived : dict
+        Figures computed from targets (``sta__timing__fmax_mhz`` = 1000 / critical
+        path) -> their cross-validated ``cv_mape``, ``cv_max_ape``, ``cv_r2``.
+    cross_validation : dict
+        How the models were selected: folds, shuffle seed, degree and alpha grids, scoring.
+    provenance : dict
+        ``dataset`` (path), ``dataset_sha256``, ``dataset_rows``, ``generator_sha256``, software versions.
+    """
+
+    pe_type: str
+    features: list[dict[str, Any]]
+    field_ranges: dict[str, list[float]]
+    targets: dict[str, TargetModel]
+    derived: dict[str, dict[str, float]]
+    cross_validation: dict[str, Any]
+    provenance: dict[str, Any]
+    format: str = field(default=CARD_FORMAT)
+
+    @property
+    def feature_names(self) -> list[str]:
+        """The model inputs, in order."""
+        return [feature["name"] for feature in self.features]
+
+    def pipeline(self, target: str) -> Pipeline:
+        """The fitted scikit-learn pipeline of ``target``, rebuilt from the card's numbers."""
+        model = self.targets[target]
+        pipeline = make_pipeline(model.degree, model.alpha)
+        poly, scale, ridge = (step for _, step in pipeline.steps)
+        poly.fit(np.zeros((1, len(self.features))))
+        if poly.powers_.tolist() != model.powers:
+            raise CardError(f"model card of {self.pe_type}: the polynomial terms of {target} do not match "
+                            f"degree {model.degree} over {len(self.features)} features in this scikit-learn")
+        terms = len(model.powers)
+        scale.mean_ = np.array(model.scaler_mean, dtype=np.float64)
+        scale.scale_ = np.array(model.scaler_scale, dtype=np.float64)
+        scale.var_ = scale.scale_ ** 2
+        scale.n_features_in_ = terms
+        scale.n_samples_seen_ = self.provenance["dataset_rows"]
+        ridge.coef_ = np.array(model.coef, dtype=np.float64)
+        ridge.intercept_ = float(model.intercept)
+        ridge.n_features_in_ = terms
+        return pipeline
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready content."""
+        return asdict(self)
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the card as JSON, atomically."""
+        write_json(path, self.to_dict())
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> ModelCard:
+        """Read a card written by :meth:`save`.
+
+        Raises
+        ------
+        CardError
+            The file is missing, not JSON, or not a card of :data:`CARD_FORMAT`.
+        """
+        path = Path(path)
+        try:
+            data = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise CardError(f"no model card {path}: run `quidam fit` (make models) first") from None
+        except (OSError, ValueError) as error:
+            raise CardError(f"model card {path} is unreadable: {error}") from None
+        if not isinstance(data, dict) or data.get("format") != CARD_FORMAT:
+            raise CardError(f"{path} is not a model card of format {CARD_FORMAT}: refit with `quidam fit`")
+        try:
+            targets = {name: TargetModel(**model) for name, model in data.pop("targets").items()}
+            return cls(targets=targets, **data)
+        except TypeError as error:
+            raise CardError(f"model card {path} is malformed ({error}): refit with `quidam fit`") from None
+
+
+def card_path(models_dir: str | os.PathLike[str], pe_type: str) -> Path:
+    """``<models_dir>/<pe_type>.json``."""
+    return Path(models_dir) / f"{pe_type}.json"

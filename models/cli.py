@@ -1,0 +1,138 @@
+"""The model commands.
+
+* ``quidam fit [--pe TYPE ...]``: fit the model cards of the PE types whose
+  dataset exists (:func:`~quidam.models.fit.fit_card`), validate them on the
+  held-out points, write the accuracy report (:mod:`~quidam.models.report`).
+* ``quidam predict --config FILE [--json]``: the figures of one configuration
+  (:func:`~quidam.models.predict.predict`).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from quidam.characterize.dataset import dataset_path
+from quidam.config import PE_TYPES, load_config
+
+from .card import ModelCard, card_path
+from .fit import CRITICAL_PATH, FMAX, fit_card, load_dataset
+from .predict import predict
+from .report import ACCEPTANCE, HEADLINE, validate, write_report
+
+__all__ = ["fit", "predict_command"]
+
+_DATA = Path("data/characterization")
+_MODELS = Path("models/cards")
+_REPORT = Path("reports/models")
+_SEED_TYPES = ("fp32", "int16", "lightpe1", "lightpe2")
+
+
+@click.command("fit")
+@click.option("--pe", "pe_types", metavar="TYPE", multiple=True,
+              help=f"PE type to fit (repeatable; default: each of {', '.join(PE_TYPES)} whose dataset exists).")
+@click.option("--data", "data_dir", type=click.Path(file_okay=False, path_type=Path), default=_DATA,
+              show_default=True, help="Folder of the datasets (<pe>.csv, held-out points <pe>-heldout.csv).")
+@click.option("--models", "models_dir", type=click.Path(file_okay=False, path_type=Path), default=_MODELS,
+              show_default=True, help="Folder of the model cards (<pe>.json).")
+@click.option("--report", "report_dir", type=click.Path(file_okay=False, path_type=Path), default=_REPORT,
+              show_default=True, help="Folder of the accuracy report (README.md, accuracy.png).")
+def fit(pe_types, data_dir, models_dir, report_dir):
+    """Fit the PPA models of each PE type to its dataset and validate them on its held-out points.
+
+    Writes MODELS/<pe>.json (a model card per PE type) and REPORT/README.md
+    with REPORT/accuracy.png. Exit status 2 when a dataset is missing or
+    unusable.
+
+    \b
+    Example: quidam fit --pe lightpe1
+    """
+    for pe_type in pe_types:
+        if pe_type not in PE_TYPES:
+            raise click.BadParameter(f"{pe_type!r} is not a PE type; allowed: {', '.join(PE_TYPES)}",
+                                     param_hint="--pe")
+    if not pe_types:
+        pe_types = tuple(pe for pe in PE_TYPES if dataset_path(data_dir, pe).exists())
+        if not pe_types:
+            raise click.UsageError(f"no dataset in {data_dir} (expected <pe>.csv for one of "
+                                   f"{', '.join(PE_TYPES)}): run `make characterize PE=<type>` first")
+    cards, fitted, cv_predictions, validations = [], {}, {}, {}
+    for pe_type in pe_types:
+        dataset = load_dataset(dataset_path(data_dir, pe_type))
+        card, predictions = fit_card(dataset)
+        card.save(card_path(models_dir, pe_type))
+        cards.append(card)
+        fitted[pe_type], cv_predictions[pe_type] = dataset, predictions
+        heldout_path = dataset_path(data_dir, f"{pe_type}-heldout")
+        held = ""
+        if heldout_path.exists():
+            validation = validations[pe_type] = validate(card, load_dataset(heldout_path))
+            held = "; held-out MAPE " + ", ".join(f"{label.split(' (')[0]} {100 * validation.mape(target):.2f} %"
+                                                  for target, label, _ in HEADLINE)
+        cv = ", ".join(f"{label.split(' (')[0]} {100 * _cv_mape(card, target):.2f} %" for target, label, _ in HEADLINE)
+        click.echo(f"{pe_type}: {len(card.targets)} targets fitted on {len(dataset.configs)} points -> "
+                   f"{card_path(models_dir, pe_type)}; CV MAPE {cv}{held}")
+    missing = [pe for pe in _SEED_TYPES if pe in pe_types and pe not in validations]
+    if missing:
+        click.echo(f"no held-out points for {', '.join(missing)}: run `quidam characterize --pe <type> "
+                   f"--sweep heldout` to validate them")
+    command = "quidam fit" + "".join(f" --pe {pe}" for pe in pe_types if len(pe_types) != len(PE_TYPES))
+    report = write_report(cards, fitted, cv_predictions, validations, report_dir, command=command)
+    click.echo(f"report {report}")
+    exceeded = [f"{pe} {target} {100 * validation.mape(target):.2f} % > {100 * limit:.0f} %"
+                for pe, validation in validations.items() for target, limit in ACCEPTANCE.items()
+                if validation.mape(target) > limit]
+    if exceeded:
+        click.echo("held-out error above its limit: " + "; ".join(exceeded))
+
+
+def _cv_mape(card: ModelCard, target: str) -> float:
+    return card.derived[target]["cv_mape"] if target == FMAX else card.targets[target].cv_mape
+
+
+#: Figures printed by ``quidam predict`` without ``--json``: column, label, unit, scale.
+_SHOWN = (("synth__area__total_um2", "total area", "mm^2", 1e-6),
+          ("synth__area__stdcell_um2", "  standard cells", "mm^2", 1e-6),
+          ("synth__area__macro_um2", "  SRAM macros", "mm^2", 1e-6),
+          ("power__total__dynamic_w", "dynamic power", "mW", 1e3),
+          ("power__total__leakage_w", "leakage power", "mW", 1e3),
+          (CRITICAL_PATH, "critical path", "ns", 1.0),
+          (FMAX, "fmax", "MHz", 1.0))
+
+
+@click.command("predict")
+@click.option("--config", "config_file", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Accelerator configuration (YAML).")
+@click.option("--json", "as_json", is_flag=True, help="Print every figure as JSON.")
+@click.option("--models", "models_dir", type=click.Path(file_okay=False, path_type=Path), default=_MODELS,
+              show_default=True, help="Folder of the model cards.")
+def predict_command(config_file, as_json, models_dir):
+    """Predict area, power, fmax and per-action energies of one configuration from its PE type's models.
+
+    Each figure comes with its model's cross-validated error. Warnings (on
+    standard error) when the configuration lies outside the fitted ranges or
+    the card is stale.
+
+    \b
+    Example: quidam predict --config configs/eyeriss.yaml --json
+    """
+    config = load_config(config_file)
+    card = ModelCard.load(card_path(models_dir, config.pe_type))
+    prediction = predict(card, config)
+    for warning in prediction.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    if as_json:
+        click.echo(json.dumps({"model_card": str(card_path(models_dir, config.pe_type)), **prediction.to_dict()},
+                              indent=2))
+        return
+    click.echo(f"{config_file}: {config.pe_type}, {config.rows}x{config.cols} PEs "
+               f"(models {card_path(models_dir, config.pe_type)})")
+    figures = prediction.figures
+    rows = [(label, figures[name].value * scale, unit, figures[name].cv_mape) for name, label, unit, scale in _SHOWN
+            if name in figures]
+    rows += [(name.removeprefix("energy__").removesuffix("_j"), figure.value * 1e12, "pJ", figure.cv_mape)
+             for name, figure in figures.items() if name.startswith("energy__")]
+    for label, value, unit, error in rows:
+        click.echo(f"  {label:<26} {value:>12.4g} {unit:<5} +- {100 * error:.1f} % (CV)")
