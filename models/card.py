@@ -71,6 +71,9 @@ class TargetModel:
         R^2 of the cross-validated predictions.
     train_min, train_max : float
         Range of the target in the dataset.
+    offset : str
+        The exact part the model is the remainder over
+        (:data:`~quidam.models.features.OFFSETS`, e.g. ``macro area``), or ``""``.
     """
 
     degree: int
@@ -85,6 +88,7 @@ class TargetModel:
     cv_r2: float
     train_min: float
     train_max: float
+    offset: str = ""
 
 
 @dataclass
@@ -142,6 +146,14 @@ class ModelCard:
         ridge.intercept_ = float(model.intercept)
         ridge.n_features_in_ = terms
         return pipeline
+
+    def predict(self, target: str, configs) -> np.ndarray:
+        """``target`` at each configuration: the fitted pipeline plus the exact macro part, if any."""
+        from .features import feature_matrix, offsets
+
+        configs = list(configs)
+        inputs = feature_matrix(configs, self.feature_names)
+        return self.pipeline(target).predict(inputs) + offsets(configs, target)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready content."""

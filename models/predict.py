@@ -115,10 +115,9 @@ def predict(card: ModelCard, config: AcceleratorConfig, *, root: str | os.PathLi
     """
     if config.pe_type != card.pe_type:
         raise ValueError(f"the model card is of pe_type {card.pe_type}, the configuration of {config.pe_type}")
-    inputs = feature_matrix([config], card.feature_names)
     figures = {}
     for name, model in card.targets.items():
-        value = float(card.pipeline(name).predict(inputs)[0])
+        value = float(card.predict(name, [config])[0])
         figures[name] = Figure(value, unit_of(name), model.cv_mape)
     critical_path = figures[CRITICAL_PATH].value
     figures[FMAX] = Figure(1000.0 / critical_path if critical_path > 0 else float("nan"), "MHz",

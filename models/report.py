@@ -21,7 +21,6 @@ from sklearn.metrics import mean_absolute_percentage_error, r2_score
 from quidam.files import write_text
 
 from .card import ModelCard
-from .features import feature_matrix
 from .fit import CRITICAL_PATH, FMAX, Dataset, absolute_percentage_errors
 
 __all__ = ["ACCEPTANCE", "HEADLINE", "Validation", "validate", "write_report"]
@@ -71,12 +70,11 @@ class Validation:
 
 def validate(card: ModelCard, heldout: Dataset) -> Validation:
     """Predict the held-out points with ``card`` and keep actual and predicted values of every target."""
-    inputs = feature_matrix(heldout.configs, card.feature_names)
     actual, predicted = {}, {}
     for name in card.targets:
         if name in heldout.targets:
             actual[name] = heldout.targets[name]
-            predicted[name] = card.pipeline(name).predict(inputs)
+            predicted[name] = card.predict(name, heldout.configs)
     actual[FMAX] = 1000.0 / heldout.targets[CRITICAL_PATH]
     predicted[FMAX] = 1000.0 / predicted[CRITICAL_PATH]
     return Validation(card.pe_type, len(heldout.configs), actual, predicted)
