@@ -53,6 +53,7 @@ def fit(pe_types, data_dir, models_dir, report_dir):
         if pe_type not in PE_TYPES:
             raise click.BadParameter(f"{pe_type!r} is not a PE type; allowed: {', '.join(PE_TYPES)}",
                                      param_hint="--pe")
+    command = "quidam fit" + "".join(f" --pe {pe}" for pe in pe_types)
     if not pe_types:
         pe_types = tuple(pe for pe in PE_TYPES if dataset_path(data_dir, pe).exists())
         if not pe_types:
@@ -78,7 +79,6 @@ def fit(pe_types, data_dir, models_dir, report_dir):
     if missing:
         click.echo(f"no held-out points for {', '.join(missing)}: run `quidam characterize --pe <type> "
                    f"--sweep heldout` to validate them")
-    command = "quidam fit" + "".join(f" --pe {pe}" for pe in pe_types if len(pe_types) != len(PE_TYPES))
     report = write_report(cards, fitted, cv_predictions, validations, report_dir, command=command)
     click.echo(f"report {report}")
     exceeded = [f"{pe} {target} {100 * validation.mape(target):.2f} % > {100 * limit:.0f} %"

@@ -72,7 +72,8 @@ _attach_stage_commands()
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: run the CLI, turning user errors into exit status 2."""
     try:
-        cli.main(args=argv, prog_name="quidam", standalone_mode=False)
+        # Without standalone mode, click returns a command's click.exceptions.Exit status instead of exiting.
+        status = cli.main(args=argv, prog_name="quidam", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(130)
@@ -84,3 +85,5 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(2)
     except click.exceptions.Exit as done:
         sys.exit(done.exit_code)
+    if isinstance(status, int) and status:
+        sys.exit(status)

@@ -216,7 +216,7 @@ def test_bad_sweep_files_exit_2_with_a_clear_message(tmp_path, capsys, text, mes
 
 
 def test_bad_arguments_exit_2_with_a_clear_message(tmp_path, capsys, monkeypatch):
-    assert "not a built-in sweep (default, full) and cannot be read" in _fails(capsys, "--pe", "int", "--sweep",
+    assert "not a built-in sweep (default, heldout, full) and cannot be read" in _fails(capsys, "--pe", "int", "--sweep",
                                                                                  tmp_path / "none.yaml")
     assert "pe_type: must be one of fp32, int16, lightpe1, lightpe2, int, not 'int9'" in _fails(capsys, "--pe",
                                                                                                  "int9")
@@ -255,3 +255,14 @@ def test_builtin_sweeps_and_skipped_combinations(tmp_path):
     assert "glb_banks" in sweep.skipped[0][1]
     with pytest.raises(ConfigError, match="no valid configuration"):
         load_sweep(_sweep_file(tmp_path, "base: {glb_kib: 108}\ngrid: {glb_banks: [5, 7]}\n"), "int16")
+
+
+def test_a_failed_point_makes_characterize_exit_1(tmp_path, monkeypatch, capsys):
+    """The command's exit status, not the sweep: a summary with a failure exits 1 after printing it."""
+    import quidam.characterize.cli as characterize_cli
+    from quidam.characterize.sweep import SweepSummary
+
+    monkeypatch.setattr(characterize_cli, "run_sweep", lambda *args, **kwargs: SweepSummary(new=0, cached=0, failed=1))
+    with pytest.raises(SystemExit) as done:
+        main(["characterize", "--pe", "lightpe1", "--data", str(tmp_path)])
+    assert done.value.code == 1 and "no finished point: dataset not written" in capsys.readouterr().out
