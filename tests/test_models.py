@@ -18,7 +18,7 @@ from quidam.characterize.dataset import CONFIG_COLUMNS
 from quidam.cli import main
 from quidam.config import parse_config
 from quidam.models.card import ModelCard, card_path
-from quidam.models.features import FEATURES, feature_matrix, macro_inventory, offsets
+from quidam.models.features import FEATURES, feature_matrix, feature_table, macro_inventory, offsets
 from quidam.models.fit import FMAX, fit_card, load_dataset
 from quidam.models.predict import predict
 from quidam.models.report import validate
@@ -158,6 +158,11 @@ def test_bad_input_exits_2_with_a_message(tmp_path, capsys, argv, message):
     with pytest.raises(SystemExit) as exit_:
         main(argv)
     assert exit_.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_readme_lists_the_features():
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    assert feature_table() in readme, "README's feature table is stale: paste models.features.feature_table()"
 
 
 def test_feature_transforms_are_what_they_say():
