@@ -27,10 +27,23 @@ from sklearn.preprocessing import PolynomialFeatures, StandardScaler
 from quidam.errors import QuidamError
 from quidam.files import write_json
 
-__all__ = ["CARD_FORMAT", "CardError", "ModelCard", "TargetModel", "card_path", "make_pipeline"]
+from .features import feature_matrix, offsets
+
+__all__ = ["CARD_FORMAT", "CRITICAL_PATH", "FMAX", "CardError", "ModelCard", "TargetModel", "card_path", "fmax_mhz",
+           "make_pipeline"]
 
 #: The ``format`` of a card this code reads.
 CARD_FORMAT = "quidam-model-card/1"
+#: fmax is not fitted: it is 1000 / the fitted critical path.
+CRITICAL_PATH = "sta__timing__critical_path_ns"
+FMAX = "sta__timing__fmax_mhz"
+
+
+def fmax_mhz(critical_path_ns: np.ndarray) -> np.ndarray:
+    """1000 / critical path, NaN where the critical path is not positive."""
+    critical_path_ns = np.asarray(critical_path_ns, dtype=np.float64)
+    with np.errstate(divide="ignore"):
+        return np.where(critical_path_ns > 0, 1000.0 / critical_path_ns, np.nan)
 
 
 class CardError(QuidamError):
@@ -147,13 +160,17 @@ class ModelCard:
         ridge.n_features_in_ = terms
         return pipeline
 
-    def predict(self, target: str, configs) -> np.ndarray:
-        """``target`` at each configuration: the fitted pipeline plus the exact macro part, if any."""
-        from .features import feature_matrix, offsets
-
+    def predict(self, configs) -> dict[str, np.ndarray]:
+        """Every target at each configuration (fitted pipeline plus exact macro part, if any), and fmax."""
         configs = list(configs)
         inputs = feature_matrix(configs, self.feature_names)
-        return self.pipeline(target).predict(inputs) + offsets(configs, target)
+        values = {name: self.pipeline(name).predict(inputs) + offsets(configs, name) for name in self.targets}
+        values[FMAX] = fmax_mhz(values[CRITICAL_PATH])
+        return values
+
+    def cv_mape(self, target: str) -> float:
+        """Cross-validated MAPE (fraction) of a target or of fmax."""
+        return self.derived[target]["cv_mape"] if target == FMAX else self.targets[target].cv_mape
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready content."""

@@ -17,8 +17,8 @@ import click
 from quidam.characterize.dataset import dataset_path
 from quidam.config import PE_TYPES, load_config
 
-from .card import ModelCard, card_path
-from .fit import CRITICAL_PATH, FMAX, fit_card, load_dataset
+from .card import CRITICAL_PATH, FMAX, ModelCard, card_path
+from .fit import fit_card, load_dataset
 from .predict import predict
 from .report import ACCEPTANCE, HEADLINE, validate, write_report
 
@@ -72,7 +72,7 @@ def fit(pe_types, data_dir, models_dir, report_dir):
             validation = validations[pe_type] = validate(card, load_dataset(heldout_path))
             held = "; held-out MAPE " + ", ".join(f"{label.split(' (')[0]} {100 * validation.mape(target):.2f} %"
                                                   for target, label, _ in HEADLINE)
-        cv = ", ".join(f"{label.split(' (')[0]} {100 * _cv_mape(card, target):.2f} %" for target, label, _ in HEADLINE)
+        cv = ", ".join(f"{label.split(' (')[0]} {100 * card.cv_mape(target):.2f} %" for target, label, _ in HEADLINE)
         click.echo(f"{pe_type}: {len(card.targets)} targets fitted on {len(dataset.configs)} points -> "
                    f"{card_path(models_dir, pe_type)}; CV MAPE {cv}{held}")
     missing = [pe for pe in _SEED_TYPES if pe in pe_types and pe not in validations]
@@ -86,10 +86,6 @@ def fit(pe_types, data_dir, models_dir, report_dir):
                 if validation.mape(target) > limit]
     if exceeded:
         click.echo("held-out error above its limit: " + "; ".join(exceeded))
-
-
-def _cv_mape(card: ModelCard, target: str) -> float:
-    return card.derived[target]["cv_mape"] if target == FMAX else card.targets[target].cv_mape
 
 
 #: Figures printed by ``quidam predict`` without ``--json``: column, label, unit, scale.

@@ -74,7 +74,13 @@ def _macros(pdk_dir: str | None) -> dict[tuple[int, int], SRAMMacro]:
 
 def macro_inventory(config: AcceleratorConfig, pdk_dir: str | os.PathLike[str] | None = None) -> MacroInventory:
     """The macros the generator instantiates for ``config`` (``memory="macro"``), from the PDK's fakeram45 set."""
-    macros = _macros(None if pdk_dir is None else str(pdk_dir))
+    return _inventory(config, None if pdk_dir is None else str(pdk_dir))
+
+
+# Every feature and offset of a configuration asks for its inventory: choose the macros once.
+@functools.lru_cache(maxsize=4096)
+def _inventory(config: AcceleratorConfig, pdk_dir: str | None) -> MacroInventory:
+    macros = _macros(pdk_dir)
     shape, deep, wide = macro_tiling(config.glb_bank_depth, config.glb_word_bits, list(macros))
     filter_shape = filter_spad_macro(config, list(macros))
     return MacroInventory(

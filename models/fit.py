@@ -33,10 +33,10 @@ from quidam.characterize.dataset import CONFIG_COLUMNS, DatasetError, read_datas
 from quidam.characterize.design import generator_source_digest
 from quidam.config import FIELDS, AcceleratorConfig, parse_config
 
-from .card import ModelCard, TargetModel, make_pipeline
+from .card import CRITICAL_PATH, FMAX, ModelCard, TargetModel, fmax_mhz, make_pipeline
 from .features import FEATURES, OFFSETS, feature_matrix, offsets
 
-__all__ = ["ALPHAS", "DEGREES", "FMAX", "CRITICAL_PATH", "FOLDS", "Dataset", "absolute_percentage_errors",
+__all__ = ["ALPHAS", "DEGREES", "FOLDS", "SCORING", "Dataset", "absolute_percentage_errors",
            "fit_card", "load_dataset"]
 
 #: Polynomial degrees and ridge penalties cross-validation chooses from.
@@ -46,9 +46,6 @@ ALPHAS = (1e-8, 1e-6, 1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0)
 SCORING = "neg_mean_absolute_error"
 #: At most this many folds (fewer when the dataset has fewer points); shuffled with seed 0.
 FOLDS = 5
-#: fmax is not fitted: it is 1000 / the fitted critical path.
-CRITICAL_PATH = "sta__timing__critical_path_ns"
-FMAX = "sta__timing__fmax_mhz"
 
 _KIND = {rule.name: rule.kind for rule in FIELDS}
 
@@ -184,9 +181,8 @@ def fit_card(dataset: Dataset) -> tuple[ModelCard, dict[str, np.ndarray]]:
                 intercept=float(ridge.intercept_), **_errors(values, predicted),
                 train_min=float(values.min()), train_max=float(values.max()),
                 offset=OFFSETS[name][1] if name in OFFSETS else "")
-    fmax = 1000.0 / dataset.targets[CRITICAL_PATH]
-    predictions[FMAX] = 1000.0 / predictions[CRITICAL_PATH]
-    derived = {FMAX: _errors(fmax, predictions[FMAX])}
+    predictions[FMAX] = fmax_mhz(predictions[CRITICAL_PATH])
+    derived = {FMAX: _errors(fmax_mhz(dataset.targets[CRITICAL_PATH]), predictions[FMAX])}
     field_ranges = {}
     for rule in FIELDS:
         values = [getattr(config, rule.name) for config in dataset.configs]

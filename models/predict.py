@@ -23,7 +23,6 @@ from quidam.config import AcceleratorConfig
 
 from .card import ModelCard
 from .features import feature_matrix
-from .fit import CRITICAL_PATH, FMAX
 
 __all__ = ["Figure", "Prediction", "predict", "stale_reasons", "unit_of"]
 
@@ -115,13 +114,8 @@ def predict(card: ModelCard, config: AcceleratorConfig, *, root: str | os.PathLi
     """
     if config.pe_type != card.pe_type:
         raise ValueError(f"the model card is of pe_type {card.pe_type}, the configuration of {config.pe_type}")
-    figures = {}
-    for name, model in card.targets.items():
-        value = float(card.predict(name, [config])[0])
-        figures[name] = Figure(value, unit_of(name), model.cv_mape)
-    critical_path = figures[CRITICAL_PATH].value
-    figures[FMAX] = Figure(1000.0 / critical_path if critical_path > 0 else float("nan"), "MHz",
-                           card.derived[FMAX]["cv_mape"])
+    figures = {name: Figure(float(values[0]), unit_of(name), card.cv_mape(name))
+               for name, values in card.predict([config]).items()}
     warnings = []
     outside = _outside(card, config)
     if outside:

@@ -20,8 +20,8 @@ from sklearn.metrics import mean_absolute_percentage_error, r2_score
 
 from quidam.files import write_text
 
-from .card import ModelCard
-from .fit import CRITICAL_PATH, FMAX, Dataset, absolute_percentage_errors
+from .card import CRITICAL_PATH, FMAX, ModelCard, fmax_mhz
+from .fit import Dataset, absolute_percentage_errors
 
 __all__ = ["ACCEPTANCE", "HEADLINE", "Validation", "validate", "write_report"]
 
@@ -70,14 +70,10 @@ class Validation:
 
 def validate(card: ModelCard, heldout: Dataset) -> Validation:
     """Predict the held-out points with ``card`` and keep actual and predicted values of every target."""
-    actual, predicted = {}, {}
-    for name in card.targets:
-        if name in heldout.targets:
-            actual[name] = heldout.targets[name]
-            predicted[name] = card.predict(name, heldout.configs)
-    actual[FMAX] = 1000.0 / heldout.targets[CRITICAL_PATH]
-    predicted[FMAX] = 1000.0 / predicted[CRITICAL_PATH]
-    return Validation(card.pe_type, len(heldout.configs), actual, predicted)
+    everything = card.predict(heldout.configs)
+    actual = {name: heldout.targets[name] for name in card.targets if name in heldout.targets}
+    actual[FMAX] = fmax_mhz(heldout.targets[CRITICAL_PATH])
+    return Validation(card.pe_type, len(heldout.configs), actual, {name: everything[name] for name in actual})
 
 
 def _percent(value: float) -> str:
@@ -98,7 +94,7 @@ def _plot(cards: list[ModelCard], fitted: dict[str, Dataset], cv_predictions: di
         for index, card in enumerate(cards):
             colour = colours(index)
             dataset = fitted[card.pe_type]
-            actual = (1000.0 / dataset.targets[CRITICAL_PATH] if target == FMAX else dataset.targets[target]) * scale
+            actual = (fmax_mhz(dataset.targets[CRITICAL_PATH]) if target == FMAX else dataset.targets[target]) * scale
             cv = cv_predictions[card.pe_type][target] * scale
             axis.scatter(actual, cv, facecolors="none", edgecolors=[colour], s=28,
                          label=f"{card.pe_type} fitted (CV)")
@@ -156,7 +152,7 @@ def write_report(cards: list[ModelCard], fitted: dict[str, Dataset],
     for card in cards:
         validation = validations.get(card.pe_type)
         for target, label, _ in HEADLINE:
-            cv = card.derived[target]["cv_mape"] if target == FMAX else card.targets[target].cv_mape
+            cv = card.cv_mape(target)
             if validation is None:
                 held = ("0", "-", "-", "-", "-")
             else:

@@ -17,9 +17,9 @@ import pytest
 from quidam.characterize.dataset import CONFIG_COLUMNS
 from quidam.cli import main
 from quidam.config import parse_config
-from quidam.models.card import ModelCard, card_path
+from quidam.models.card import FMAX, ModelCard, card_path
 from quidam.models.features import FEATURES, feature_matrix, feature_table, macro_inventory, offsets
-from quidam.models.fit import FMAX, fit_card, load_dataset
+from quidam.models.fit import fit_card, load_dataset
 from quidam.models.predict import predict
 from quidam.models.report import validate
 
