@@ -37,8 +37,7 @@ from quidam.errors import QuidamError
 from quidam.files import write_text
 
 __all__ = ["ACTIONS", "COLUMNS", "CONFIG_COLUMNS", "Column", "DatasetError", "action_energies", "columns_markdown",
-           "dataset_columns",
-           "dataset_path", "read_dataset", "update_dataset"]
+           "dataset_columns", "dataset_path", "read_dataset", "update_dataset"]
 
 #: The configuration columns (every configuration field, in declaration order).
 CONFIG_COLUMNS = tuple(rule.name for rule in FIELDS)
@@ -78,7 +77,8 @@ COLUMNS: tuple[Column, ...] = (
            "order (" + ", ".join(CONFIG_COLUMNS) + ")"),
     Column("synth__area__total_um2", "um^2", "total area: standard cells plus SRAM macros"),
     Column("synth__area__<block>_um2", "um^2", "area by block: every other `synth__area__*` metric, by name "
-           "(`block__<block>` for each block of the design, and combinational, macro, sequential, stdcell)", r"synth__area__(?!total_um2$)\w+_um2"),
+           "(`block__<block>` for each block of the design, and combinational, macro, sequential, stdcell)",
+           r"synth__area__(?!total_um2$)\w+_um2"),
     Column("power__total__dynamic_w", "W", "dynamic power (internal + switching) at the configured clock, with "
            "the switching activity of the simulated workload"),
     Column("power__total__leakage_w", "W", "leakage power (typical corner)"),
