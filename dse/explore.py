@@ -1,0 +1,202 @@
+"""Explore a design space on a workload: latency, performance per area and energy of every point.
+
+:func:`explore` is the entry point. For each PE type it loads the model card,
+predicts every point's area, fmax, leakage and per-action energies in one
+call, then maps each layer of the workload on all points at once
+(:func:`~quidam.dse.performance.layer_performance`) and sums:
+
+* latency = the layers' cycles / fmax (each design runs at its predicted
+  fmax), throughput = 1 / latency (inferences per second);
+* performance per area = throughput / total area (inferences/s/mm^2);
+* energy per inference = sum over actions of count x energy per action (the
+  card's ``energy__*_j``: MAC operations, reads and writes of each scratchpad
+  and of the GLB, array transfers, and control energy per cycle) + leakage x
+  latency + off-chip words x word bits x :data:`DRAM_PJ_PER_BIT`.
+
+A point is *invalid* when a layer does not map (the reason is kept), or when
+its models give a non-physical figure (an area, fmax, leakage or per-action
+energy at or below zero: an extrapolation far outside the fitted range). Both
+are counted and written out, never dropped silently. Points outside the
+ranges the card was fitted on are flagged ``extrapolated``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from quidam.characterize.dataset import ACTIONS
+from quidam.config import FIELDS
+from quidam.models.card import FMAX, CardError, ModelCard, card_path
+from quidam.workloads.networks import Network, get_network
+
+from .performance import FAILURES, layer_performance
+from .points import point_table
+from .space import DesignSpace, load_space
+
+__all__ = ["DRAM_PJ_PER_BIT", "Exploration", "explore", "pareto_front"]
+
+#: Off-chip access energy per bit: 20 pJ/bit, the low end of Horowitz (ISSCC 2014: 1.3-2.6 nJ per 64-bit DRAM
+#: access). Not characterized here (no DRAM model in the PDK); every point pays it for the same traffic model.
+DRAM_PJ_PER_BIT = 20.0
+
+AREA = "synth__area__total_um2"
+LEAKAGE = "power__total__leakage_w"
+_CONFIG_FIELDS = tuple(rule.name for rule in FIELDS)
+_INVALID_MODEL = 5  # failure code: a model predicted a non-physical figure
+
+
+def pareto_front(perf_per_area: np.ndarray, energy: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Mask of the valid points no other valid point beats in both performance per area (up) and energy (down)."""
+    front = np.zeros(len(energy), dtype=bool)
+    index = np.flatnonzero(valid)
+    if index.size == 0:
+        return front
+    # Best performance per area first (ties: least energy first); a point is optimal when its energy is below
+    # every energy seen before it.
+    order = index[np.lexsort((energy[index], -perf_per_area[index]))]
+    running = np.minimum.accumulate(energy[order])
+    previous = np.concatenate(([np.inf], running[:-1]))
+    front[order[energy[order] < previous]] = True
+    return front
+
+
+@dataclass
+class Exploration:
+    """Every point of a space on one workload.
+
+    Members
+    -------
+    network : Network
+    space : DesignSpace
+    columns : dict
+        Column name -> numpy array over all points (configuration fields, figures, flags).
+    failures : dict
+        Reason -> count of invalid points.
+    cards : dict
+        PE type -> the model card used.
+    missing_cards : list
+        PE types of the space left out because they have no card (only when the types were not asked for).
+    """
+
+    network: Network
+    space: DesignSpace
+    columns: dict = field(default_factory=dict)
+    failures: dict = field(default_factory=dict)
+    cards: dict = field(default_factory=dict)
+    missing_cards: list = field(default_factory=list)
+
+    @property
+    def valid(self) -> np.ndarray:
+        return self.columns["failure"] == ""
+
+    def best(self, pe_type: str) -> dict:
+        """The point of ``pe_type`` with the highest performance per area, and the one with the least energy."""
+        mask = self.valid & (self.columns["pe_type"] == pe_type)
+        if not mask.any():
+            return {}
+        index = np.flatnonzero(mask)
+        top = index[np.argmax(self.columns["perf_per_area"][index])]
+        frugal = index[np.argmin(self.columns["energy_j"][index])]
+        return {"perf_per_area": float(self.columns["perf_per_area"][top]), "perf_index": int(top),
+                "energy_j": float(self.columns["energy_j"][frugal]), "energy_index": int(frugal)}
+
+
+def _extrapolated(card: ModelCard, configs: list) -> np.ndarray:
+    """Points with a configuration field outside the range the card was fitted on."""
+    flags = np.zeros(len(configs), dtype=bool)
+    for name, (low, high) in card.field_ranges.items():
+        values = np.array([getattr(config, name) for config in configs], dtype=float)
+        flags |= (values < low) | (values > high)
+    return flags
+
+
+def _evaluate_type(network: Network, card: ModelCard, configs: list, dram_pj_per_bit: float) -> dict:
+    points = point_table(configs)
+    ppa = card.predict(configs)
+    n = len(configs)
+    cycles = np.zeros(n, dtype=np.int64)
+    events = {}
+    failure = np.zeros(n, dtype=np.int64)
+    for layer in network.layers:
+        perf = layer_performance(layer, points)
+        cycles += perf.cycles
+        for key, values in perf.accesses.items():
+            events[key.replace(".", "_")] = events.get(key.replace(".", "_"), 0) + values
+        failure = np.where(failure == 0, perf.failure, failure)
+    events["cycles"] = cycles
+    fmax = ppa[FMAX]
+    area_mm2 = ppa[AREA] * 1e-6
+    physical = (ppa[AREA] > 0) & (fmax > 0) & (ppa[LEAKAGE] > 0)
+    dynamic = np.zeros(n)
+    for column, _, action_events in ACTIONS:
+        physical &= ppa[column] > 0
+        dynamic += ppa[column] * sum(events[event] for event in action_events)
+    failure = np.where((failure == 0) & ~physical, _INVALID_MODEL, failure)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        latency = cycles / (fmax * 1e6)
+        dram_words = events["dram_read"] + events["dram_write"]
+        energy = dynamic + ppa[LEAKAGE] * latency + dram_words * points["glb_word_bits"] * dram_pj_per_bit * 1e-12
+        throughput = 1.0 / latency
+        perf_per_area = throughput / area_mm2
+    ok = failure == 0
+    nan = lambda values: np.where(ok, values, np.nan)  # noqa: E731
+    return {
+        "cycles": np.where(ok, cycles, 0), "fmax_mhz": fmax, "area_mm2": area_mm2,
+        "latency_s": nan(latency), "throughput_ips": nan(throughput), "perf_per_area": nan(perf_per_area),
+        "energy_j": nan(energy), "dynamic_energy_j": nan(dynamic), "leakage_energy_j": nan(ppa[LEAKAGE] * latency),
+        "dram_words": np.where(ok, dram_words, 0), "utilization": nan(events["macs"] / (cycles * points["rows"]
+                                                                                       * points["cols"])),
+        "extrapolated": _extrapolated(card, configs), "failure_code": failure,
+    }
+
+
+def explore(workload: str, dataset: str | None = None, *, pe_types: tuple[str, ...] | None = None,
+            space: str | os.PathLike[str] = "default", models_dir: str | os.PathLike[str] | None = None,
+            dram_pj_per_bit: float = DRAM_PJ_PER_BIT) -> Exploration:
+    """Evaluate every point of ``space`` on ``workload`` (on ``dataset``).
+
+    Raises
+    ------
+    ConfigError
+        An unknown workload or dataset, an invalid space.
+    CardError
+        A PE type has no model card in ``models_dir`` (default: the committed cards).
+    """
+    network = get_network(workload, dataset)
+    design_space = load_space(space, pe_types=pe_types)
+    models_dir = Path(models_dir) if models_dir else Path(__file__).resolve().parent.parent / "models" / "cards"
+    if not models_dir.is_dir():
+        raise CardError(f"no model card folder {models_dir}: run `quidam fit` (make models) first")
+    parts, missing, card_paths = [], [], {}
+    for pe_type, configs in design_space.configs.items():
+        if not configs:
+            continue
+        path = card_path(models_dir, pe_type)
+        if pe_types is None and not path.is_file():
+            missing.append(pe_type)  # the space's own list: explore what has a card, say what had none
+            continue
+        card = ModelCard.load(path)
+        figures = _evaluate_type(network, card, configs, dram_pj_per_bit)
+        card_paths[pe_type] = str(path)
+        fields = {name: np.array([getattr(config, name) for config in configs]) for name in _CONFIG_FIELDS}
+        parts.append({**fields, **figures})
+    if not parts:
+        raise CardError(f"no model card for any PE type of the space in {models_dir}: run `quidam fit` first")
+    columns = {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
+    reasons = {**FAILURES, _INVALID_MODEL: "a PPA model predicts a non-physical figure (extrapolation)"}
+    columns["failure"] = np.array([reasons.get(int(code), "") for code in columns.pop("failure_code")], dtype=object)
+    result = Exploration(network=network, space=design_space, columns=columns, cards=card_paths,
+                         missing_cards=missing)
+    valid = result.valid
+    result.failures = {reason: int(np.sum(columns["failure"] == reason)) for reason in reasons.values()
+                       if np.any(columns["failure"] == reason)}
+    columns["pareto"] = pareto_front(columns["perf_per_area"], columns["energy_j"], valid)
+    reference = result.best("int16") or {"perf_index": int(np.nanargmax(columns["perf_per_area"]))}
+    ref = reference["perf_index"]
+    columns["norm_perf_per_area"] = columns["perf_per_area"] / columns["perf_per_area"][ref]
+    columns["norm_energy"] = columns["energy_j"] / columns["energy_j"][ref]
+    return result
