@@ -1,0 +1,148 @@
+"""The exploration: the vectorized model against the mapper and the exact model, Pareto sets, the command."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import numpy as np
+import pytest
+
+from quidam.cli import main
+from quidam.config import AcceleratorConfig, ConfigError
+from quidam.dse.explore import explore, pareto_front
+from quidam.dse.performance import layer_performance
+from quidam.dse.points import point_table, timing_of
+from quidam.dse.space import load_space
+from quidam.mapping.mapper import MappingError, map_layer, plan_layer
+from quidam.mapping.model import evaluate
+from quidam.workloads.layer import ConvLayer
+from quidam.workloads.networks import get_network
+
+PE_TYPES = ("fp32", "int16", "lightpe1", "lightpe2")
+
+
+def _random_configs(seed: int, count: int) -> list[AcceleratorConfig]:
+    rng = random.Random(seed)
+    configs = []
+    while len(configs) < count:
+        try:
+            configs.append(AcceleratorConfig(
+                pe_type=rng.choice(PE_TYPES), rows=rng.choice([2, 3, 4, 6, 8, 12]), cols=rng.choice([2, 3, 4, 7, 14]),
+                ifmap_spad_depth=rng.choice([3, 6, 12, 24]), filter_spad_depth=rng.choice([9, 16, 32, 64, 224]),
+                psum_spad_depth=rng.choice([2, 4, 16, 24]), glb_kib=rng.choice([2, 4, 8, 16, 64]),
+                glb_banks=rng.choice([1, 2, 4]), dram_bytes_per_cycle=rng.choice([1, 2, 4, 8, 16])))
+        except ConfigError:
+            pass
+    return configs
+
+
+def _layers() -> list[ConvLayer]:
+    resnet = get_network("resnet20", "cifar10").layers
+    vgg = get_network("vgg16", "cifar10").layers
+    layers = [layer.scaled(0.25) if layer.C >= 32 else layer for layer in resnet[:8]]
+    layers += [vgg[0], vgg[2].scaled(1 / 16), vgg[-1].scaled(1 / 16)]
+    # Odd shapes: stride above the filter, padding larger than the stride, a single output row.
+    layers += [ConvLayer("s3", C=5, M=7, H=11, W=9, R=1, S=1, stride=3, padding=0),
+               ConvLayer("p3", C=3, M=5, H=9, W=9, R=7, S=7, stride=2, padding=3),
+               ConvLayer("row", C=4, M=3, H=3, W=12, R=3, S=3, stride=1, padding=0)]
+    return layers
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_vectorized_model_is_the_mapper_and_the_exact_model(seed):
+    configs = _random_configs(seed, 24)
+    points = point_table(configs)
+    for layer in _layers():
+        performance = layer_performance(layer, points)
+        for index, config in enumerate(configs):
+            try:
+                choice, cycles = plan_layer(layer, config, timing=timing_of(config))
+            except MappingError:
+                assert performance.failure[index] != 0, (layer, config)
+                continue
+            assert performance.failure[index] == 0, (layer, config)
+            got = (performance.p[index], performance.q[index], performance.e[index], performance.cycles[index])
+            assert got == (choice["p"], choice["q"], choice["e"], cycles), (layer, config)
+            exact = evaluate(map_layer(layer, config, timing=timing_of(config)))
+            assert exact.cycles == cycles
+            assert {key: int(values[index]) for key, values in performance.accesses.items()} == exact.accesses
+            assert exact.accesses["macs"] == layer.macs
+
+
+def test_timing_of_is_the_accelerators_timing():
+    from quidam.mapping.mapper import accelerator_timing
+    for config in _random_configs(2, 6):
+        assert timing_of(config) == accelerator_timing(config)
+
+
+def test_failures_name_the_capacity():
+    configs = [AcceleratorConfig(pe_type="int16", rows=2, cols=2, ifmap_spad_depth=2, glb_kib=16, glb_banks=4),
+               AcceleratorConfig(pe_type="int16", rows=2, cols=2, glb_kib=1, glb_banks=1),
+               AcceleratorConfig(pe_type="int16", rows=2, cols=2, glb_kib=16, glb_banks=4)]
+    layer = ConvLayer("big", C=64, M=64, H=56, W=56, R=3, S=3, stride=1, padding=1)
+    performance = layer_performance(layer, point_table(configs))
+    assert list(performance.failure) == [2, 4, 0]
+    assert performance.cycles[0] == 0 and performance.cycles[2] > 0
+
+
+def test_pareto_front_is_the_brute_force_one():
+    rng = np.random.default_rng(0)
+    perf, energy = rng.random(300), rng.random(300)
+    perf[:20] = perf[20:40]  # ties
+    valid = rng.random(300) > 0.2
+    front = pareto_front(perf, energy, valid)
+    for i in range(300):
+        dominated = any(valid[j] and perf[j] >= perf[i] and energy[j] <= energy[i]
+                        and (perf[j] > perf[i] or energy[j] < energy[i]) for j in range(300))
+        assert front[i] == (valid[i] and not dominated)
+
+
+def test_space_validation(tmp_path):
+    assert load_space().size == 4 * 5184
+    bad = tmp_path / "bad.yaml"
+    for text, message in (("grid: {rows: [1]}", "rows"), ("grid: {nope: [1]}", "unknown field 'nope'"),
+                          ("pe_types: [int8]", "unknown PE type 'int8'"), ("colour: red", "unknown key 'colour'"),
+                          ("grid: {rows: 4}", "non-empty list")):
+        bad.write_text(text)
+        with pytest.raises(ConfigError, match=message):
+            load_space(bad)
+
+
+def test_explore_writes_the_results(tmp_path, capsys):
+    space = tmp_path / "space.yaml"
+    space.write_text("pe_types: [int16, lightpe1]\nbase: {glb_banks: 4}\n"
+                     "grid: {rows: [2, 3], cols: [2, 3], glb_kib: [16, 32]}\n")
+    result = explore("resnet20", "cifar10", space=space)
+    assert len(result.columns["pe_type"]) == 16
+    columns = result.columns
+    valid = result.valid
+    assert valid.any()
+    # The normalization reference is the best INT16 point.
+    int16 = valid & (columns["pe_type"] == "int16")
+    assert np.nanmax(columns["norm_perf_per_area"][int16]) == pytest.approx(1.0)
+    # Latency is the layers' cycles at the predicted fmax.
+    i = int(np.flatnonzero(valid)[0])
+    assert columns["latency_s"][i] == pytest.approx(columns["cycles"][i] / (columns["fmax_mhz"][i] * 1e6))
+
+    out = tmp_path / "out"
+    status = main(["explore", "--workload", "resnet20", "--space", str(space), "--out", str(out)])
+    assert status in (0, None)
+    for name in ("points.csv", "pareto.csv", "explore.png", "comparison.json", "comparison.md", "summary.json"):
+        assert (out / name).stat().st_size > 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["points"] == 16 and summary["valid"] + sum(summary["failures"].values()) == 16
+    assert len((out / "pareto.csv").read_text().splitlines()) == summary["pareto"] + 1
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--workload", "alexnet"], "unknown workload 'alexnet'"),
+    (["--workload", "resnet20", "--dataset", "imagenet"], "not 'imagenet'"),
+    (["--workload", "resnet20", "--pe", "int8"], "unknown PE type 'int8'"),
+    (["--workload", "resnet20", "--space", "missing.yaml"], "no such file"),
+])
+def test_explore_bad_input_exits_2(args, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["explore", *args])
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
