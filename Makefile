@@ -11,7 +11,7 @@ OUT     ?= build/$(PE)
 SWEEP   ?= default
 JOBS    ?=
 
-.PHONY: help setup test generate characterize characterize-mac models
+.PHONY: help setup test generate characterize characterize-mac models explore
 
 help:  ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -36,3 +36,10 @@ characterize-mac: $(STAMP)  ## Synthesize, time and power the MAC unit of PE (Yo
 
 models: $(STAMP)  ## Fit the PPA model cards of every committed dataset (models/cards/), accuracy report in reports/models/
 	$(QUIDAM) fit
+
+# The six workload/dataset pairs of the exploration (QADAM's and QUIDAM's networks).
+EXPLORE_PAIRS := vgg16:cifar10 resnet20:cifar10 resnet56:cifar100 vgg16:imagenet resnet34:imagenet resnet50:imagenet
+
+explore: $(STAMP)  ## Explore the default space on the six workloads from the committed cards into reports/explore/
+	@set -e; for pair in $(EXPLORE_PAIRS); do \
+	  $(QUIDAM) explore --workload $${pair%%:*} --dataset $${pair##*:}; done

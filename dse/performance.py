@@ -167,8 +167,12 @@ def _costs(lay: _Layer, pts: dict, p, q, e, counts: bool):
     n_filter_blocks = _ceil_div(L.M, p)
 
     for ps, n_p in _classes(p, L.M):
+        if not n_p.any():
+            continue
         slots = np.maximum(ps, pts["accumulate_interval"])
         for eb, n_e in _classes(e, lay.E):
+            if not n_e.any():
+                continue
             tokens = eb * ps
             block = n_p * n_e
             # DramWrite of the psum tile, one command per filter.
@@ -181,8 +185,12 @@ def _costs(lay: _Layer, pts: dict, p, q, e, counts: bool):
                 acc["glb.read"] = acc["glb.read"] + words - block * F * tokens
                 acc["array.psum_in"] = acc["array.psum_in"] - block * F * tokens
             for ha, n_h in _classes(h, L.R):
+                if not n_h.any():
+                    continue
                 nstream = (eb - 1) * np.minimum(U, ha) + ha
                 for cb, n_c in _classes(qt, C):
+                    if not n_c.any():
+                        continue
                     n = block * n_h * n_c
                     filter_values = ha * ps * cb * S
                     weight_words = ha * ps * cb * lay.w_row_words
@@ -261,31 +269,31 @@ def layer_performance(layer: ConvLayer, points: dict) -> LayerPerformance:
         failure[:] = 3
     failure = np.where((failure == 0) & ((S > pts["ifmap_spad_depth"]) | (S > pts["filter_spad_depth"])), 2, failure)
 
-    lay = _Layer(layer, pts)
     q_max = np.where(failure == 0, np.minimum(np.minimum(pts["ifmap_spad_depth"] // S, pts["filter_spad_depth"] // S),
                                               L.C), 0)
     best = np.full(n, np.iinfo(np.int64).max)
     best_p, best_q, best_e = (np.zeros(n, dtype=np.int64) for _ in range(3))
     for q_value in range(1, int(q_max.max(initial=0)) + 1):
-        q = np.full(n, q_value)
-        q_ok = q_value <= q_max
-        p_max = np.maximum(1, np.minimum(np.minimum(pts["psum_spad_depth"], L.M),
-                                         pts["filter_spad_depth"] // (q_value * S)))
+        # Each candidate is costed only on the points it applies to (q_max and p differ between points).
+        chosen = np.flatnonzero(q_value <= q_max)
+        sub = {name: values[chosen] for name, values in pts.items()}
+        p_max = np.minimum(np.minimum(sub["psum_spad_depth"], L.M), sub["filter_spad_depth"] // (q_value * S))
         balanced = _ceil_div(L.M, _ceil_div(L.M, p_max))
-        for p, p_ok in ((balanced, q_ok), (p_max, q_ok & (p_max != balanced))):
-            e = _largest_e(lay, pts, p, q)
-            ok = p_ok & (e > 0)
-            if not ok.any():
+        for p, subset in ((balanced, slice(None)), (p_max, np.flatnonzero(p_max != balanced))):
+            index, part = chosen[subset], {name: values[subset] for name, values in sub.items()}
+            if index.size == 0:
                 continue
-            cycles, _ = _costs(lay, pts, p, q, np.maximum(e, 1), counts=False)
-            better = ok & (cycles < best)
-            best = np.where(better, cycles, best)
-            best_p, best_q, best_e = (np.where(better, new, old) for new, old in
-                                      ((p, best_p), (q, best_q), (e, best_e)))
+            p, q = p[subset], np.full(index.size, q_value)
+            sub_layer = _Layer(layer, part)
+            e = _largest_e(sub_layer, part, p, q)
+            cycles, _ = _costs(sub_layer, part, p, q, np.maximum(e, 1), counts=False)
+            better = (e > 0) & (cycles < best[index])
+            index = index[better]
+            best[index], best_p[index], best_q[index], best_e[index] = cycles[better], p[better], q_value, e[better]
     mapped = best_e > 0
     failure = np.where((failure == 0) & ~mapped, 4, failure)
     safe = [np.where(mapped, value, 1) for value in (best_p, best_q, best_e)]
-    cycles, acc = _costs(lay, pts, *safe, counts=True)
+    cycles, acc = _costs(_Layer(layer, pts), pts, *safe, counts=True)
     zero = lambda values: np.where(mapped, values, 0).astype(np.int64)  # noqa: E731
     return LayerPerformance(cycles=zero(cycles), accesses={key: zero(acc[key]) for key in ACCESS_KEYS},
                             p=zero(best_p), q=zero(best_q), e=zero(best_e), failure=failure)
