@@ -4,9 +4,9 @@ Usage: python bench/explore_speed.py [--out bench/results/explore-speed.json]
 
 Times :func:`quidam.dse.performance.layer_performance` (mapping search, cycles and access counts) over the
 default space's points of one PE type on every layer of the six workloads, best of three; then the whole
-`explore` (cards included) on ResNet-20. The speedup compares one point-layer evaluation with characterizing
-one design point (synthesis, timing and gate-level power replay), taken from the committed dataset's runs when
-present, else from the median runtime recorded in bench/results/characterize-times.json.
+`explore` (cards included) on ResNet-20. With --point-seconds (the worker-seconds one design point takes to
+characterize: synthesis, timing and the gate-level power replay), the record also holds the speedup of one
+point-layer evaluation over characterizing one point.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="bench/results/explore-speed.json")
     parser.add_argument("--point-seconds", type=float, default=None,
-                        help="Seconds to characterize one design point (default: the lightpe1 sweep's mean).")
+                        help="Worker-seconds to characterize one design point (README: 127 for the lightpe1 sweep).")
     args = parser.parse_args()
     configs = load_space(pe_types=("int16",)).configs["int16"]
     points = point_table(configs)

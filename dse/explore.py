@@ -142,14 +142,14 @@ def _evaluate_type(network: Network, card: ModelCard, configs: list, dram_pj_per
         energy = dynamic + ppa[LEAKAGE] * latency + dram_words * points["glb_word_bits"] * dram_pj_per_bit * 1e-12
         throughput = 1.0 / latency
         perf_per_area = throughput / area_mm2
+        utilization = events["macs"] / (cycles * points["rows"] * points["cols"])
     ok = failure == 0
     nan = lambda values: np.where(ok, values, np.nan)  # noqa: E731
     return {
         "cycles": np.where(ok, cycles, 0), "fmax_mhz": fmax, "area_mm2": area_mm2,
         "latency_s": nan(latency), "throughput_ips": nan(throughput), "perf_per_area": nan(perf_per_area),
         "energy_j": nan(energy), "dynamic_energy_j": nan(dynamic), "leakage_energy_j": nan(ppa[LEAKAGE] * latency),
-        "dram_words": np.where(ok, dram_words, 0), "utilization": nan(events["macs"] / (cycles * points["rows"]
-                                                                                       * points["cols"])),
+        "dram_words": np.where(ok, dram_words, 0), "utilization": nan(utilization),
         "extrapolated": _extrapolated(card, configs), "failure_code": failure,
     }
 

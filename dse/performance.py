@@ -126,7 +126,8 @@ class _Layer:
         L = self.L
         channels = np.minimum(q * self.t, L.C)
         rows = np.minimum(L.H, (e - 1) * L.stride + self.h)
-        return p * e * self.ps_row_words + self.h * p * channels * self.w_row_words + channels * rows * self.if_row_words
+        return (p * e * self.ps_row_words + self.h * p * channels * self.w_row_words
+                + channels * rows * self.if_row_words)
 
 
 def _largest_e(lay: _Layer, pts: dict, p, q):

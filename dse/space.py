@@ -78,6 +78,8 @@ class DesignSpace:
     skipped : int
         Combinations that are not valid configurations.
     description : str
+    grid : dict
+        The grid's fields and values.
     """
 
     name: str
@@ -91,7 +93,7 @@ class DesignSpace:
         return sum(len(configs) for configs in self.configs.values())
 
 
-def _check_value(name: str, rule, value, where: str):
+def _check_value(rule, value, where: str):
     try:
         return rule.check(value)
     except ConfigError as error:
@@ -127,9 +129,9 @@ def _expand(definition: Any, name: str, pe_types: tuple[str, ...] | None) -> Des
                 if not isinstance(value, list) or not value:
                     raise ConfigError(f"{where}: must be a non-empty list of values")
                 for item in value:
-                    _check_value(field_name, _RULES[field_name], item, where)
+                    _check_value(_RULES[field_name], item, where)
             else:
-                _check_value(field_name, _RULES[field_name], value, where)
+                _check_value(_RULES[field_name], value, where)
     fields = list(grid)
     configs: dict[str, list[AcceleratorConfig]] = {}
     skipped = 0
