@@ -105,16 +105,15 @@ class Exploration:
                 "energy_j": float(self.columns["energy_j"][frugal]), "energy_index": int(frugal)}
 
 
-def _extrapolated(card: ModelCard, configs: list) -> np.ndarray:
+def _extrapolated(card: ModelCard, fields: dict) -> np.ndarray:
     """Points with a configuration field outside the range the card was fitted on."""
-    flags = np.zeros(len(configs), dtype=bool)
+    flags = np.zeros(len(fields["pe_type"]), dtype=bool)
     for name, (low, high) in card.field_ranges.items():
-        values = np.array([getattr(config, name) for config in configs], dtype=float)
-        flags |= (values < low) | (values > high)
+        flags |= (fields[name] < low) | (fields[name] > high)
     return flags
 
 
-def _evaluate_type(network: Network, card: ModelCard, configs: list, dram_pj_per_bit: float) -> dict:
+def _evaluate_type(network: Network, card: ModelCard, configs: list, fields: dict, dram_pj_per_bit: float) -> dict:
     points = point_table(configs)
     ppa = card.predict(configs)
     n = len(configs)
@@ -150,7 +149,7 @@ def _evaluate_type(network: Network, card: ModelCard, configs: list, dram_pj_per
         "latency_s": nan(latency), "throughput_ips": nan(throughput), "perf_per_area": nan(perf_per_area),
         "energy_j": nan(energy), "dynamic_energy_j": nan(dynamic), "leakage_energy_j": nan(ppa[LEAKAGE] * latency),
         "dram_words": np.where(ok, dram_words, 0), "utilization": nan(utilization),
-        "extrapolated": _extrapolated(card, configs), "failure_code": failure,
+        "extrapolated": _extrapolated(card, fields), "failure_code": failure,
     }
 
 
@@ -180,20 +179,20 @@ def explore(workload: str, dataset: str | None = None, *, pe_types: tuple[str, .
             missing.append(pe_type)  # the space's own list: explore what has a card, say what had none
             continue
         card = ModelCard.load(path)
-        figures = _evaluate_type(network, card, configs, dram_pj_per_bit)
-        card_paths[pe_type] = str(path)
         fields = {name: np.array([getattr(config, name) for config in configs]) for name in _CONFIG_FIELDS}
-        parts.append({**fields, **figures})
+        parts.append({**fields, **_evaluate_type(network, card, configs, fields, dram_pj_per_bit)})
+        card_paths[pe_type] = str(path)
     if not parts:
         raise CardError(f"no model card for any PE type of the space in {models_dir}: run `quidam fit` first")
     columns = {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
     reasons = {**FAILURES, _INVALID_MODEL: "a PPA model predicts a non-physical figure (extrapolation)"}
-    columns["failure"] = np.array([reasons.get(int(code), "") for code in columns.pop("failure_code")], dtype=object)
+    codes = columns.pop("failure_code")
+    columns["failure"] = np.array([reasons.get(int(code), "") for code in codes], dtype=object)
+    failed, counts = np.unique(codes[codes != 0], return_counts=True)
     result = Exploration(network=network, space=design_space, columns=columns, cards=card_paths,
-                         missing_cards=missing)
+                         missing_cards=missing,
+                         failures={reasons[int(code)]: int(count) for code, count in zip(failed, counts)})
     valid = result.valid
-    result.failures = {reason: int(np.sum(columns["failure"] == reason)) for reason in reasons.values()
-                       if np.any(columns["failure"] == reason)}
     columns["pareto"] = pareto_front(columns["perf_per_area"], columns["energy_j"], valid)
     reference = result.best("int16") or {"perf_index": int(np.nanargmax(columns["perf_per_area"]))}
     ref = reference["perf_index"]
