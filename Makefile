@@ -11,7 +11,7 @@ OUT     ?= build/$(PE)
 SWEEP   ?= default
 JOBS    ?=
 
-.PHONY: help setup test generate characterize characterize-mac models explore
+.PHONY: help setup test generate characterize characterize-mac models explore report
 
 help:  ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -43,3 +43,6 @@ EXPLORE_PAIRS := vgg16:cifar10 resnet20:cifar10 resnet56:cifar100 vgg16:imagenet
 explore: $(STAMP)  ## Explore the default space on the six workloads from the committed cards into reports/explore/
 	@set -e; for pair in $(EXPLORE_PAIRS); do \
 	  $(QUIDAM) explore --workload $${pair%%:*} --dataset $${pair##*:}; done
+
+report: $(STAMP)  ## One HTML page (reports/quidam.html): model accuracy, exploration results, comparison with QADAM
+	$(QUIDAM) report --out reports/quidam.html

@@ -13,8 +13,9 @@ from quidam.workloads.networks import NETWORKS
 
 from .explore import DRAM_PJ_PER_BIT, explore
 from .outputs import comparison, write_outputs
+from .report import write_html_report
 
-__all__ = ["explore_command"]
+__all__ = ["explore_command", "report_command"]
 
 _MODELS = Path("models/cards")
 
@@ -68,3 +69,31 @@ def explore_command(workload, dataset, pe, space, out_dir, models_dir, dram_pj_p
                        f"(QADAM {row['qadam_perf_per_area']}x), energy {row['energy_reduction']:.2f}x less "
                        f"(QADAM {row['qadam_energy_reduction']}x)")
     click.echo(f"wrote {', '.join(str(path) for path in files.values())}")
+
+
+@click.command("report")
+@click.option("--out", "out_file", type=click.Path(dir_okay=False, path_type=Path),
+              default=Path("reports/quidam.html"), show_default=True, help="The HTML page to write.")
+@click.option("--explore", "explore_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("reports/explore"), show_default=True,
+              help="Folder of the exploration results (one subfolder per workload, from quidam explore).")
+@click.option("--models", "models_dir", type=click.Path(file_okay=False, path_type=Path), default=_MODELS,
+              show_default=True, help="Folder of the model cards.")
+@click.option("--data", "data_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("data/characterization"), show_default=True,
+              help="Folder of the datasets (held-out points <pe>-heldout.csv).")
+@click.option("--model-report", "model_report_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("reports/models"), show_default=True,
+              help="Folder of quidam fit's accuracy report (accuracy.png).")
+def report_command(out_file, explore_dir, models_dir, data_dir, model_report_dir):
+    """One self-contained HTML page: model accuracy, exploration results and the comparison with QADAM.
+
+    Reads what quidam fit and quidam explore wrote; exit status 2 when there
+    is no exploration result to report.
+
+    \b
+    Example: make explore && quidam report --out reports/quidam.html
+    """
+    path = write_html_report(out_file, models_dir=models_dir, data_dir=data_dir, model_report_dir=model_report_dir,
+                             explore_dir=explore_dir)
+    click.echo(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")

@@ -94,7 +94,8 @@ class Exploration:
         return self.columns["failure"] == ""
 
     def best(self, pe_type: str) -> dict:
-        """The point of ``pe_type`` with the highest performance per area, and the one with the least energy."""
+        """The point of ``pe_type`` with the highest performance per area, and the one with the least energy
+        (figure, row index and configuration of each; empty when no point of the type is valid)."""
         mask = self.valid & (self.columns["pe_type"] == pe_type)
         if not mask.any():
             return {}
@@ -102,7 +103,11 @@ class Exploration:
         top = index[np.argmax(self.columns["perf_per_area"][index])]
         frugal = index[np.argmin(self.columns["energy_j"][index])]
         return {"perf_per_area": float(self.columns["perf_per_area"][top]), "perf_index": int(top),
-                "energy_j": float(self.columns["energy_j"][frugal]), "energy_index": int(frugal)}
+                "perf_config": self._config(top), "energy_j": float(self.columns["energy_j"][frugal]),
+                "energy_index": int(frugal), "energy_config": self._config(frugal)}
+
+    def _config(self, index: int) -> dict:
+        return {name: self.columns[name][index].item() for name in _CONFIG_FIELDS if name in self.columns}
 
 
 def _extrapolated(card: ModelCard, fields: dict) -> np.ndarray:

@@ -56,7 +56,7 @@ def config_fields():
 def _attach_stage_commands():
     # Imported here so that each stage owns its commands.
     from quidam.characterize.cli import characterize, characterize_mac
-    from quidam.dse.cli import explore_command
+    from quidam.dse.cli import explore_command, report_command
     from quidam.models.cli import fit, predict_command
     from quidam.pdk.cli import pdk
     from quidam.rtl_gen.cli import generate
@@ -64,7 +64,7 @@ def _attach_stage_commands():
     from quidam.workloads.cli import workloads
 
     for command in (generate, pdk, workloads, characterize, characterize_mac, simulate, fit, predict_command,
-                    explore_command):
+                    explore_command, report_command):
         cli.add_command(command)
 
 

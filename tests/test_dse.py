@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 
 import numpy as np
 import pytest
@@ -133,6 +134,26 @@ def test_explore_writes_the_results(tmp_path, capsys):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["points"] == 16 and summary["valid"] + sum(summary["failures"].values()) == 16
     assert len((out / "pareto.csv").read_text().splitlines()) == summary["pareto"] + 1
+    best = json.loads((out / "comparison.json").read_text())["best"]["lightpe1"]
+    row = int(np.flatnonzero(valid & (columns["pe_type"] == "lightpe1"))[0])
+    assert best["perf_config"]["rows"] in (2, 3) and best["perf_per_area"] >= columns["perf_per_area"][row]
+
+    page = tmp_path / "report.html"
+    status = main(["report", "--explore", str(tmp_path), "--out", str(page)])
+    assert status in (0, None)
+    text = page.read_text()
+    sources = re.findall(r'src="([^"]*)"', text)
+    assert sources and all(source.startswith("data:image/png;base64,") for source in sources)
+    assert "resnet20 on cifar10" in text and "lightpe1 vs int16" in text
+    assert f"rows {best['perf_config']['rows']}, cols {best['perf_config']['cols']}" in text
+
+
+def test_report_without_explorations_exits_2(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["report", "--explore", str(tmp_path), "--out", str(tmp_path / "r.html")])
+    assert exit_info.value.code == 2
+    assert "no exploration results" in capsys.readouterr().err
+    assert not (tmp_path / "r.html").exists()
 
 
 @pytest.mark.parametrize("args, message", [
