@@ -47,7 +47,11 @@ def _pe_types(value: str) -> tuple[str, ...] | None:
 @click.option("--dram-pj-per-bit", type=click.FloatRange(min=0), default=DRAM_PJ_PER_BIT, show_default=True,
               help="Off-chip access energy per bit.")
 def explore_command(workload, dataset, pe, space, out_dir, models_dir, dram_pj_per_bit):
-    """Performance per area and energy of every design point of a space on a workload; Pareto set and plots."""
+    """Performance per area and energy of every design point of a space on a workload; Pareto set and plots.
+
+    Exit status 1 when no point of the space is valid (the files are written
+    all the same, with every point's failure), 2 on bad input.
+    """
     start = time.perf_counter()
     result = explore(workload, dataset, pe_types=_pe_types(pe), space=space, models_dir=models_dir,
                      dram_pj_per_bit=dram_pj_per_bit)
@@ -69,6 +73,9 @@ def explore_command(workload, dataset, pe, space, out_dir, models_dir, dram_pj_p
                        f"(QADAM {row['qadam_perf_per_area']}x), energy {row['energy_reduction']:.2f}x less "
                        f"(QADAM {row['qadam_energy_reduction']}x)")
     click.echo(f"wrote {', '.join(str(path) for path in files.values())}")
+    if not result.valid.any():
+        click.echo("error: no design point of the space is valid (reasons above)", err=True)
+        raise click.exceptions.Exit(1)
 
 
 @click.command("report")

@@ -199,8 +199,11 @@ def explore(workload: str, dataset: str | None = None, *, pe_types: tuple[str, .
                          failures={reasons[int(code)]: int(count) for code, count in zip(failed, counts)})
     valid = result.valid
     columns["pareto"] = pareto_front(columns["perf_per_area"], columns["energy_j"], valid)
-    reference = result.best("int16") or {"perf_index": int(np.nanargmax(columns["perf_per_area"]))}
-    ref = reference["perf_index"]
-    columns["norm_perf_per_area"] = columns["perf_per_area"] / columns["perf_per_area"][ref]
-    columns["norm_energy"] = columns["energy_j"] / columns["energy_j"][ref]
+    if valid.any():
+        reference = result.best("int16") or {"perf_index": int(np.nanargmax(columns["perf_per_area"]))}
+        ref = reference["perf_index"]
+        columns["norm_perf_per_area"] = columns["perf_per_area"] / columns["perf_per_area"][ref]
+        columns["norm_energy"] = columns["energy_j"] / columns["energy_j"][ref]
+    else:  # nothing to normalize to: every point's failure is written out all the same
+        columns["norm_perf_per_area"] = columns["norm_energy"] = np.full(len(valid), np.nan)
     return result

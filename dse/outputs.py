@@ -108,12 +108,16 @@ def _plot(result: Exploration, path: Path) -> None:
     front = columns["pareto"]
     axes.scatter(columns["norm_energy"][front], columns["norm_perf_per_area"][front], s=28, facecolors="none",
                  edgecolors="black", linewidths=0.8, label="Pareto-optimal")
-    axes.set_xscale("log")
-    axes.set_yscale("log")
+    if valid.any():
+        axes.set_xscale("log")
+        axes.set_yscale("log")
+    else:
+        axes.text(0.5, 0.5, "no valid design point", ha="center", va="center", transform=axes.transAxes)
     axes.set_xlabel("normalized energy per inference")
     axes.set_ylabel("normalized performance per area")
     axes.set_title(f"{result.network.name} ({result.network.dataset}): normalized to the best INT16 perf/area")
-    axes.legend(markerscale=2, fontsize=8)
+    if valid.any():
+        axes.legend(markerscale=2, fontsize=8)
     figure.tight_layout()
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=120)

@@ -167,3 +167,17 @@ def test_explore_bad_input_exits_2(args, message, capsys):
         main(["explore", *args])
     assert exit_info.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_a_space_without_a_valid_point_writes_its_failures_and_exits_1(tmp_path, capsys):
+    space = tmp_path / "space.yaml"
+    space.write_text("pe_types: [int16]\nbase: {glb_banks: 4}\ngrid: {rows: [2], cols: [2], glb_kib: [16], "
+                     "ifmap_spad_depth: [2]}\n")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["explore", "--workload", "vgg16", "--dataset", "imagenet", "--space", str(space),
+              "--out", str(tmp_path / "out")])
+    assert exit_info.value.code == 1
+    assert "no design point of the space is valid" in capsys.readouterr().err
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["valid"] == 0 and summary["failures"] == {
+        "filter width S above the ifmap or filter scratchpad depth": 1}
