@@ -31,6 +31,7 @@ import numpy as np
 
 from quidam import __version__
 from quidam.characterize.dataset import dataset_path
+from quidam.config import SEED_PE_TYPES
 from quidam.errors import ConfigError
 from quidam.files import write_text
 from quidam.models.card import ModelCard, card_path
@@ -39,7 +40,6 @@ from quidam.models.predict import stale_reasons
 from quidam.models.report import ACCEPTANCE, HEADLINE, validate
 
 from .outputs import QADAM_RATIOS
-from .space import SEED_PE_TYPES
 
 __all__ = ["EXPLORATION_FILES", "write_html_report"]
 

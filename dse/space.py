@@ -36,7 +36,7 @@ from typing import Any, Mapping
 
 import yaml
 
-from quidam.config import FIELDS, PE_TYPES, AcceleratorConfig
+from quidam.config import FIELDS, PE_TYPES, SEED_PE_TYPES, AcceleratorConfig
 from quidam.errors import ConfigError
 
 __all__ = ["DEFAULT_SPACE", "SPACE_KEYS", "DesignSpace", "load_space"]
@@ -44,8 +44,6 @@ __all__ = ["DEFAULT_SPACE", "SPACE_KEYS", "DesignSpace", "load_space"]
 #: Top-level keys of a space definition.
 SPACE_KEYS = ("description", "pe_types", "base", "grid")
 
-#: PE types of the default space: the four seed types.
-SEED_PE_TYPES = ("fp32", "int16", "lightpe1", "lightpe2")
 
 DEFAULT_SPACE: dict[str, Any] = {
     "description": "arrays 4..16 x 4..16, three depths of each scratchpad, GLB 32..256 KiB, 4..16 bytes/cycle",

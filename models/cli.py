@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 
 from quidam.characterize.dataset import dataset_path
-from quidam.config import PE_TYPES, load_config
+from quidam.config import PE_TYPES, SEED_PE_TYPES, load_config
 
 from .card import CRITICAL_PATH, FMAX, ModelCard, card_path
 from .fit import fit_card, load_dataset
@@ -27,7 +27,6 @@ __all__ = ["fit", "predict_command"]
 _DATA = Path("data/characterization")
 _MODELS = Path("models/cards")
 _REPORT = Path("reports/models")
-_SEED_TYPES = ("fp32", "int16", "lightpe1", "lightpe2")
 
 
 @click.command("fit")
@@ -75,7 +74,7 @@ def fit(pe_types, data_dir, models_dir, report_dir):
         cv = ", ".join(f"{label.split(' (')[0]} {100 * card.cv_mape(target):.2f} %" for target, label, _ in HEADLINE)
         click.echo(f"{pe_type}: {len(card.targets)} targets fitted on {len(dataset.configs)} points -> "
                    f"{card_path(models_dir, pe_type)}; CV MAPE {cv}{held}")
-    missing = [pe for pe in _SEED_TYPES if pe in pe_types and pe not in validations]
+    missing = [pe for pe in SEED_PE_TYPES if pe in pe_types and pe not in validations]
     if missing:
         click.echo(f"no held-out points for {', '.join(missing)}: run `quidam characterize --pe <type> "
                    f"--sweep heldout` to validate them")

@@ -26,6 +26,7 @@ from .errors import ConfigError
 
 __all__ = [
     "PE_TYPES",
+    "SEED_PE_TYPES",
     "FieldRule",
     "FIELDS",
     "AcceleratorConfig",
@@ -37,6 +38,9 @@ __all__ = [
 ]
 
 PE_TYPES = ("fp32", "int16", "lightpe1", "lightpe2", "int")
+
+#: The four PE types of QADAM that the committed datasets, model cards and the default design space cover.
+SEED_PE_TYPES = ("fp32", "int16", "lightpe1", "lightpe2")
 
 # Operand widths fixed by the number format; the ``int`` type takes them from
 # the configuration (act_bits, wt_bits).

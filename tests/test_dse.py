@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from quidam.cli import main
-from quidam.config import AcceleratorConfig, ConfigError
+from quidam.config import SEED_PE_TYPES, AcceleratorConfig, ConfigError
 from quidam.dse.explore import explore, pareto_front
 from quidam.dse.performance import layer_performance
 from quidam.dse.points import point_table, timing_of
@@ -20,8 +20,6 @@ from quidam.mapping.model import evaluate
 from quidam.workloads.layer import ConvLayer
 from quidam.workloads.networks import get_network
 
-PE_TYPES = ("fp32", "int16", "lightpe1", "lightpe2")
-
 
 def _random_configs(seed: int, count: int) -> list[AcceleratorConfig]:
     rng = random.Random(seed)
@@ -29,7 +27,7 @@ def _random_configs(seed: int, count: int) -> list[AcceleratorConfig]:
     while len(configs) < count:
         try:
             configs.append(AcceleratorConfig(
-                pe_type=rng.choice(PE_TYPES), rows=rng.choice([2, 3, 4, 6, 8, 12]), cols=rng.choice([2, 3, 4, 7, 14]),
+                pe_type=rng.choice(SEED_PE_TYPES), rows=rng.choice([2, 3, 4, 6, 8, 12]), cols=rng.choice([2, 3, 4, 7, 14]),
                 ifmap_spad_depth=rng.choice([3, 6, 12, 24]), filter_spad_depth=rng.choice([9, 16, 32, 64, 224]),
                 psum_spad_depth=rng.choice([2, 4, 16, 24]), glb_kib=rng.choice([2, 4, 8, 16, 64]),
                 glb_banks=rng.choice([1, 2, 4]), dram_bytes_per_cycle=rng.choice([1, 2, 4, 8, 16])))
