@@ -134,7 +134,8 @@ def _accuracy_section(models_dir: Path, data_dir: Path, model_report_dir: Path) 
 
 def _load_explorations(explore_dir: Path) -> list[tuple[Path, dict, dict]]:
     found = []
-    for folder in sorted(path for path in explore_dir.iterdir() if path.is_dir()) if explore_dir.is_dir() else []:
+    folders = sorted(path for path in explore_dir.iterdir() if path.is_dir()) if explore_dir.is_dir() else []
+    for folder in folders:
         if not all((folder / name).exists() for name in EXPLORATION_FILES):
             continue
         try:
