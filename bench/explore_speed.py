@@ -33,7 +33,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="bench/results/explore-speed.json")
     parser.add_argument("--point-seconds", type=float, default=None,
-                        help="Worker-seconds to characterize one design point (README: 127 for the lightpe1 sweep).")
+                        help="Worker-seconds to characterize one design point (README: 86 for the lightpe1 default sweep).")
     args = parser.parse_args()
     configs = load_space(pe_types=("int16",)).configs["int16"]
     points = point_table(configs)
