@@ -107,7 +107,7 @@ class Exploration:
                 "energy_index": int(frugal), "energy_config": self._config(frugal)}
 
     def _config(self, index: int) -> dict:
-        return {name: self.columns[name][index].item() for name in _CONFIG_FIELDS if name in self.columns}
+        return {name: self.columns[name][index].item() for name in _CONFIG_FIELDS}
 
 
 def _extrapolated(card: ModelCard, fields: dict) -> np.ndarray:

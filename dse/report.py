@@ -37,7 +37,7 @@ from quidam.files import write_text
 from quidam.models.card import ModelCard, card_path
 from quidam.models.fit import load_dataset
 from quidam.models.predict import stale_reasons
-from quidam.models.report import ACCEPTANCE, HEADLINE, validate
+from quidam.models.report import HEADLINE, accuracy_cells, validate
 
 from .outputs import QADAM_RATIOS
 
@@ -63,10 +63,6 @@ code { background: #f4f4f4; padding: 0 0.2rem; }
 
 def _e(value) -> str:
     return html.escape(str(value))
-
-
-def _percent(fraction: float | None) -> str:
-    return "-" if fraction is None or not np.isfinite(fraction) else f"{100 * fraction:.2f} %"
 
 
 def _ratio(value: float | None) -> str:
@@ -107,18 +103,8 @@ def _accuracy_section(models_dir: Path, data_dir: Path, model_report_dir: Path) 
             missing.append(f"{pe_type}: no held-out points ({_e(heldout_path)}; run <code>quidam characterize "
                            f"--pe {pe_type} --sweep heldout</code>)")
         for target, label, _ in HEADLINE:
-            held = ["-"] * 4
-            if validation is not None:
-                mape = validation.mape(target)
-                verdict = "ok" if mape <= ACCEPTANCE[target] else '<span class="bad">exceeded</span>'
-                r2 = validation.r2(target)
-                held = [str(validation.points), _percent(mape), _percent(validation.max_ape(target)),
-                        "-" if not np.isfinite(r2) else f"{r2:.3f}"]
-                held.append(f"{100 * ACCEPTANCE[target]:.0f} % {verdict}")
-            else:
-                held.append(f"{100 * ACCEPTANCE[target]:.0f} %")
-            rows.append([_e(pe_type), _e(label.split(" (")[0]), str(card.provenance["dataset_rows"]),
-                         _percent(card.cv_mape(target)), *held])
+            rows.append([_e(pe_type), _e(label.split(" (")[0]),
+                         *accuracy_cells(card, validation, target, exceeded='<span class="bad">exceeded</span>')])
     if rows:
         parts.append(_table(["PE type", "target", "fitted points", "CV MAPE", "held-out points", "held-out MAPE",
                              "held-out max error", "held-out R<sup>2</sup>", "limit"], rows))
