@@ -29,7 +29,7 @@ from quidam.files import write_json
 
 from .features import feature_matrix, offsets
 
-__all__ = ["CARD_FORMAT", "CRITICAL_PATH", "FMAX", "CardError", "ModelCard", "TargetModel", "card_path", "fmax_mhz",
+__all__ = ["BLOCK_AREA_PREFIX", "CARD_FORMAT", "CRITICAL_PATH", "FMAX", "TOTAL_AREA", "CardError", "ModelCard", "TargetModel", "card_path", "fmax_mhz",
            "make_pipeline"]
 
 #: The ``format`` of a card this code reads.
@@ -37,6 +37,9 @@ CARD_FORMAT = "quidam-model-card/1"
 #: fmax is not fitted: it is 1000 / the fitted critical path.
 CRITICAL_PATH = "sta__timing__critical_path_ns"
 FMAX = "sta__timing__fmax_mhz"
+#: Total area: where the dataset has the area by block, the sum of the block models, not a model of its own.
+TOTAL_AREA = "synth__area__total_um2"
+BLOCK_AREA_PREFIX = "synth__area__block__"
 
 
 def fmax_mhz(critical_path_ns: np.ndarray) -> np.ndarray:
@@ -119,11 +122,16 @@ class ModelCard:
         Target column -> :class:`TargetModel`.
     derived : dict
         Figures computed from targets (``sta__timing__fmax_mhz`` = 1000 / critical
-        path) -> their cross-validated ``cv_mape``, ``cv_max_ape``, ``cv_r2``.
+        path, and each figure of ``sums``) -> their cross-validated ``cv_mape``,
+        ``cv_max_ape``, ``cv_r2``.
     cross_validation : dict
         How the models were selected: folds, shuffle seed, degree and alpha grids, scoring.
     provenance : dict
         ``dataset`` (path), ``dataset_sha256``, ``dataset_rows``, ``generator_sha256``, software versions.
+    sums : dict
+        Figures predicted as the sum of target models -> those targets (the total
+        area as the sum of the block areas: each block scales its own way, and a
+        direct model of the total mixes them).
     """
 
     pe_type: str
@@ -133,6 +141,7 @@ class ModelCard:
     derived: dict[str, dict[str, float]]
     cross_validation: dict[str, Any]
     provenance: dict[str, Any]
+    sums: dict[str, list[str]] = field(default_factory=dict)
     format: str = field(default=CARD_FORMAT)
 
     @property
@@ -161,16 +170,18 @@ class ModelCard:
         return pipeline
 
     def predict(self, configs) -> dict[str, np.ndarray]:
-        """Every target at each configuration (fitted pipeline plus exact macro part, if any), and fmax."""
+        """Every target at each configuration (fitted pipeline plus exact macro part, if any), the sums, and fmax."""
         configs = list(configs)
         inputs = feature_matrix(configs, self.feature_names)
         values = {name: self.pipeline(name).predict(inputs) + offsets(configs, name) for name in self.targets}
+        for name, parts in self.sums.items():
+            values[name] = sum(values[part] for part in parts)
         values[FMAX] = fmax_mhz(values[CRITICAL_PATH])
         return values
 
     def cv_mape(self, target: str) -> float:
-        """Cross-validated MAPE (fraction) of a target or of fmax."""
-        return self.derived[target]["cv_mape"] if target == FMAX else self.targets[target].cv_mape
+        """Cross-validated MAPE (fraction) of a target, a sum or fmax."""
+        return self.derived[target]["cv_mape"] if target in self.derived else self.targets[target].cv_mape
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready content."""

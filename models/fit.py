@@ -12,7 +12,10 @@ point predicted by the model fitted without its fold
 it; its errors are those of the whole target. The inputs are the
 :data:`~quidam.models.features.FEATURES` that vary over the dataset and are
 not linear combinations of the features before them (``pe_product_bits`` is
-``32 * pes`` when the operand widths are fixed).
+``32 * pes`` when the operand widths are fixed). Where the dataset has the
+area by block, the total area is not fitted: it is the sum of the block
+models (:attr:`~quidam.models.card.ModelCard.sums`), cross-validated as the
+sum of their cross-validated predictions.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from quidam.characterize.dataset import CONFIG_COLUMNS, DatasetError, read_datas
 from quidam.characterize.design import generator_source_digest
 from quidam.config import FIELDS, AcceleratorConfig, parse_config
 
-from .card import CRITICAL_PATH, FMAX, ModelCard, TargetModel, fmax_mhz, make_pipeline
+from .card import BLOCK_AREA_PREFIX, CRITICAL_PATH, FMAX, TOTAL_AREA, ModelCard, TargetModel, fmax_mhz, make_pipeline
 from .features import FEATURES, OFFSETS, feature_matrix, offsets
 
 __all__ = ["ALPHAS", "DEGREES", "FOLDS", "SCORING", "Dataset", "absolute_percentage_errors",
@@ -160,12 +163,17 @@ def fit_card(dataset: Dataset) -> tuple[ModelCard, dict[str, np.ndarray]]:
     inputs = everything[:, varying]
     folds = KFold(n_splits=min(FOLDS, points), shuffle=True, random_state=0)
     grid = {"poly__degree": list(DEGREES), "ridge__alpha": list(ALPHAS)}
+    blocks = sorted(name for name in dataset.targets
+                    if name.startswith(BLOCK_AREA_PREFIX) and name.endswith("_um2"))
+    sums = {TOTAL_AREA: blocks} if blocks and TOTAL_AREA in dataset.targets else {}
     targets, predictions = {}, {}
     with warnings.catch_warnings():
         # Ridge on a handful of points may warn about ill-conditioning; the chosen model's CV error says how it did.
         warnings.simplefilter("ignore", category=ConvergenceWarning)
         warnings.filterwarnings("ignore", message=".*[Ii]ll-conditioned.*")
         for name, values in dataset.targets.items():
+            if name in sums:
+                continue
             exact = offsets(dataset.configs, name)
             # Absolute errors of the remainder are those of the whole target (the exact part cancels).
             search = GridSearchCV(make_pipeline(), grid, scoring=SCORING, cv=folds)
@@ -181,8 +189,11 @@ def fit_card(dataset: Dataset) -> tuple[ModelCard, dict[str, np.ndarray]]:
                 intercept=float(ridge.intercept_), **_errors(values, predicted),
                 train_min=float(values.min()), train_max=float(values.max()),
                 offset=OFFSETS[name][1] if name in OFFSETS else "")
+    for name, parts in sums.items():
+        predictions[name] = sum(predictions[part] for part in parts)
     predictions[FMAX] = fmax_mhz(predictions[CRITICAL_PATH])
-    derived = {FMAX: _errors(fmax_mhz(dataset.targets[CRITICAL_PATH]), predictions[FMAX])}
+    derived = {name: _errors(dataset.targets[name], predictions[name]) for name in sums}
+    derived[FMAX] = _errors(fmax_mhz(dataset.targets[CRITICAL_PATH]), predictions[FMAX])
     field_ranges = {}
     for rule in FIELDS:
         values = [getattr(config, rule.name) for config in dataset.configs]
@@ -193,6 +204,7 @@ def fit_card(dataset: Dataset) -> tuple[ModelCard, dict[str, np.ndarray]]:
                 for index in varying]
     card = ModelCard(
         pe_type=dataset.pe_type, features=features, field_ranges=field_ranges, targets=targets, derived=derived,
+        sums=sums,
         cross_validation={"folds": folds.get_n_splits(), "shuffle_seed": 0, "degrees": list(DEGREES),
                           "alphas": list(ALPHAS), "scoring": SCORING},
         provenance={"dataset": dataset.path.as_posix(), "dataset_sha256": dataset.sha256, "dataset_rows": points,

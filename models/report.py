@@ -71,7 +71,7 @@ class Validation:
 def validate(card: ModelCard, heldout: Dataset) -> Validation:
     """Predict the held-out points with ``card`` and keep actual and predicted values of every target."""
     everything = card.predict(heldout.configs)
-    actual = {name: heldout.targets[name] for name in card.targets if name in heldout.targets}
+    actual = {name: heldout.targets[name] for name in [*card.targets, *card.sums] if name in heldout.targets}
     actual[FMAX] = fmax_mhz(heldout.targets[CRITICAL_PATH])
     return Validation(card.pe_type, len(heldout.configs), actual, {name: everything[name] for name in actual})
 

@@ -17,7 +17,7 @@ import pytest
 from quidam.characterize.dataset import CONFIG_COLUMNS
 from quidam.cli import main
 from quidam.config import parse_config
-from quidam.models.card import FMAX, ModelCard, card_path
+from quidam.models.card import FMAX, TOTAL_AREA, ModelCard, card_path
 from quidam.models.features import FEATURES, feature_matrix, feature_table, macro_inventory, offsets
 from quidam.models.fit import fit_card, load_dataset
 from quidam.models.predict import predict
@@ -216,3 +216,19 @@ def test_committed_cards_are_fitted_on_the_committed_datasets(pe_type, tmp_path)
         assert validation.mape("synth__area__total_um2") <= 0.03
         assert validation.mape("power__total__dynamic_w") <= 0.05
         assert validation.mape(FMAX) <= 0.05
+
+
+def test_total_area_is_the_sum_of_the_block_models(tmp_path):
+    dataset = load_dataset(DATA / "lightpe1.csv")
+    card, cv = fit_card(dataset)
+    blocks = [name for name in dataset.targets if name.startswith("synth__area__block__")]
+    assert TOTAL_AREA not in card.targets and sorted(card.sums[TOTAL_AREA]) == sorted(blocks)
+    # The blocks add up to the measured total, so the sum of their models predicts it.
+    assert np.allclose(sum(dataset.targets[name] for name in blocks), dataset.targets[TOTAL_AREA], rtol=1e-6)
+    predicted = card.predict(dataset.configs)
+    assert np.array_equal(predicted[TOTAL_AREA], sum(predicted[name] for name in blocks))
+    assert np.array_equal(cv[TOTAL_AREA], sum(cv[name] for name in blocks))
+    assert card.cv_mape(TOTAL_AREA) == card.derived[TOTAL_AREA]["cv_mape"] < 0.03
+    card.save(tmp_path / "card.json")
+    assert np.array_equal(ModelCard.load(tmp_path / "card.json").predict(dataset.configs)[TOTAL_AREA],
+                          predicted[TOTAL_AREA])
