@@ -30,7 +30,10 @@ and ``wt_bits`` may be grid fields.
 ``dataset`` names a separate dataset for points that must not be fitted
 (``heldout``: the design points the models are validated on).
 
-Validation: an unknown key or field, a value of the wrong type or out of its
+``grid`` is required (an empty sweep file is an error, not one default point)
+and has at most :data:`MAX_SWEEP_COMBINATIONS` combinations. The file is read
+through the input boundary (:func:`quidam.inputs.load_yaml`: size, UTF-8,
+duplicate keys, aliases, nesting). Validation: an unknown key or field, a value of the wrong type or out of its
 range is a :class:`~quidam.errors.ConfigError` naming the sweep, the field and
 what is allowed. A combination of valid values that is not a valid
 configuration (a GLB size that does not split into its banks, a ``psum_bits``
@@ -42,23 +45,27 @@ are visited once.
 from __future__ import annotations
 
 import itertools
+import math
 import re
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-import yaml
-
 from quidam.config import FIELDS, AcceleratorConfig, operand_bits, parse_config
 from quidam.errors import ConfigError
+from quidam.inputs import InputError, load_yaml
 
 from .design import Design
 from .accelerator import accelerator_design
 from .mac import mac_design
 
-__all__ = ["BUILTIN_SWEEPS", "SWEEP_KEYS", "UNITS", "Sweep", "design_for", "expand_sweep", "load_sweep"]
+__all__ = ["BUILTIN_SWEEPS", "MAX_SWEEP_COMBINATIONS", "SWEEP_KEYS", "UNITS", "Sweep", "design_for", "expand_sweep",
+           "load_sweep"]
 
 #: Top-level keys of a sweep definition.
 SWEEP_KEYS = ("description", "dataset", "base", "grid")
+
+#: Most grid combinations a sweep may have (each is a synthesis run; ``full`` has 576).
+MAX_SWEEP_COMBINATIONS = 10_000
 
 _RULES = {rule.name: rule for rule in FIELDS}
 
@@ -181,14 +188,23 @@ def _check_field(source: str, where: str, name: Any, value: Any, pe_type: str) -
 
 
 def _grids(source: str, grid: Any) -> list[dict[str, list]]:
+    if grid is None or grid == {} or grid == []:
+        raise ConfigError(f"{source}: grid: missing or empty; give at least one field: [values] (the points are "
+                          f"the product of the grid's values)")
     blocks = [grid] if isinstance(grid, Mapping) else grid
     if not isinstance(blocks, list) or not all(isinstance(block, Mapping) for block in blocks):
         raise ConfigError(f"{source}: grid: must be a mapping of field: [values] or a list of such mappings, "
                           f"not {type(grid).__name__}")
+    if not all(blocks):
+        raise ConfigError(f"{source}: grid: an empty mapping in the list; give each at least one field: [values]")
     for block in blocks:
         for name, values in block.items():
             if not isinstance(values, list) or not values:
                 raise ConfigError(f"{source}: grid: {name}: must be a non-empty list of values, not {values!r}")
+    combinations = sum(math.prod(len(values) for values in block.values()) for block in blocks)
+    if combinations > MAX_SWEEP_COMBINATIONS:
+        raise ConfigError(f"{source}: grid: {combinations:,} combinations, more than the cap of "
+                          f"{MAX_SWEEP_COMBINATIONS:,} per sweep; split it into several sweeps")
     return [dict(block) for block in blocks]
 
 
@@ -222,13 +238,13 @@ def expand_sweep(spec: Any, pe_type: str, *, name: str = "sweep") -> Sweep:
     base = spec.get("base") or {}
     if not isinstance(base, Mapping):
         raise ConfigError(f"{source}: base: must be a mapping of field: value, not {type(base).__name__}")
-    blocks = _grids(source, spec.get("grid") or {})
     dataset = spec.get("dataset") or ""
     if not isinstance(dataset, str) or (dataset and not re.fullmatch(r"[a-z][a-z0-9_]*", dataset)):
         raise ConfigError(f"{source}: dataset: must be a name of lower-case letters, digits and _ (the points "
                           f"go to <pe>-<dataset>.csv), not {dataset!r}")
     for field, value in base.items():
         _check_field(source, "base", field, value, pe_type)
+    blocks = _grids(source, spec.get("grid"))
     for block in blocks:
         for field, values in block.items():
             for value in values:
@@ -278,18 +294,11 @@ def load_sweep(name_or_path: str | Path, pe_type: str) -> Sweep:
     text = str(name_or_path)
     if text in BUILTIN_SWEEPS and "@" not in text:
         return expand_sweep(_builtin(text, pe_type), pe_type, name=text)
-    path = Path(name_or_path)
-    builtins = ", ".join(name for name in BUILTIN_SWEEPS if "@" not in name)
+    if not Path(name_or_path).exists():
+        builtins = ", ".join(name for name in BUILTIN_SWEEPS if "@" not in name)
+        raise ConfigError(f"sweep {name_or_path}: not a built-in sweep ({builtins}) and cannot be read: no such file")
     try:
-        content = path.read_text()
-    except OSError as error:
-        raise ConfigError(f"sweep {path}: not a built-in sweep ({builtins}) and cannot be read: "
-                          f"{error.strerror or error}") from None
-    try:
-        spec = yaml.safe_load(content)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
-        raise ConfigError(f"sweep {path}: malformed YAML{where}: {problem}") from None
-    return expand_sweep(spec, pe_type, name=str(path))
+        spec = load_yaml(name_or_path, "sweep")
+    except InputError as error:
+        raise ConfigError(str(error)) from None
+    return expand_sweep(spec, pe_type, name=text)

@@ -30,16 +30,16 @@ each of the four seed PE types: 4 x 5,184 points).
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-import yaml
-
 from quidam.config import FIELDS, PE_TYPES, SEED_PE_TYPES, AcceleratorConfig
 from quidam.errors import ConfigError
+from quidam.inputs import InputError, load_yaml
 
-__all__ = ["DEFAULT_SPACE", "SPACE_KEYS", "DesignSpace", "load_space"]
+__all__ = ["DEFAULT_SPACE", "MAX_SPACE_POINTS", "SPACE_KEYS", "DesignSpace", "load_space"]
 
 #: Top-level keys of a space definition.
 SPACE_KEYS = ("description", "pe_types", "base", "grid")
@@ -59,6 +59,9 @@ DEFAULT_SPACE: dict[str, Any] = {
         "dram_bytes_per_cycle": [4, 8, 16],
     },
 }
+
+#: Most points a space may have, over all its PE types (ten times the default space).
+MAX_SPACE_POINTS = 200_000
 
 _RULES = {rule.name: rule for rule in FIELDS}
 
@@ -105,9 +108,10 @@ def _expand(definition: Any, name: str, pe_types: tuple[str, ...] | None) -> Des
     unknown = [key for key in definition if key not in SPACE_KEYS]
     if unknown:
         raise ConfigError(f"space {name}: unknown key {unknown[0]!r}; allowed keys: {', '.join(SPACE_KEYS)}")
-    types = pe_types or tuple(definition.get("pe_types") or SEED_PE_TYPES)
-    if isinstance(types, str) or not all(isinstance(t, str) for t in types):
+    types = pe_types or definition.get("pe_types") or SEED_PE_TYPES
+    if not isinstance(types, (list, tuple)) or not all(isinstance(t, str) for t in types):
         raise ConfigError(f"space {name}: pe_types must be a list of PE types ({', '.join(PE_TYPES)})")
+    types = tuple(dict.fromkeys(types))
     for pe_type in types:
         if pe_type not in PE_TYPES:
             raise ConfigError(f"space {name}: unknown PE type {pe_type!r}; allowed: {', '.join(PE_TYPES)}")
@@ -131,6 +135,10 @@ def _expand(definition: Any, name: str, pe_types: tuple[str, ...] | None) -> Des
             else:
                 _check_value(_RULES[field_name], value, where)
     fields = list(grid)
+    size = len(types) * math.prod(len(grid[f]) for f in fields)
+    if size > MAX_SPACE_POINTS:
+        raise ConfigError(f"space {name}: {size:,} points ({len(types)} PE types x the grid), more than the cap of "
+                          f"{MAX_SPACE_POINTS:,}; make the grid smaller")
     configs: dict[str, list[AcceleratorConfig]] = {}
     skipped = 0
     for pe_type in types:
@@ -157,11 +165,10 @@ def load_space(space: str | Path = "default", *, pe_types: tuple[str, ...] | Non
     """
     if str(space) == "default":
         return _expand(DEFAULT_SPACE, "default", pe_types)
-    path = Path(space)
+    if not Path(space).exists():
+        raise ConfigError(f"space {space}: no such file (give `default` or a YAML file)")
     try:
-        definition = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"space {path}: no such file (give `default` or a YAML file)") from None
-    except (OSError, yaml.YAMLError) as error:
-        raise ConfigError(f"space {path}: not readable YAML: {error}") from None
-    return _expand(definition, str(path), pe_types)
+        definition = load_yaml(space, "space")
+    except InputError as error:
+        raise ConfigError(str(error)) from None
+    return _expand(definition, str(space), pe_types)

@@ -16,6 +16,7 @@ import dataclasses
 import difflib
 import hashlib
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
@@ -23,6 +24,7 @@ from typing import Any, Mapping
 import yaml
 
 from .errors import ConfigError
+from .inputs import InputError, load_yaml
 
 __all__ = [
     "PE_TYPES",
@@ -136,9 +138,13 @@ class FieldRule:
             str: isinstance(value, str),
         }[self.kind]
         if ok_type and self.kind is float:
-            value = float(value)
+            try:
+                value = float(value)
+            except OverflowError:  # an int too large for a float
+                ok_type = False
         if (
             not ok_type
+            or (self.kind is float and not math.isfinite(value))
             or (self.choices is not None and value not in self.choices)
             or (self.low is not None and value < self.low)
             or (self.high is not None and value > self.high)
@@ -340,23 +346,15 @@ def parse_config(data: Any, *, source: str | None = None) -> AcceleratorConfig:
 
 
 def load_config(path: str | Path) -> AcceleratorConfig:
-    """Read a YAML file with the safe loader and validate it.
+    """Read a YAML file through the input boundary (:func:`~quidam.inputs.load_yaml`) and validate it.
 
     Raises
     ------
     ConfigError
         When the file is missing, is not valid YAML, or holds an invalid configuration.
     """
-    path = Path(path)
     try:
-        text = path.read_text()
-    except OSError as error:
-        raise ConfigError(f"{path}: cannot read configuration: {error.strerror}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
-        raise ConfigError(f"{path}: malformed YAML{where}: {problem}") from None
+        data = load_yaml(path, "configuration")
+    except InputError as error:
+        raise ConfigError(str(error)) from None
     return parse_config(data, source=str(path))
