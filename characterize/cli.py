@@ -14,12 +14,13 @@ from pathlib import Path
 import click
 
 from quidam.config import PE_TYPES, parse_config
+from quidam.inputs import FiniteFloat, output_dir
 
-from .dataset import dataset_path, update_dataset
-from .flow import characterize_point
-from .mac import mac_design
+from .dataset import dataset_path, read_dataset, update_dataset
+from .flow import characterize_point, check_environment, point_run_dir
+from .mac import MAX_OPS, mac_design
 from .points import BUILTIN_SWEEPS, UNITS, load_sweep
-from .sweep import run_sweep
+from .sweep import WORKER_TIMEOUT_S, run_sweep
 from .tools import YOSYS_ENV
 
 __all__ = ["characterize", "characterize_mac", "SUMMARY"]
@@ -45,10 +46,11 @@ SUMMARY = (
 @click.option("--act-bits", type=int, help="Activation width, pe type int only (2..16).")
 @click.option("--wt-bits", type=int, help="Weight width, pe type int only (2..16).")
 @click.option("--psum-bits", type=int, help="Accumulator width (default: the PE type's).")
-@click.option("--clock-mhz", type=float, help="Target clock in MHz (default: the configuration's, 200).")
-@click.option("--ops", type=click.IntRange(min=2), default=2000, show_default=True,
-              help="MAC operations simulated for the switching activity.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random operands.")
+@click.option("--clock-mhz", type=FiniteFloat(), help="Target clock in MHz (default: the configuration's, 200).")
+@click.option("--ops", type=click.IntRange(2, MAX_OPS), default=2000, show_default=True,
+              help=f"MAC operations simulated for the switching activity (2..{MAX_OPS:,}).")
+@click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=0, show_default=True,
+              help="Seed of the random operands (0..2^32-1).")
 @click.option("--pdk-dir", type=click.Path(file_okay=False, path_type=Path),
               help="Nangate45 directory (default: $QUIDAM_PDK_DIR, else ../shared/pdk/nangate45).")
 @click.option("--runs", "runs_root", type=click.Path(file_okay=False, path_type=Path), default=Path("runs"),
@@ -69,8 +71,13 @@ def characterize_mac(pe_type, act_bits, wt_bits, psum_bits, clock_mhz, ops, seed
     options = {"pe_type": pe_type, "act_bits": act_bits, "wt_bits": wt_bits, "psum_bits": psum_bits,
                "clock_mhz": clock_mhz}
     config = parse_config({name: value for name, value in options.items() if value is not None})
-    metrics = characterize_point(mac_design(config, ops=ops, seed=seed), pdk_dir=pdk_dir, runs_root=runs_root,
-                                 yosys=yosys, retry=retry, strict=True)
+    runs_root, pdk_dir = check_environment(runs_root, pdk_dir, yosys)
+    design = mac_design(config, ops=ops, seed=seed)
+    run = point_run_dir(design, pdk_dir=pdk_dir, runs_root=runs_root, yosys=yosys)
+    if run.cached() is None and run.corruption:
+        click.echo(f"warning: {run.corruption}; computing the point again", err=True)
+    metrics = characterize_point(design, pdk_dir=pdk_dir, runs_root=runs_root, yosys=yosys, retry=retry,
+                                 strict=True)
     if as_json:
         click.echo(json.dumps(metrics, indent=2))
         return
@@ -100,9 +107,12 @@ def characterize_mac(pe_type, act_bits, wt_bits, psum_bits, clock_mhz, ops, seed
 @click.option("--pdk-dir", type=click.Path(file_okay=False, path_type=Path),
               help="Nangate45 directory (default: $QUIDAM_PDK_DIR, else ../shared/pdk/nangate45).")
 @click.option("--yosys", metavar="YOSYS", help=f"yowasp (default) or a Yosys command; also ${YOSYS_ENV}.")
+@click.option("--worker-timeout", "worker_timeout_s", type=FiniteFloat(min=1, max=86400), metavar="SECONDS",
+              default=WORKER_TIMEOUT_S, show_default=True,
+              help="End the sweep when the cluster has had no worker for this long (workers lost or never started).")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 def characterize(pe_type, sweep_name, jobs, scheduler, retry_failed, unit, runs_root, data_dir, pdk_dir, yosys,
-                 no_progress):
+                 worker_timeout_s, no_progress):
     """Characterize a sweep of design points of one PE type in parallel and write its dataset.
 
     Each point goes to RUNS/nangate45/<design id>/ (a point already done is read
@@ -115,20 +125,24 @@ def characterize(pe_type, sweep_name, jobs, scheduler, retry_failed, unit, runs_
     Example: quidam characterize --pe lightpe1 --sweep default --jobs 2
     """
     sweep = load_sweep(sweep_name, pe_type)
-    skipped = f", {len(sweep.skipped)} invalid combinations skipped" if sweep.skipped else ""
-    click.echo(f"sweep {sweep.name}: {len(sweep)} configurations of pe_type {pe_type}{skipped}")
-    for point, reason in sweep.skipped[:3]:
-        click.echo(f"  skipped {point}: {reason}")
-    if len(sweep.skipped) > 3:
-        click.echo(f"  ... and {len(sweep.skipped) - 3} more")
+    suffixes = [*([unit] if unit != "accelerator" else []), *([sweep.dataset] if sweep.dataset else [])]
+    path = dataset_path(output_dir(data_dir, "dataset folder"), "-".join([pe_type, *suffixes]))
+    read_dataset(path)  # an existing dataset that is not one is refused now, not after the sweep
+
+    def announce():
+        skipped = f", {len(sweep.skipped)} invalid combinations skipped" if sweep.skipped else ""
+        click.echo(f"sweep {sweep.name}: {len(sweep)} configurations of pe_type {pe_type}{skipped}")
+        for point, reason in sweep.skipped[:3]:
+            click.echo(f"  skipped {point}: {reason}")
+        if len(sweep.skipped) > 3:
+            click.echo(f"  ... and {len(sweep.skipped) - 3} more")
+
     summary = run_sweep(sweep, jobs=jobs, scheduler=scheduler, retry_failed=retry_failed, runs_root=runs_root,
                         pdk_dir=pdk_dir, yosys=yosys, progress=not no_progress, label=f"characterize {pe_type}",
-                        unit=unit)
+                        unit=unit, worker_timeout_s=worker_timeout_s, on_ready=announce)
     finished = [(point.config, point.record) for point in summary.points if point.status != "failed"]
     click.echo(summary.format())
     if finished:
-        suffixes = [*([unit] if unit != "accelerator" else []), *([sweep.dataset] if sweep.dataset else [])]
-        path = dataset_path(data_dir, "-".join([pe_type, *suffixes]))
         rows = update_dataset(finished, path)
         click.echo(f"dataset {path}: {rows} rows ({len(finished)} from this sweep)")
     else:

@@ -35,6 +35,7 @@ from typing import Any, Iterable
 from quidam.config import FIELDS, AcceleratorConfig
 from quidam.errors import QuidamError
 from quidam.files import write_text
+from quidam.inputs import CSV_BYTES, InputError, read_text
 
 __all__ = ["ACTIONS", "COLUMNS", "CONFIG_COLUMNS", "Column", "DatasetError", "action_energies", "columns_markdown",
            "dataset_columns", "dataset_path", "read_dataset", "update_dataset"]
@@ -207,10 +208,14 @@ def read_dataset(path: str | os.PathLike[str]) -> tuple[list[str], list[dict[str
     path = Path(path)
     if not path.exists():
         return [], []
-    with open(path, newline="") as stream:
-        reader = csv.DictReader(stream)
+    try:
+        reader = csv.DictReader(io.StringIO(read_text(path, "dataset", limit=CSV_BYTES), newline=""))
         columns = list(reader.fieldnames or [])
         rows = list(reader)
+    except InputError as error:
+        raise DatasetError(str(error)) from None
+    except csv.Error as error:
+        raise DatasetError(f"dataset {path}: malformed CSV: {error}") from None
     missing = [name for name in (*CONFIG_COLUMNS, "design_id") if name not in columns]
     if missing:
         raise DatasetError(f"{path}: not a quidam dataset (no column {missing[0]}); move it away or choose "

@@ -14,7 +14,9 @@ Environment problems (a missing tool, missing or corrupt PDK files) raise
 folder is written. A failure of the design point itself (Yosys rejects the
 Verilog, the netlist disagrees with the golden model, a report lacks a value)
 is recorded in ``failed.json`` with the stage, the reason and the log, and
-returned (raised as :class:`PointFailed` with ``strict=True``).
+returned (raised as :class:`PointFailed` with ``strict=True``). A stored
+result is returned only when it verifies (:meth:`RunDir.cached`), and a point
+is computed only under its run folder's lock (:meth:`RunDir.lock`).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from typing import Any
 from quidam import __version__
 from quidam.errors import PDKError, QuidamError
 from quidam.files import write_text
+from quidam.inputs import output_dir
 from quidam.pdk.locate import SRAM_MACRO_DIR, cell_library_path, file_sha256, resolve_pdk_dir
 from quidam.pdk.sram import SRAMMacro, read_sram_macro
 
@@ -38,10 +41,10 @@ from . import activity, power, sta, synth
 from .cells import cell_library
 from .design import Design, ports_of
 from .run_dir import RunDir, canonical_json, sources_digest
-from .tools import ToolFailure, iverilog_tool, sta_tool, tool_versions, vvp_tool, yosys_tool
+from .tools import ToolFailure, check_script_path, iverilog_tool, sta_tool, tool_versions, vvp_tool, yosys_tool
 
-__all__ = ["ORCHESTRATION_MODULES", "PLATFORM", "PointFailed", "characterize_point", "flow_source_digest",
-           "point_run_dir"]
+__all__ = ["ORCHESTRATION_MODULES", "PLATFORM", "PointFailed", "characterize_point", "check_environment",
+           "flow_source_digest", "point_run_dir"]
 
 #: Platform name: the folder under the runs root.
 PLATFORM = "nangate45"
@@ -67,6 +70,29 @@ ORCHESTRATION_MODULES = frozenset({"__init__.py", "cli.py", "points.py", "sweep.
 def flow_source_digest() -> str:
     """SHA-256 over this package's flow sources (``characterize/*.py`` but :data:`ORCHESTRATION_MODULES`)."""
     return sources_digest([Path(__file__).parent], exclude=ORCHESTRATION_MODULES)
+
+
+def check_environment(runs_root: str | os.PathLike[str], pdk_dir: str | os.PathLike[str] | None,
+                      yosys: str | None) -> tuple[Path, Path]:
+    """Check, before any work, that the flow can run; the runs folder (created) and the PDK folder, absolute.
+
+    Raises
+    ------
+    PDKError
+        No PDK folder or cell library.
+    ToolError
+        A tool is missing or its version probe fails, or a folder's path cannot be quoted in the tools'
+        scripts (:func:`~quidam.characterize.tools.check_script_path`).
+    InputError
+        The runs folder cannot be created.
+    """
+    pdk = resolve_pdk_dir(pdk_dir)
+    check_script_path(pdk, "PDK folder")
+    cell_library_path(CORNER, pdk)
+    tool_versions(yosys)
+    runs = Path(runs_root).resolve()
+    check_script_path(runs, "runs folder")
+    return output_dir(runs, "runs folder"), pdk
 
 
 def _macros(design: Design, pdk_dir: Path) -> list[SRAMMacro]:
@@ -216,14 +242,19 @@ def characterize_point(design: Design, *, pdk_dir: str | os.PathLike[str] | None
         With ``strict=True``, when the point fails (now or in a stored run).
     """
     run, library_gz, macros = _locate(design, pdk_dir, runs_root, yosys)
+    with run.lock():  # another process computing this point finishes first; its result is then read back
+        stored = run.cached()
+        if stored is not None and (stored["status"] == "ok" or not retry):
+            if stored["status"] != "ok" and strict:
+                raise PointFailed(stored)
+            return stored
+        return _compute(design, run, library_gz, macros, yosys, strict)
+
+
+def _compute(design: Design, run: RunDir, library_gz: Path, macros: list[SRAMMacro], yosys: str | None,
+             strict: bool) -> dict[str, Any]:
+    """Run every stage of ``design`` in ``run`` (whose lock the caller holds) and record the result."""
     identity = run.identity
-
-    stored = run.cached()
-    if stored is not None and (stored["status"] == "ok" or not retry):
-        if stored["status"] != "ok" and strict:
-            raise PointFailed(stored)
-        return stored
-
     run.start()
     liberty = synth.uncompressed_liberty(library_gz, run.path.parent / "_liberty")
     runtimes: dict[str, float] = {}

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from quidam.config import AcceleratorConfig
+from quidam.errors import ConfigError
 from quidam.formats.integer import int_mac_bits
 from quidam.formats.lightpe import lightpe1_mac_bits, lightpe2_mac_bits
 from quidam.formats.quantize import activation_format, quantize, weight_format
@@ -28,7 +29,10 @@ from quidam.rtl_gen.mac import mac_for
 from .activity import Stimulus
 from .design import Design, generator_source_digest
 
-__all__ = ["MAC_PARAMS", "mac_design", "mac_stimulus"]
+__all__ = ["MAC_PARAMS", "MAX_OPS", "mac_design", "mac_stimulus"]
+
+#: Most MAC operations one point simulates (its stimulus is held in memory, a few hundred bytes each).
+MAX_OPS = 1_000_000
 
 #: Configuration fields the MAC unit depends on (the rest describe the array and memories).
 MAC_PARAMS = ("pe_type", "act_bits", "wt_bits", "psum_bits", "clock_mhz")
@@ -69,6 +73,10 @@ def mac_stimulus(config: AcceleratorConfig, *, latency: int, ops: int = 2000, ta
     seed : int
         Seed of numpy's default generator.
     """
+    if not (isinstance(ops, int) and 2 <= ops <= MAX_OPS):
+        raise ConfigError(f"ops: must be an integer in 2..{MAX_OPS}, not {ops!r}")
+    if not (isinstance(seed, int) and 0 <= seed < 2**32):
+        raise ConfigError(f"seed: must be an integer in 0..{2**32 - 1}, not {seed!r}")
     rng = np.random.default_rng(seed)
     weights = quantize(rng.standard_normal(ops), weight_format(config)).codes
     activations = quantize(np.maximum(rng.standard_normal(ops), 0.0), activation_format(config)).codes

@@ -11,6 +11,7 @@ Layout, after OpenROAD-flow-scripts (one numbered folder per stage)::
                            power.tcl, power.log, power.rpt
         metrics.json       the point's metrics and provenance (written last)
         failed.json        instead of metrics.json when a stage failed
+        lock               held (flock) while a process computes the point
 
 The design id is the first :data:`ID_CHARS` hex digits of the SHA-256 of the
 canonical JSON of ``design.json``: the resolved parameters, the Verilog text's
@@ -26,8 +27,15 @@ Every result file is written atomically (a temporary file in the same folder,
 then :func:`os.replace`): a killed run leaves either the old file or the new
 one. A point with ``metrics.json`` is done; one with ``failed.json`` stays
 failed (its logs kept) until it is retried explicitly; a folder with neither
-(a run that was killed) is simply run again. One point must not be run by two
-processes at once (a sweep hands each design id to one worker).
+(a run that was killed) is simply run again.
+
+Each record holds the SHA-256 of its own canonical JSON (``sha256``) and is
+verified when read back (:meth:`RunDir.cached`): a record that is truncated,
+empty, altered, or lacks a key its status must have (:data:`REQUIRED_KEYS`) is
+not trusted; :attr:`RunDir.corruption` says which file and why, and the point
+is run again. A process computes a point only while it holds the folder's lock
+(:meth:`RunDir.lock`), so two sweeps on one runs folder share the work: the
+second waits, then reads the first one's result.
 """
 
 from __future__ import annotations
@@ -39,10 +47,12 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from quidam.files import write_json
+from quidam.files import locked, write_json
+from quidam.inputs import InputError, load_json
 
 __all__ = [
     "ID_CHARS",
+    "REQUIRED_KEYS",
     "STAGES",
     "RunDir",
     "canonical_json",
@@ -55,6 +65,17 @@ ID_CHARS = 16
 
 #: Stage folders in flow order.
 STAGES = ("0_rtl", "1_synth", "2_sta", "3_power")
+
+#: Keys a stored record must have, by its ``status``: a finished point's one metric of each stage, a failure's
+#: stage and reason.
+REQUIRED_KEYS = {
+    "ok": ("design_id", "run_dir", "design", "provenance", "synth__area__stdcell_um2",
+           "sta__timing__critical_path_ns", "power__total__dynamic_w"),
+    "failed": ("design_id", "run_dir", "stage", "reason"),
+}
+
+# The key of a record's own checksum.
+_CHECKSUM = "sha256"
 
 
 def canonical_json(data: Any) -> str:
@@ -102,6 +123,7 @@ class RunDir:
     def __init__(self, runs_root: str | os.PathLike[str], platform: str, identity: dict[str, Any]):
         self.identity = identity
         self.design_id = design_id(identity)
+        self.corruption: str | None = None
         self.path = Path(runs_root).resolve() / platform / self.design_id
 
     def stage(self, name: str) -> Path:
@@ -122,12 +144,42 @@ class RunDir:
         """``failed.json`` of the point."""
         return self.path / "failed.json"
 
+    def lock(self):
+        """A context manager holding this point's lock (``<folder>/lock``) while a process computes it."""
+        return locked(self.path / "lock")
+
     def cached(self) -> dict[str, Any] | None:
-        """The stored result: ``metrics.json``, else ``failed.json``, else ``None`` (not run or killed)."""
+        """The stored, verified result: ``metrics.json``, else ``failed.json``, else ``None``.
+
+        ``None`` also when the record found is corrupt; :attr:`corruption` then
+        names its path and what is wrong (else it is ``None``).
+        """
+        self.corruption = None
         for path in (self.metrics_path, self.failed_path):
             if path.is_file():
-                return json.loads(path.read_text())
+                try:
+                    return self._verified(path)
+                except InputError as error:
+                    self.corruption = str(error)
+                    return None
         return None
+
+    def _verified(self, path: Path) -> dict[str, Any]:
+        record = load_json(path, "stored result")
+        if not isinstance(record, dict) or not record:
+            raise InputError(f"stored result {path}: empty or not a JSON object")
+        checksum = record.pop(_CHECKSUM, None)
+        if checksum != hashlib.sha256(canonical_json(record).encode()).hexdigest():
+            raise InputError(f"stored result {path}: its checksum does not match its content (altered or "
+                             f"written by another version)")
+        expected = "ok" if path == self.metrics_path else "failed"
+        if record.get("status") != expected:
+            raise InputError(f"stored result {path}: status is {record.get('status')!r}, not {expected!r}")
+        missing = [key for key in REQUIRED_KEYS[expected] if key not in record]
+        if missing or record["design_id"] != self.design_id:
+            what = f"no key {missing[0]}" if missing else f"the design id of another point ({record['design_id']!r})"
+            raise InputError(f"stored result {path}: {what}")
+        return record
 
     def start(self) -> None:
         """Prepare a fresh run: clear earlier stage folders and records, write ``design.json``."""
@@ -140,9 +192,14 @@ class RunDir:
         write_json(self.path / "design.json", self.identity)
 
     def finish(self, metrics: dict[str, Any]) -> None:
-        """Record a finished point (``metrics.json``, atomically)."""
-        write_json(self.metrics_path, metrics)
+        """Record a finished point (``metrics.json`` with its checksum, atomically)."""
+        self._write(self.metrics_path, metrics)
 
     def fail(self, record: dict[str, Any]) -> None:
-        """Record a failed point (``failed.json``, atomically); stage folders and logs stay."""
-        write_json(self.failed_path, record)
+        """Record a failed point (``failed.json`` with its checksum, atomically); stage folders and logs stay."""
+        self._write(self.failed_path, record)
+
+    @staticmethod
+    def _write(path: Path, record: dict[str, Any]) -> None:
+        checksum = hashlib.sha256(canonical_json(record).encode()).hexdigest()
+        write_json(path, {**record, _CHECKSUM: checksum})

@@ -33,7 +33,7 @@ from typing import Any
 
 from quidam.files import write_text
 
-from .tools import Tool, ToolFailure, run_tool
+from .tools import Tool, ToolFailure, run_tool, tcl_word
 
 __all__ = ["STAGE", "write_constraints", "sta_preamble", "analyze_timing"]
 
@@ -57,13 +57,13 @@ def write_constraints(path: Path, *, clock_port: str, period_ns: float) -> None:
 
 
 def sta_preamble(*, libraries: list[Path], netlist: Path, top: str, sdc: Path) -> list[str]:
-    """Tcl lines that load the libraries, link the netlist and read the constraints."""
+    """Tcl lines that load the libraries, link the netlist and read the constraints (paths quoted, :func:`tcl_word`)."""
     return [
         "set_cmd_units -time ns -power W",
-        *(f"read_liberty {library}" for library in libraries),
-        f"read_verilog {netlist}",
+        *(f"read_liberty {tcl_word(library)}" for library in libraries),
+        f"read_verilog {tcl_word(netlist)}",
         f"link_design {top}",
-        f"read_sdc {sdc}",
+        f"read_sdc {tcl_word(sdc)}",
     ]
 
 

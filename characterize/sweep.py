@@ -7,7 +7,8 @@ existing scheduler given by its address):
 1. every configuration's design (:func:`~quidam.characterize.points.design_for`)
    is generated on a worker and its design id and stored result looked up
    (:func:`~quidam.characterize.flow.point_run_dir`); configurations with the same
-   design id are one point;
+   design id are one point; a stored result that does not verify is reported
+   (:attr:`SweepSummary.corrupted`) and the point run again;
 2. each point without a stored result (or with a stored failure, when
    ``retry_failed``) is characterized by one worker
    (:func:`~quidam.characterize.flow.characterize_point`), with a progress bar.
@@ -26,29 +27,30 @@ system) and have quidam installed.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import time
 import traceback
 import uuid
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from tqdm import tqdm
 
 from quidam.config import AcceleratorConfig
 from quidam.errors import PDKError, QuidamError, ToolError
-from quidam.pdk.locate import cell_library_path, resolve_pdk_dir
 
-from .flow import CORNER, characterize_point, point_run_dir
+from .flow import characterize_point, check_environment, point_run_dir
 from .points import UNITS, design_for
-from .tools import tool_versions
 
-__all__ = ["PointResult", "SweepError", "SweepSummary", "run_sweep"]
+__all__ = ["WORKER_TIMEOUT_S", "PointResult", "SweepError", "SweepSummary", "run_sweep"]
 
-# Seconds to wait for an external scheduler and for its first worker.
+#: Seconds a sweep waits without any worker (at the start, or after losing them all) before it ends.
+WORKER_TIMEOUT_S = 180.0
+
+# Seconds to wait for an external scheduler; seconds between two looks at the cluster while points run.
 _CONNECT_TIMEOUT_S = 10
-_WORKERS_TIMEOUT_S = 120
+_POLL_S = 2.0
 
 
 class SweepError(QuidamError):
@@ -91,6 +93,8 @@ class SweepSummary:
         One per configuration, in the sweep's order.
     elapsed_s : float
         Wall-clock time of the sweep.
+    corrupted : list of str
+        Each stored result found corrupt (its path and what is wrong); those points were run again.
     """
 
     new: int
@@ -98,6 +102,7 @@ class SweepSummary:
     failed: int
     points: list[PointResult] = field(default_factory=list)
     elapsed_s: float = 0.0
+    corrupted: list[str] = field(default_factory=list)
 
     @property
     def failures(self) -> list[dict[str, Any]]:
@@ -114,6 +119,7 @@ class SweepSummary:
         distinct = self.new + self.cached + self.failed
         lines = [f"{configs} configuration{'s' * (configs != 1)}, {distinct} design point{'s' * (distinct != 1)}: "
                  f"{self.new} new, {self.cached} cached, {self.failed} failed ({self.elapsed_s:.1f} s)"]
+        lines += [f"  recomputed: {problem}" for problem in self.corrupted]
         for record in self.failures:
             where = record.get("failed_json") or "no failed.json"
             lines.append(f"  failed {record.get('design_id') or '-'} in {record.get('stage', '?')}: "
@@ -138,7 +144,7 @@ def resolve_point(config: AcceleratorConfig, runs_root: str, pdk_dir: str, yosys
     """Round 1, on a worker: the design id of ``config``'s point and its stored result (``None`` if none)."""
     try:
         run = point_run_dir(design_for(config, pdk_dir, unit), pdk_dir=pdk_dir, runs_root=runs_root, yosys=yosys)
-        return {"design_id": run.design_id, "stored": run.cached()}
+        return {"design_id": run.design_id, "stored": run.cached(), "corruption": run.corruption}
     except (ToolError, PDKError):
         raise
     except Exception as error:  # a generator error is this point's failure, not the sweep's
@@ -160,10 +166,10 @@ def characterize_config(config: AcceleratorConfig, runs_root: str, pdk_dir: str,
 class _Cluster:
     """A Dask client on an embedded LocalCluster, or on the scheduler at ``address``."""
 
-    def __init__(self, jobs: int | None, address: str | None):
+    def __init__(self, jobs: int | None, address: str | None, worker_timeout_s: float):
         from dask.distributed import Client, LocalCluster
 
-        self.cluster = None
+        self.cluster, self.address, self.worker_timeout_s = None, address, worker_timeout_s
         if address is None:
             workers = jobs or os.cpu_count() or 1
             # No dashboard; the scheduler's small HTTP server on a free local port, not on 8787.
@@ -172,19 +178,66 @@ class _Cluster:
                                         scheduler_kwargs={"dashboard_address": "127.0.0.1:0"})
             self.client = Client(self.cluster)
             return
+        # The client's own log lines (reconnection attempts, tracebacks of a lost scheduler) stay quiet: a lost
+        # scheduler is one SweepError line.
+        logging.getLogger("distributed").setLevel(logging.CRITICAL)
         try:
             self.client = Client(address, timeout=f"{_CONNECT_TIMEOUT_S}s")
         except (OSError, TimeoutError, ValueError) as error:
             raise SweepError(f"cannot connect to the Dask scheduler at {address}: {error}") from None
         try:
-            self.client.wait_for_workers(1, timeout=_WORKERS_TIMEOUT_S)
+            self.client.wait_for_workers(1, timeout=worker_timeout_s)
         except TimeoutError:
             self.close()
-            raise SweepError(f"the Dask scheduler at {address} has no worker after {_WORKERS_TIMEOUT_S} s; "
+            raise SweepError(f"the Dask scheduler at {address} has no worker after {worker_timeout_s:g} s; "
                              f"start some with `dask worker {address}`") from None
 
+    def _lost(self, error: BaseException | None = None) -> SweepError:
+        detail = f": {' '.join(str(error).split())}" if error is not None and str(error) else ""
+        return SweepError(f"lost the Dask scheduler at {self.address or 'of the embedded cluster'}{detail}; the "
+                          f"finished points are kept in the runs folder, run the sweep again to go on")
+
+    def finished(self, futures: Iterable) -> Iterable:
+        """Yield each of ``futures`` as it finishes, watching the cluster meanwhile.
+
+        Raises
+        ------
+        SweepError
+            The scheduler is lost, or the cluster has had no worker for :attr:`worker_timeout_s` seconds.
+        """
+        from distributed import wait
+
+        remaining, alone_since = set(futures), None
+        while remaining:
+            try:
+                done, remaining = wait(remaining, timeout=_POLL_S, return_when="FIRST_COMPLETED")
+            except TimeoutError:
+                done = set()
+            except OSError as error:
+                raise self._lost(error) from None
+            if self.client.status != "running":
+                raise self._lost()
+            yield from done
+            if not remaining:
+                return
+            try:
+                workers = self.client.scheduler_info(n_workers=-1).get("workers", {})
+            except (OSError, TimeoutError) as error:
+                raise self._lost(error) from None
+            if workers:
+                alone_since = None
+            elif alone_since is None:
+                alone_since = time.monotonic()
+            elif time.monotonic() - alone_since > self.worker_timeout_s:
+                raise SweepError(f"every Dask worker has been gone for more than {self.worker_timeout_s:g} s "
+                                 f"(--worker-timeout); {len(remaining)} points left undone, the finished ones are "
+                                 f"kept in the runs folder: start workers and run the sweep again")
+
     def close(self) -> None:
-        self.client.close()
+        try:
+            self.client.close(timeout=_CONNECT_TIMEOUT_S)
+        except (OSError, TimeoutError):  # a lost scheduler: nothing to close there
+            pass
         if self.cluster is not None:
             self.cluster.close()
 
@@ -206,7 +259,8 @@ def _result(future) -> tuple[Any, dict[str, Any] | None]:
 def run_sweep(configs: Iterable[AcceleratorConfig], *, jobs: int | None = None, scheduler: str | None = None,
               retry_failed: bool = False, runs_root: str | os.PathLike[str] = "runs",
               pdk_dir: str | os.PathLike[str] | None = None, yosys: str | None = None,
-              progress: bool = True, label: str = "characterize", unit: str = "accelerator") -> SweepSummary:
+              progress: bool = True, label: str = "characterize", unit: str = "accelerator",
+              worker_timeout_s: float = WORKER_TIMEOUT_S, on_ready: Callable[[], None] | None = None) -> SweepSummary:
     """Characterize every configuration's design point on Dask; see the module docstring.
 
     Parameters
@@ -227,13 +281,19 @@ def run_sweep(configs: Iterable[AcceleratorConfig], *, jobs: int | None = None, 
         The progress bar's title.
     unit : str
         What each point characterizes (:data:`~quidam.characterize.points.UNITS`).
+    worker_timeout_s : float
+        How long the sweep waits while the cluster has no worker (at the start, or after losing them all)
+        before it ends with a :class:`SweepError`.
+    on_ready : callable, optional
+        Called once the inputs, the environment and the cluster are checked, before any point runs (the
+        command line prints its header there, so an input error is never preceded by progress output).
 
     Raises
     ------
     ToolError, PDKError
         The environment cannot run the flow (raised before or as soon as a worker meets it).
     SweepError
-        No scheduler at ``scheduler``, or it has no worker.
+        No scheduler at ``scheduler``, it is lost, or it has had no worker for ``worker_timeout_s``.
     """
     started = time.perf_counter()
     configs = list(configs)
@@ -244,26 +304,32 @@ def run_sweep(configs: Iterable[AcceleratorConfig], *, jobs: int | None = None, 
         raise SweepError(f"jobs: must be at least 1, not {jobs}")
     if unit not in UNITS:
         raise SweepError(f"unit must be one of {', '.join(UNITS)}, not {unit!r}")
-    runs = str(Path(runs_root).resolve())
-    pdk = str(resolve_pdk_dir(pdk_dir).resolve())
-    cell_library_path(CORNER, pdk)  # fail fast, here, when the cell library or a tool is missing
-    tool_versions(yosys)
+    runs, pdk = map(str, check_environment(runs_root, pdk_dir, yosys))  # fail fast, here
     results: dict[int, tuple[str | None, str, dict[str, Any]]] = {}
-    cluster = _Cluster(jobs, scheduler)
+    if not (worker_timeout_s > 0 and math.isfinite(worker_timeout_s)):
+        raise SweepError(f"worker timeout: must be a positive number of seconds, not {worker_timeout_s!r}")
+    cluster = _Cluster(jobs, scheduler, worker_timeout_s)
+    if on_ready is not None:
+        on_ready()
     try:
         client = cluster.client
         token = uuid.uuid4().hex[:8]
         resolving = [client.submit(resolve_point, config, runs, pdk, yosys, unit, key=f"resolve-{index}-{token}")
                      for index, config in enumerate(configs)]
         owners: dict[str, list[int]] = {}  # design id -> configuration indices
-        designs = tqdm(resolving, desc=f"{label}: designs", unit="config", disable=not progress, leave=False,
-                       dynamic_ncols=True)
-        for index, future in enumerate(designs):
+        corrupted: list[str] = []
+        with tqdm(total=len(resolving), desc=f"{label}: designs", unit="config", disable=not progress,
+                  leave=False, dynamic_ncols=True) as designs:
+            for _ in cluster.finished(resolving):
+                designs.update(1)
+        for index, future in enumerate(resolving):
             found, trouble = _result(future)
             if trouble is not None:
                 results[index] = (None, "failed", trouble)
                 continue
             design_id, stored = found["design_id"], found["stored"]
+            if found.get("corruption") and found["corruption"] not in corrupted:
+                corrupted.append(found["corruption"])
             if design_id is None:
                 results[index] = (None, "failed", stored)
             elif design_id in owners:
@@ -274,13 +340,12 @@ def run_sweep(configs: Iterable[AcceleratorConfig], *, jobs: int | None = None, 
                 results[index] = (design_id, status, {**stored, "stored": True} if status == "failed" else stored)
             else:
                 owners[design_id] = [index]
-        designs.close()
-        del resolving, designs
+        del resolving
         pending = {design_id: indices[0] for design_id, indices in owners.items() if indices[0] not in results}
         futures = {client.submit(characterize_config, configs[index], runs, pdk, yosys, retry_failed, unit,
                                  key=f"characterize-{design_id}-{token}"): design_id
                    for design_id, index in pending.items()}
-        _collect(futures, pending, results, progress=progress, label=label)
+        _collect(cluster, futures, pending, results, progress=progress, label=label)
         for indices in owners.values():
             for index in indices[1:]:
                 results[index] = results[indices[0]]
@@ -290,20 +355,19 @@ def run_sweep(configs: Iterable[AcceleratorConfig], *, jobs: int | None = None, 
     points = [PointResult(config, *results[index]) for index, config in enumerate(configs)]
     firsts = {point.design_id or id(point): point.status for point in points}
     counts = {status: sum(1 for value in firsts.values() if value == status) for status in ("new", "cached", "failed")}
-    return SweepSummary(**counts, points=points, elapsed_s=time.perf_counter() - started)
+    return SweepSummary(**counts, points=points, elapsed_s=time.perf_counter() - started, corrupted=corrupted)
 
 
-def _collect(futures: dict, pending: dict[str, int], results: dict, *, progress: bool, label: str) -> None:
+def _collect(cluster: _Cluster, futures: dict, pending: dict[str, int], results: dict, *, progress: bool,
+             label: str) -> None:
     """Wait for the characterizations, updating the progress bar; fail fast on environment errors."""
-    from dask.distributed import as_completed
-
     cached = sum(1 for _, status, _ in results.values() if status == "cached")
     counts = {"new": 0, "failed": 0}
     bar = tqdm(total=len(futures), desc=label, unit="point", disable=not progress or not futures,
                dynamic_ncols=True, smoothing=0.1)
     bar.set_postfix(cached=cached, refresh=False)
     try:
-        for future in as_completed(futures):
+        for future in cluster.finished(futures):
             design_id = futures[future]
             record, trouble = _result(future)
             if trouble is not None:

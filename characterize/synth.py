@@ -42,7 +42,6 @@ stage.
 from __future__ import annotations
 
 import fnmatch
-import functools
 import gzip
 import json
 import os
@@ -56,7 +55,7 @@ from quidam.pdk.locate import file_sha256
 from quidam.pdk.sram import SRAMMacro
 
 from .cells import cell_library
-from .tools import Tool, ToolFailure, run_tool
+from .tools import Tool, ToolFailure, run_tool, yosys_word
 
 __all__ = ["ABC_CONSTRAINTS", "STAGE", "uncompressed_liberty", "synthesize"]
 
@@ -212,9 +211,11 @@ def synthesize(yosys: Tool, *, stage_dir: Path, verilog: Path, top: str, liberty
         Yosys fails (syntax error, missing module, ...) or its statistics do
         not add up.
     """
-    relative = functools.partial(os.path.relpath, start=stage_dir)
-    script = _script(top, relative(verilog), relative(liberty),
-                     [relative(macro.liberty_path) for macro in macros], round(clock_period_ns * 1000),
+    def quoted(path: Path) -> str:  # relative to the stage folder, quoted for the script
+        return yosys_word(os.path.relpath(path, start=stage_dir))
+
+    script = _script(top, quoted(verilog), quoted(liberty), [quoted(macro.liberty_path) for macro in macros],
+                     round(clock_period_ns * 1000),
                      hierarchical=bool(blocks))
     write_text(stage_dir / ABC_CONSTRAINTS_FILE, ABC_CONSTRAINTS)
     write_text(stage_dir / "synth.ys", script)

@@ -13,7 +13,12 @@ Three tools are used, each found once per process:
   ``vvp``.
 
 A missing tool is a :class:`~quidam.errors.ToolError` whose one line says what
-to install. A tool that runs and fails is a :class:`ToolFailure` carrying the
+to install; a tool whose version probe exits non-zero is one too (its output
+never becomes part of a design id). Every path written into a tool's script is
+quoted for the script's language (:func:`tcl_word` for OpenSTA, :func:`yosys_word`
+for Yosys), and a path holding a space, a bracket, ``$``, a quote or any other
+character OpenSTA cannot open is refused (:class:`UnquotablePath`): nothing in
+a path is ever executed. A tool that runs and fails is a :class:`ToolFailure` carrying the
 log path and the log's first error line, which the flow records in
 ``failed.json``.
 """
@@ -22,6 +27,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -34,12 +40,16 @@ __all__ = [
     "YOSYS_ENV",
     "Tool",
     "ToolFailure",
+    "UnquotablePath",
+    "tcl_word",
+    "yosys_word",
     "yosys_tool",
     "sta_tool",
     "iverilog_tool",
     "vvp_tool",
     "tool_versions",
     "run_tool",
+    "check_script_path",
 ]
 
 #: Environment variable choosing the Yosys build: ``yowasp`` (default) or a command.
@@ -93,6 +103,45 @@ class ToolFailure(Exception):
         self.stage, self.reason, self.log = stage, reason, log
 
 
+class UnquotablePath(ToolError):
+    """A path holds a character the tools' scripts cannot take; the message names it."""
+
+
+# What a path written into a script may hold: OpenSTA's read commands cannot open a path with a space, a bracket,
+# a dollar sign or a quote even when it is quoted, so such paths are refused rather than quoted.
+_SAFE_PATH = re.compile(r"[\w./+,=@%~-]+")
+
+
+def _checked(path: str | os.PathLike[str], what: str = "path") -> str:
+    text = str(path)
+    bad = next((ch for ch in text if not _SAFE_PATH.fullmatch(ch)), None)
+    if bad is not None or not text:
+        raise UnquotablePath(f"{what} {text!r}: the character {bad!r} cannot be passed to the tools' scripts "
+                             f"(OpenSTA, Yosys); use a folder whose path has only letters, digits and . _ - + , = @ % ~")
+    return text
+
+
+def tcl_word(path: str | os.PathLike[str]) -> str:
+    """``path`` as one literal Tcl word, in braces; a path the tools cannot take is refused (:class:`UnquotablePath`)."""
+    return "{" + _checked(path) + "}"
+
+
+def yosys_word(path: str | os.PathLike[str]) -> str:
+    """``path`` as one literal argument of a Yosys script command, in double quotes; refused as for :func:`tcl_word`."""
+    return '"' + _checked(path) + '"'
+
+
+def check_script_path(path: str | os.PathLike[str], what: str = "path") -> None:
+    """Refuse ``path`` (``what`` names it in the message) up front when the tools' scripts could not take it.
+
+    Raises
+    ------
+    UnquotablePath
+        Naming the path and the character.
+    """
+    _checked(path, what)
+
+
 def _version(argv: tuple[str, ...], flag: str, name: str) -> str:
     """First non-empty output line of ``argv flag`` that mentions a version."""
     try:
@@ -100,6 +149,9 @@ def _version(argv: tuple[str, ...], flag: str, name: str) -> str:
     except OSError as error:
         raise ToolError(f"{name}: cannot run {argv[0]} ({error.strerror or error})") from None
     lines = [line.strip() for line in (done.stdout + "\n" + done.stderr).splitlines() if line.strip()]
+    if done.returncode != 0:
+        first = lines[0] if lines else "no output"
+        raise ToolError(f"{name}: `{' '.join([*argv, flag])}` exited with status {done.returncode} ({first})")
     for line in lines:
         if any(ch.isdigit() for ch in line) and "Preparing" not in line:
             return line

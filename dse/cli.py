@@ -9,6 +9,7 @@ import click
 
 from quidam.config import PE_TYPES
 from quidam.errors import ConfigError
+from quidam.inputs import FiniteFloat, output_dir
 from quidam.workloads.networks import NETWORKS
 
 from .explore import DRAM_PJ_PER_BIT, explore
@@ -44,7 +45,7 @@ def _pe_types(value: str) -> tuple[str, ...] | None:
               help="Output folder (default: reports/explore/<workload>-<dataset>).")
 @click.option("--models", "models_dir", type=click.Path(file_okay=False, path_type=Path), default=_MODELS,
               show_default=True, help="Folder of the model cards.")
-@click.option("--dram-pj-per-bit", type=click.FloatRange(min=0), default=DRAM_PJ_PER_BIT, show_default=True,
+@click.option("--dram-pj-per-bit", type=FiniteFloat(min=0, max=1e6), default=DRAM_PJ_PER_BIT, show_default=True,
               help="Off-chip access energy per bit.")
 def explore_command(workload, dataset, pe, space, out_dir, models_dir, dram_pj_per_bit):
     """Performance per area and energy of every design point of a space on a workload; Pareto set and plots.
@@ -56,7 +57,7 @@ def explore_command(workload, dataset, pe, space, out_dir, models_dir, dram_pj_p
     result = explore(workload, dataset, pe_types=_pe_types(pe), space=space, models_dir=models_dir,
                      dram_pj_per_bit=dram_pj_per_bit)
     network = result.network
-    out_dir = out_dir or Path("reports/explore") / f"{network.name}-{network.dataset}"
+    out_dir = output_dir(out_dir or Path("reports/explore") / f"{network.name}-{network.dataset}", "output folder")
     files = write_outputs(result, out_dir)
     elapsed = time.perf_counter() - start
     points = len(result.columns["pe_type"])
@@ -101,6 +102,7 @@ def report_command(out_file, explore_dir, models_dir, data_dir, model_report_dir
     \b
     Example: make explore && quidam report --out reports/quidam.html
     """
+    output_dir(out_file.parent, "output folder")
     path = write_html_report(out_file, models_dir=models_dir, data_dir=data_dir, model_report_dir=model_report_dir,
                              explore_dir=explore_dir)
     click.echo(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")

@@ -23,7 +23,6 @@ from __future__ import annotations
 import base64
 import datetime
 import html
-import json
 import os
 from pathlib import Path
 
@@ -34,6 +33,7 @@ from quidam.characterize.dataset import dataset_path
 from quidam.config import SEED_PE_TYPES
 from quidam.errors import ConfigError
 from quidam.files import write_text
+from quidam.inputs import InputError, load_json
 from quidam.models.card import ModelCard, card_path
 from quidam.models.fit import load_dataset
 from quidam.models.predict import stale_reasons
@@ -125,12 +125,14 @@ def _load_explorations(explore_dir: Path) -> list[tuple[Path, dict, dict]]:
         if not all((folder / name).exists() for name in EXPLORATION_FILES):
             continue
         try:
-            summary = json.loads((folder / "summary.json").read_text())
-            table = json.loads((folder / "comparison.json").read_text())
-        except (OSError, json.JSONDecodeError) as error:
-            raise ConfigError(f"{folder}: unreadable exploration result ({error}); run quidam explore again") from None
-        complete = _SUMMARY_KEYS <= summary.keys() and {"ratios", "spread", "best"} <= table.keys() and all(
-            not best or {"perf_config", "energy_config"} <= best.keys() for best in table["best"].values())
+            summary = load_json(folder / "summary.json", "exploration result")
+            table = load_json(folder / "comparison.json", "exploration result")
+        except InputError as error:
+            raise ConfigError(f"{error}; run quidam explore again") from None
+        complete = (isinstance(summary, dict) and isinstance(table, dict) and _SUMMARY_KEYS <= summary.keys()
+                    and {"ratios", "spread", "best"} <= table.keys() and isinstance(table["best"], dict)
+                    and all(not best or (isinstance(best, dict) and {"perf_config", "energy_config"} <= best.keys())
+                            for best in table["best"].values()))
         if not complete:
             raise ConfigError(f"{folder}: the exploration result lacks fields this report needs (written by an "
                               "older quidam); run quidam explore again")

@@ -13,7 +13,6 @@ one did.
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -26,11 +25,12 @@ from sklearn.preprocessing import PolynomialFeatures, StandardScaler
 
 from quidam.errors import QuidamError
 from quidam.files import write_json
+from quidam.inputs import InputError, load_json
 
 from .features import feature_matrix, offsets
 
-__all__ = ["BLOCK_AREA_PREFIX", "CARD_FORMAT", "CRITICAL_PATH", "FMAX", "TOTAL_AREA", "CardError", "ModelCard", "TargetModel", "card_path", "fmax_mhz",
-           "make_pipeline"]
+__all__ = ["BLOCK_AREA_PREFIX", "CARD_FORMAT", "CRITICAL_PATH", "FMAX", "TOTAL_AREA", "CardError", "ModelCard",
+           "TargetModel", "card_path", "fmax_mhz", "make_pipeline"]
 
 #: The ``format`` of a card this code reads.
 CARD_FORMAT = "quidam-model-card/1"
@@ -47,6 +47,11 @@ def fmax_mhz(critical_path_ns: np.ndarray) -> np.ndarray:
     critical_path_ns = np.asarray(critical_path_ns, dtype=np.float64)
     with np.errstate(divide="ignore"):
         return np.where(critical_path_ns > 0, 1000.0 / critical_path_ns, np.nan)
+
+
+#: Numeric members of a :class:`TargetModel`, checked when a card is loaded (JSON refuses NaN and infinities).
+_NUMBERS = ("alpha", "scaler_mean", "scaler_scale", "coef", "intercept", "cv_mape", "cv_max_ape", "cv_r2",
+            "train_min", "train_max")
 
 
 class CardError(QuidamError):
@@ -201,19 +206,26 @@ class ModelCard:
             The file is missing, not JSON, or not a card of :data:`CARD_FORMAT`.
         """
         path = Path(path)
+        if not path.exists():
+            raise CardError(f"no model card {path}: run `quidam fit` (make models) first")
         try:
-            data = json.loads(path.read_text())
-        except FileNotFoundError:
-            raise CardError(f"no model card {path}: run `quidam fit` (make models) first") from None
-        except (OSError, ValueError) as error:
-            raise CardError(f"model card {path} is unreadable: {error}") from None
+            data = load_json(path, "model card")
+        except InputError as error:
+            raise CardError(str(error)) from None
         if not isinstance(data, dict) or data.get("format") != CARD_FORMAT:
             raise CardError(f"{path} is not a model card of format {CARD_FORMAT}: refit with `quidam fit`")
         try:
             targets = {name: TargetModel(**model) for name, model in data.pop("targets").items()}
-            return cls(targets=targets, **data)
-        except TypeError as error:
+            card = cls(targets=targets, **data)
+        except (TypeError, AttributeError, KeyError) as error:
             raise CardError(f"model card {path} is malformed ({error}): refit with `quidam fit`") from None
+        for name, model in targets.items():
+            for member in _NUMBERS:
+                values = np.asarray(getattr(model, member), dtype=object).ravel()
+                if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+                    raise CardError(f"model card {path}: targets.{name}.{member} must hold numbers: refit with "
+                                    f"`quidam fit`")
+        return card
 
 
 def card_path(models_dir: str | os.PathLike[str], pe_type: str) -> Path:

@@ -16,6 +16,7 @@ import click
 
 from quidam.characterize.dataset import dataset_path
 from quidam.config import PE_TYPES, SEED_PE_TYPES, load_config
+from quidam.inputs import output_dir
 
 from .card import CRITICAL_PATH, FMAX, ModelCard, card_path
 from .fit import fit_card, load_dataset
@@ -58,6 +59,8 @@ def fit(pe_types, data_dir, models_dir, report_dir):
         if not pe_types:
             raise click.UsageError(f"no dataset in {data_dir} (expected <pe>.csv for one of "
                                    f"{', '.join(PE_TYPES)}): run `make characterize PE=<type>` first")
+    output_dir(models_dir, "model card folder")
+    output_dir(report_dir, "report folder")
     cards, fitted, cv_predictions, validations = [], {}, {}, {}
     for pe_type in pe_types:
         dataset = load_dataset(dataset_path(data_dir, pe_type))

@@ -111,6 +111,10 @@ def load_dataset(path: str | os.PathLike[str]) -> Dataset:
             targets[name] = np.array([float(row[name]) for row in rows], dtype=np.float64)
         except ValueError:
             raise DatasetError(f"{path}: column {name} holds a value that is not a number") from None
+        bad = np.flatnonzero(~np.isfinite(targets[name]))
+        if bad.size:
+            raise DatasetError(f"{path} line {bad[0] + 2}: column {name} is {rows[bad[0]][name]!r}, not a finite "
+                               f"number")
     if CRITICAL_PATH not in targets:
         raise DatasetError(f"{path}: no column {CRITICAL_PATH}")
     return Dataset(path, hashlib.sha256(path.read_bytes()).hexdigest(), configs, targets)

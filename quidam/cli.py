@@ -143,6 +143,10 @@ def main(argv: list[str] | None = None) -> None:
     except QuidamError as error:
         click.echo(f"error: {' '.join(str(error).split())}", err=True)
         sys.exit(2)
+    except OSError as error:  # a path the command could not read or write (a file where a folder must be, ...)
+        where = f"{error.filename}: " if error.filename is not None else ""
+        click.echo(f"error: {where}{error.strerror or error}", err=True)
+        sys.exit(2)
     except click.exceptions.Exit as done:
         sys.exit(done.exit_code)
     if isinstance(status, int) and status:

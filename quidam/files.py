@@ -1,14 +1,35 @@
-"""Atomic result files: a reader sees the old file or the new one, never half of one."""
+"""Atomic result files (a reader sees the old file or the new one, never half of one) and file locks."""
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
-__all__ = ["write_json", "write_text"]
+__all__ = ["locked", "write_json", "write_text"]
+
+
+@contextlib.contextmanager
+def locked(path: str | os.PathLike[str]) -> Iterator[None]:
+    """Hold an exclusive lock (:func:`fcntl.flock`) on the file ``path`` while the block runs.
+
+    The lock file is created when missing (with its parent folders) and left
+    in place; another process (or another thread) locking the same path waits.
+    The kernel releases the lock when its holder dies, so a killed run never
+    leaves a stale lock.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as stream:
+        fcntl.flock(stream, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(stream, fcntl.LOCK_UN)
 
 
 def write_text(path: str | Path, text: str) -> None:

@@ -17,6 +17,10 @@ refuses duplicate keys, ``NaN``/``Infinity`` and the same nesting and integer
 limits. Whether a number is finite and in range is each field's own check
 (:meth:`quidam.config.FieldRule.check`).
 
+On the command line, :class:`FiniteFloat` is the type of every real-valued
+option: a range that, unlike :class:`click.FloatRange`, also refuses ``nan``
+and ``inf``.
+
 Writing: :func:`output_dir` creates an output folder or refuses it (a regular
 file on its path, no permission) with one line naming it. Every refusal is a
 :class:`~quidam.errors.QuidamError` (exit status 2).
@@ -31,12 +35,13 @@ import stat
 from pathlib import Path
 from typing import Any
 
+import click
 import yaml
 
 from .errors import QuidamError
 
-__all__ = ["CSV_BYTES", "JSON_BYTES", "MAX_DEPTH", "MAX_DIGITS", "YAML_BYTES", "InputError", "check_finite",
-           "load_json", "load_yaml", "output_dir", "read_text"]
+__all__ = ["CSV_BYTES", "JSON_BYTES", "MAX_DEPTH", "MAX_DIGITS", "YAML_BYTES", "FiniteFloat", "InputError",
+           "check_finite", "load_json", "load_yaml", "output_dir", "read_text"]
 
 #: Largest YAML file read (configurations, sweeps, spaces), bytes.
 YAML_BYTES = 1 << 20
@@ -229,6 +234,18 @@ def check_finite(value: float, what: str) -> float:
     if not math.isfinite(value):
         raise InputError(f"{what}: must be a finite number, not {value!r}")
     return value
+
+
+class FiniteFloat(click.FloatRange):
+    """A click option type: a finite number within ``min``..``max`` (``nan`` and ``inf`` refused)."""
+
+    name = "finite float"
+
+    def convert(self, value, param, ctx):
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return number
 
 
 def output_dir(path: str | os.PathLike[str], what: str) -> Path:
