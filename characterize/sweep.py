@@ -180,7 +180,8 @@ class _Cluster:
             return
         # The client's own log lines (reconnection attempts, tracebacks of a lost scheduler) stay quiet: a lost
         # scheduler is one SweepError line.
-        logging.getLogger("distributed").setLevel(logging.CRITICAL)
+        for name in ("distributed", "distributed.client", "distributed.core", "distributed.comm", "distributed.batched"):
+            logging.getLogger(name).setLevel(logging.CRITICAL)
         try:
             self.client = Client(address, timeout=f"{_CONNECT_TIMEOUT_S}s")
         except (OSError, TimeoutError, ValueError) as error:
@@ -206,6 +207,7 @@ class _Cluster:
             The scheduler is lost, or the cluster has had no worker for :attr:`worker_timeout_s` seconds.
         """
         from distributed import wait
+        from distributed.client import FuturesCancelledError
 
         remaining, alone_since = set(futures), None
         while remaining:
@@ -213,9 +215,10 @@ class _Cluster:
                 done, remaining = wait(remaining, timeout=_POLL_S, return_when="FIRST_COMPLETED")
             except TimeoutError:
                 done = set()
-            except OSError as error:
-                raise self._lost(error) from None
-            if self.client.status != "running":
+            except (OSError, FuturesCancelledError):  # the sweep cancels no future itself
+                raise self._lost() from None
+            # The sweep cancels no future itself: a cancelled one means the scheduler dropped the client.
+            if self.client.status != "running" or any(future.status == "cancelled" for future in done):
                 raise self._lost()
             yield from done
             if not remaining:

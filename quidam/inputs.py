@@ -91,13 +91,14 @@ def read_text(path: str | os.PathLike[str], what: str, *, limit: int = YAML_BYTE
         raise InputError(f"{prefix}: is a folder, not a file") from None
     except OSError as error:
         raise InputError(f"{prefix}: cannot read: {error.strerror or error}") from None
-    with os.fdopen(descriptor, "rb") as stream:
-        mode = os.fstat(descriptor).st_mode
+    mode = os.fstat(descriptor).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(descriptor)
         if stat.S_ISDIR(mode):
             raise InputError(f"{prefix}: is a folder, not a file")
-        if not stat.S_ISREG(mode):
-            raise InputError(f"{prefix}: not a regular file (a FIFO, device or socket); give a file")
-        os.set_blocking(descriptor, True)
+        raise InputError(f"{prefix}: not a regular file (a FIFO, device or socket); give a file")
+    os.set_blocking(descriptor, True)
+    with os.fdopen(descriptor, "rb") as stream:
         data = stream.read(limit + 1)
     if len(data) > limit:
         raise InputError(f"{prefix}: larger than the {_size(limit)} limit of a {what} file")
