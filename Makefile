@@ -11,7 +11,7 @@ OUT     ?= build/$(PE)
 SWEEP   ?= default
 JOBS    ?=
 
-.PHONY: help setup test generate characterize characterize-mac models explore report
+.PHONY: help setup test test-fast generate characterize characterize-mac models explore report
 
 help:  ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -24,6 +24,9 @@ $(STAMP): pyproject.toml
 
 test: $(STAMP)  ## Run the test suite (RTL simulations included)
 	$(PYTEST) -n auto --dist worksteal
+
+test-fast: $(STAMP)  ## Run the fast tier: no RTL simulation, no tool, nothing slow (markers in tests/conftest.py)
+	$(PYTEST) -n auto --dist worksteal -m "not rtl and not tools and not slow"
 
 generate: $(STAMP)  ## Generate the MAC unit of PE=fp32|int16|lightpe1|lightpe2|int into OUT (default build/PE)
 	$(QUIDAM) generate --unit mac --pe $(PE) --out $(OUT)

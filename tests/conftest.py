@@ -1,4 +1,49 @@
-"""Suite-wide hooks: the counts of checked operations reach the terminal even under xdist."""
+"""Suite-wide hooks: the test tiers (markers given here, in one table) and the counts of checked operations.
+
+Tiers
+-----
+Every test belongs to the fast tier unless :data:`TIERS` puts it in one or
+more of these (markers registered in ``pyproject.toml``):
+
+``rtl``
+    simulates generated RTL in Icarus Verilog (cocotb) or lints it with Verilator;
+``tools``
+    runs the characterization flow's tools (Yosys, OpenSTA) or a Dask cluster;
+``slow``
+    pure Python but long (building a wheel, fitting every model card).
+
+``make test-fast`` runs ``-m "not rtl and not tools and not slow"`` (the
+pure-Python tests and the Amaranth simulations of small blocks); ``make test``
+runs everything. A new test module is fast until it is listed here.
+"""
+
+import pytest
+
+#: ``module`` or ``module::test`` (the test function, any parameters) -> its tiers.
+TIERS: dict[str, tuple[str, ...]] = {
+    "test_accelerator": ("rtl",),
+    "test_mac_rtl": ("rtl",),
+    "test_mac_fp32_numpy": ("rtl",),
+    "test_mapping::test_simulate_cli_json_and_dump": ("rtl",),
+    "test_characterize_mac": ("tools",),
+    "test_characterize_accelerator": ("tools", "rtl"),
+    "test_characterize_sram": ("tools",),
+    "test_sweep": ("tools",),
+    "test_robust_runs": ("tools",),
+    "test_packaging": ("slow",),
+}
+
+
+def _tiers(item) -> tuple[str, ...]:
+    module = item.module.__name__.rpartition(".")[2] if item.module is not None else ""
+    function = getattr(item, "originalname", item.name)
+    return TIERS.get(f"{module}::{function}", TIERS.get(module, ()))
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        for tier in _tiers(item):
+            item.add_marker(getattr(pytest.mark, tier))
 
 
 def pytest_terminal_summary(terminalreporter):

@@ -1,8 +1,8 @@
 """``quidam --version`` and ``--help`` start in well under a second: no stage imported until its command runs."""
 
+import resource
 import subprocess
 import sys
-import time
 
 import click
 import pytest
@@ -21,11 +21,13 @@ def test_importing_the_cli_loads_no_stage_and_no_heavy_library():
 
 @pytest.mark.parametrize("args", [["--version"], ["--help"]])
 def test_version_and_help_answer_in_well_under_a_second(args):
+    """Measured in CPU seconds of the child (user + system), which a loaded machine does not inflate."""
     subprocess.run([sys.executable, "-m", "quidam", *args], capture_output=True, check=True)  # warm the caches
-    start = time.perf_counter()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     done = subprocess.run([sys.executable, "-m", "quidam", *args], capture_output=True, text=True, check=True)
-    elapsed = time.perf_counter() - start
-    assert elapsed < 1.0, f"quidam {' '.join(args)} took {elapsed:.2f} s"
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    assert cpu < 0.5, f"quidam {' '.join(args)} took {cpu:.2f} CPU seconds"
     assert done.stdout.strip()
 
 
