@@ -59,19 +59,21 @@ def fit(pe_types, data_dir, models_dir, report_dir):
         if not pe_types:
             raise click.UsageError(f"no dataset in {data_dir} (expected <pe>.csv for one of "
                                    f"{', '.join(PE_TYPES)}): run `make characterize PE=<type>` first")
+    # Every input is read, and every output folder made, before the first line is printed.
+    datasets = {pe_type: load_dataset(dataset_path(data_dir, pe_type)) for pe_type in pe_types}
+    heldouts = {pe_type: load_dataset(dataset_path(data_dir, f"{pe_type}-heldout")) for pe_type in pe_types
+                if dataset_path(data_dir, f"{pe_type}-heldout").exists()}
     output_dir(models_dir, "model card folder")
     output_dir(report_dir, "report folder")
     cards, fitted, cv_predictions, validations = [], {}, {}, {}
-    for pe_type in pe_types:
-        dataset = load_dataset(dataset_path(data_dir, pe_type))
+    for pe_type, dataset in datasets.items():
         card, predictions = fit_card(dataset)
         card.save(card_path(models_dir, pe_type))
         cards.append(card)
         fitted[pe_type], cv_predictions[pe_type] = dataset, predictions
-        heldout_path = dataset_path(data_dir, f"{pe_type}-heldout")
         held = ""
-        if heldout_path.exists():
-            validation = validations[pe_type] = validate(card, load_dataset(heldout_path))
+        if pe_type in heldouts:
+            validation = validations[pe_type] = validate(card, heldouts[pe_type])
             held = "; held-out MAPE " + ", ".join(f"{label.split(' (')[0]} {100 * validation.mape(target):.2f} %"
                                                   for target, label, _ in HEADLINE)
         cv = ", ".join(f"{label.split(' (')[0]} {100 * card.cv_mape(target):.2f} %" for target, label, _ in HEADLINE)
