@@ -12,6 +12,7 @@ import numpy as np
 from quidam.config import load_config
 from quidam.errors import ConfigError
 from quidam.files import write_json
+from quidam.inputs import FiniteFloat, output_dir
 
 __all__ = ["simulate"]
 
@@ -34,11 +35,12 @@ def _dump(run, config, out: Path) -> None:
 @click.option("--layer", "layer_ref", required=True, metavar="NET:INDEX",
               help="A workload layer, e.g. resnet20:7 (see `quidam workloads show NET`).")
 @click.option("--dataset", default=None, help="Dataset variant of the network (cifar10, cifar100, imagenet).")
-@click.option("--channels-scale", type=float, default=1.0, show_default=True,
+@click.option("--channels-scale", type=FiniteFloat(min=0, max=1, min_open=True), default=1.0, show_default=True,
               help="Scale C and M (0 < F <= 1) to shorten the simulation of a large layer.")
 @click.option("--sim", "simulator", default="icarus", show_default=True, metavar="SIM",
               help=f"Simulator: {', '.join(SIMULATORS)}.")
-@click.option("--seed", type=int, default=1, show_default=True, help="Seed of the random ifmap and weights.")
+@click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=1, show_default=True,
+              help="Seed of the random ifmap and weights (0..2^32-1).")
 @click.option("--memory", default="behavioural", show_default=True, metavar="KIND",
               help="GLB memories: behavioural or macro (fakeram45 instances on their behavioural models).")
 @click.option("--dump", "dump_dir", type=click.Path(file_okay=False, path_type=Path),
@@ -68,8 +70,10 @@ def simulate(config_file, layer_ref, dataset, channels_scale, simulator, seed, m
     _, layer = parse_layer_ref(layer_ref, dataset)
     if channels_scale != 1.0:
         layer = layer.scaled(channels_scale)
-    build_dir = build_dir or Path("sim_build") / (
-        f"simulate-{config.config_hash[:12]}-{layer_ref.replace(':', '_')}-{memory}")
+    build_dir = output_dir(build_dir or Path("sim_build") / (
+        f"simulate-{config.config_hash[:12]}-{layer_ref.replace(':', '_')}-{memory}"), "build folder")
+    if dump_dir:
+        output_dir(dump_dir, "dump folder")
     run = run_layer(config, layer, build_dir, seed=seed, memory=memory, simulator=simulator)
     if dump_dir:
         _dump(run, config, dump_dir)

@@ -179,6 +179,9 @@ def test_output_folders_under_a_regular_file_are_refused_naming_them(tmp_path):
                                                            "--out", blocker / "x")
     assert f"{blocker} is a file, not a folder" in refused("fit", "--pe", "int16", "--models", blocker / "m")
     assert "exists and is not a folder" in refused("report", "--out", blocker / "r.html")
+    assert f"dump folder {blocker / 'd'}: cannot create the folder" in refused(
+        "simulate", "--config", REPO / "configs/eyeriss.yaml", "--layer", "resnet20:1", "--dump", blocker / "d",
+        "--build", tmp_path / "build")
 
 
 @pytest.mark.parametrize("args, message", [
@@ -190,6 +193,10 @@ def test_output_folders_under_a_regular_file_are_refused_naming_them(tmp_path):
     (["explore", "--workload", "vgg16", "--dram-pj-per-bit", "inf"], "'--dram-pj-per-bit': inf is not in the range"),
     (["characterize", "--pe", "int", "--worker-timeout", "nan"], "'nan' is not a finite number"),
     (["characterize", "--pe", "int", "--worker-timeout", "0"], "'--worker-timeout': 0.0 is not in the range"),
+    (["simulate", "--config", "configs/eyeriss.yaml", "--layer", "resnet20:1", "--seed", "-1"],
+     "'--seed': -1 is not in the range"),
+    (["simulate", "--config", "configs/eyeriss.yaml", "--layer", "resnet20:1", "--channels-scale", "nan"],
+     "'nan' is not a finite number"),
 ])
 def test_bad_arguments_are_refused_in_one_line(args, message):
     assert message in refused(*args)
