@@ -31,6 +31,8 @@ TIERS: dict[str, tuple[str, ...]] = {
     "test_sweep": ("tools",),
     "test_robust_runs": ("tools",),
     "test_packaging": ("slow",),
+    "test_models::test_committed_cards_are_fitted_on_the_committed_datasets": ("slow",),
+    "test_models::test_total_area_is_the_sum_of_the_block_models": ("slow",),
 }
 
 
