@@ -48,9 +48,12 @@ class ArrayBuses:
         entry), ``data``.
     compute : StructLayout
         The pass's loop bounds and the step's start: ``start``, ``p``, ``q``,
-        ``S``, ``slots``, ``qs``, ``U``, ``cols``, ``window_base``.
+        ``S``, ``slots``, ``qs``, ``U``, ``cols``, ``ring`` (ifmap
+        scratchpad entries per channel), ``window_base``.
     token : StructLayout
-        A reduction token: ``valid``, ``col``, ``m`` (psum entry).
+        A reduction token: ``valid``, ``wide``, ``col``, ``m`` (psum entry);
+        ``col`` is the column (``wide`` = 0) or the group of
+        ``psum_lanes`` columns (``wide`` = 1) the token reduces.
     """
 
     def __init__(self, config: AcceleratorConfig):
@@ -68,6 +71,6 @@ class ArrayBuses:
         })
         self.compute = data.StructLayout({
             "start": 1, "p": COUNT_BITS, "q": COUNT_BITS, "S": COUNT_BITS, "slots": COUNT_BITS,
-            "qs": COUNT_BITS, "U": STRIDE_BITS, "cols": INDEX_BITS, "window_base": COUNT_BITS,
+            "qs": COUNT_BITS, "U": STRIDE_BITS, "cols": INDEX_BITS, "ring": COUNT_BITS, "window_base": COUNT_BITS,
         })
-        self.token = data.StructLayout({"valid": 1, "col": INDEX_BITS, "m": psum_addr})
+        self.token = data.StructLayout({"valid": 1, "wide": 1, "col": INDEX_BITS, "m": psum_addr})
