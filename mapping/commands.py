@@ -23,7 +23,8 @@ from dataclasses import dataclass, fields
 
 from quidam.config import AcceleratorConfig
 
-__all__ = ["MAX_SIDE", "MAX_STRIDE", "OPCODES", "CommandFormat", "DramRead", "DramWrite", "Pass"]
+__all__ = ["MAX_SIDE", "MAX_STRIDE", "OPCODES", "CommandFormat", "DramRead", "DramWrite", "Pass",
+           "field_bits"]
 
 
 @dataclass(frozen=True)
@@ -168,9 +169,19 @@ _WIDTHS: dict[str, object] = {
 #: Off-chip word addresses are this wide.
 DRAM_ADDR_BITS = 32
 
+
+
+def field_bits(name: str) -> int:
+    """Width of the fixed-width command field ``name``: the array buses and counters that carry it are as wide."""
+    width = _WIDTHS[name]
+    if not isinstance(width, int):
+        raise ValueError(f"command field {name} is as wide as a {width} address, not fixed")
+    return width
+
+
 #: The largest stride and ifmap / ofmap side the command fields hold.
-MAX_STRIDE = (1 << _WIDTHS["U"]) - 1
-MAX_SIDE = (1 << _WIDTHS["W"]) - 1
+MAX_STRIDE = (1 << field_bits("U")) - 1
+MAX_SIDE = (1 << field_bits("W")) - 1
 
 
 class CommandFormat:

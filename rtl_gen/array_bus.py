@@ -9,17 +9,18 @@ holds the widths that depend on the configuration.
 from amaranth.lib import data
 
 from quidam.config import AcceleratorConfig
+from quidam.mapping.commands import field_bits
 
 __all__ = ["ArrayBuses"]
 
-#: Width of a PE row or column index, a PE set index, a row inside a set (rows, cols <= 32).
-INDEX_BITS = 6
-#: Width of the per-pass loop bounds p, q, slots, q*S and S (scratchpad depths <= 1024).
-COUNT_BITS = 11
+#: Width of a PE row or column index, a PE set index, a row inside a set: the command's ``cols``.
+INDEX_BITS = field_bits("cols")
+#: Width of the per-pass loop bounds p, q, slots, q*S, S and the ifmap ring: the command's ``q``.
+COUNT_BITS = field_bits("q")
 #: Width of the stride.
-STRIDE_BITS = 4
+STRIDE_BITS = field_bits("U")
 #: Width of an ifmap stream row index.
-STREAM_ROW_BITS = 16
+STREAM_ROW_BITS = field_bits("y_span")
 
 
 def _bits(depth: int) -> int:

@@ -116,6 +116,16 @@ def test_simulate_cli_exits_2_naming_the_short_capacity(tmp_path):
     assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
 
 
+def test_the_command_fields_hold_the_largest_configuration():
+    from quidam.config import FIELDS
+    from quidam.mapping.commands import field_bits
+    high = {rule.name: rule.high for rule in FIELDS}
+    assert high["rows"] < 1 << field_bits("sets") and high["cols"] < 1 << field_bits("cols")
+    for depth in ("ifmap_spad_depth", "filter_spad_depth", "psum_spad_depth"):
+        assert high[depth] < 1 << field_bits("q")     # p, q, slots, q*S, S, ring are at most a depth
+    assert high["psum_spad_depth"] < 1 << field_bits("p")
+
+
 def test_command_words_encode_every_field_in_its_width():
     schedule = map_layer(parse_layer_ref("resnet20:7")[1], SMALL)
     fmt = CommandFormat(SMALL)
