@@ -189,8 +189,8 @@ class TB:
                 if writing.beat(self.word_bytes):
                     writing = None
             # One monitor bit per GLB bank: a wide reduction token reads (writes) one word in each lane's bank.
-            glb_reads = glb.mon_glb_rd.value.to_unsigned().bit_count()
-            glb_writes = glb.mon_glb_wr.value.to_unsigned().bit_count()
+            glb_reads = int(glb.mon_glb_rd.value).bit_count()   # one bank: a 1-bit Logic, not an array
+            glb_writes = int(glb.mon_glb_wr.value).bit_count()
             acc["glb.read"] += glb_reads
             acc["glb.write"] += glb_writes
             acc["array.ifmap_bus"] += int(ctrl.ifmap.value[0])
