@@ -538,8 +538,8 @@ def simulate(yosys: Tool, iverilog: Tool, vvp: Tool, *, stage_dir: Path, netlist
     base = _compiler_base(stage_dir / "ivl")
     run_tool(iverilog, [f"-B{base.name}", "-g2012", "-o", "sim.vvp", "-s", "tb", "tb.v", *sources], cwd=stage_dir,
              log=stage_dir / "iverilog.log", stage=STAGE)
+    run_tool(vvp, ["-n", "sim.vvp"], cwd=stage_dir, log=log, stage=STAGE)  # loads its VPI modules from base
     shutil.rmtree(base)
-    run_tool(vvp, ["-n", "sim.vvp"], cwd=stage_dir, log=log, stage=STAGE)
     (stage_dir / "sim.vvp").unlink()  # megabytes for a large design; tb.v and sim_netlist.v rebuild it
     checked = _check_outputs(stage_dir, stimulus, log)
     trace = stage_dir / "probes.hex"
