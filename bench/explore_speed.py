@@ -2,7 +2,7 @@
 
 Usage: python bench/explore_speed.py [--out bench/results/explore-speed.json]
 
-Times :func:`quidam.dse.performance.layer_performance` (mapping search, cycles and access counts) over the
+Times :func:`quidam.mapping.search.layer_performance` (mapping search, cycles and access counts) over the
 default space's points of one PE type on every layer of the six workloads, best of three; then the whole
 `explore` (cards included) on ResNet-20. With --point-seconds (the worker-seconds one design point takes to
 characterize: synthesis, timing and the gate-level power replay), the record also holds the speedup of one
@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from quidam.dse.explore import explore
-from quidam.dse.performance import layer_performance
+from quidam.mapping.search import layer_performance
 from quidam.dse.points import point_table
 from quidam.dse.space import load_space
 from quidam.files import write_json

@@ -3,8 +3,9 @@
 Each layer runs through :func:`quidam.testbenches.accelerator_runner.run_layer`
 (bit-exact check against the golden convolution, cycles and accesses against
 the model) on one simulator; the results go to a JSON file after every layer,
-so an interrupted run resumes where it stopped. The build is compiled once and
-reused for every layer.
+so an interrupted run resumes where it stopped (results recorded with other
+RTL or mapper sources, by their digest, are discarded, not resumed). The build
+is compiled once and reused for every layer.
 
 Usage::
 
@@ -15,6 +16,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import platform
 import time
@@ -27,6 +29,16 @@ from quidam.testbenches.accelerator_runner import run_layer
 from quidam.workloads.networks import get_network, parse_layer_ref
 
 __all__ = ["main"]
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _sources_digest() -> str:
+    """sha256 of the sources the cycles depend on: the RTL generator, the mapper and the testbench."""
+    digest = hashlib.sha256()
+    for path in sorted([*ROOT.glob("rtl_gen/*.py"), *ROOT.glob("mapping/*.py"), *ROOT.glob("testbenches/*.py")]):
+        digest.update(path.relative_to(ROOT).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
 
 
 def main(argv=None) -> None:
@@ -48,8 +60,12 @@ def main(argv=None) -> None:
         refs += [f"{args.network}:{index}" for index in range(len(network.layers))]
     what = args.network or "-".join(ref.replace(":", "_") for ref in refs)
     out = args.out or Path("bench/results") / f"sim-{args.sim}-{args.config.stem}-{what}.json"
-    results = json.loads(out.read_text()) if out.is_file() else {"layers": {}}
-    results.update({"config": config.to_dict(), "simulator": args.sim, "machine": platform.platform(),
+    sources = _sources_digest()
+    results = json.loads(out.read_text()) if out.is_file() else {}
+    if results.get("sources_sha256") != sources or results.get("config") != config.to_dict():
+        results = {"layers": {}}
+    results.update({"config": config.to_dict(), "simulator": args.sim, "sources_sha256": sources,
+                    "machine": platform.platform(),
                     "processor": platform.processor() or platform.machine()})
     for ref in refs:
         if ref in results["layers"]:

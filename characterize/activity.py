@@ -21,7 +21,9 @@ Method
 3. A generated testbench (``tb.v``) reads ``stimulus.hex`` with
    ``$readmemh`` and each cycle drives the inputs (time 4k), samples the
    probes (4k+1), raises the clock (4k+2), samples the outputs and the probes
-   again (4k+3) and lowers the clock (4k+4). With ``sample_stride`` s > 1
+   again (4k+3) and lowers the clock (4k+4); a sample is one line of hex
+   written by ``$fwrite`` statements of at most :data:`PROBE_WORDS_PER_WRITE`
+   words each (Icarus cannot read one format string of 10,000 ``%h``). With ``sample_stride`` s > 1
    only every s-th measured cycle is sampled, as a triple (after the previous
    edge, before and after its own edge), which holds all of that cycle's
    toggles: a systematic sample of the run at a third of the trace volume
@@ -29,7 +31,9 @@ Method
    bit and every cell pin whose activity OpenSTA's power model charges
    (:attr:`~quidam.characterize.cells.Cell.activity_pins`: outputs, and
    non-clock inputs with internal power such as a flip-flop's D), plus every
-   non-clock port of each SRAM macro.
+   non-clock port of each SRAM macro. Icarus compiles it without its
+   ``nodangle`` functor (:func:`_compiler_base`), which takes most of the
+   compile time of a large array and changes nothing the testbench prints.
 4. The sampled outputs are compared with the expected ones: the synthesized
    netlist must compute what the golden model says, or the stage fails.
 5. Each probe bit's toggles between consecutive samples are counted over the
@@ -47,6 +51,7 @@ import functools
 import hashlib
 import os
 import re
+import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Iterable
@@ -58,9 +63,10 @@ from quidam.pdk.sram import SRAMMacro
 
 from .cells import Cell, netlist_instances
 from .run_dir import canonical_json
-from .tools import Tool, ToolFailure, run_tool
+from .tools import Tool, ToolFailure, iverilog_components, run_tool
 
-__all__ = ["Stimulus", "Probe", "sram_model", "count_toggles", "simulate"]
+__all__ = ["PROBE_WORDS_PER_WRITE", "SKIPPED_FUNCTORS", "Stimulus", "Probe", "sram_model", "count_toggles",
+           "simulate"]
 
 STAGE = "3_power"
 
@@ -70,6 +76,13 @@ _KNOWN = re.compile(r"[0-9a-fA-F]")
 _ESCAPED = re.compile(r"\\(\S+) ")
 _MODULE = re.compile(r"^module\s+(\S+?)\s*\(", re.MULTILINE)
 _PROBE_WIRE = "quidam_probes_"
+
+#: 64-bit probe words one ``$fwrite`` of the testbench prints: Icarus's scanner stops on a format string of
+#: more than about 8,190 ``%h`` (its 16 KiB buffer), so a sample is written by statements of bounded size.
+PROBE_WORDS_PER_WRITE = 64
+
+#: Icarus's netlist functors left out of the compile (see :func:`_compiler_base`).
+SKIPPED_FUNCTORS = ("nodangle",)
 
 
 @dataclass(frozen=True)
@@ -306,9 +319,12 @@ def _testbench(top: str, clock_port: str, stimulus: Stimulus, outputs: list[tupl
               f"  reg [1:0] flags [0:{len(stimulus.vectors) - 1}];", "  integer cycle, sampled, trace;"]
     connections = ", ".join(f".{name}({name})" for name in [clock_port, *names, *(n for n, _ in outputs)])
     lines.append(f"  {top} dut({connections});")
-    lines += ["  task sample;", f'    $fdisplay(trace, "{"%h" * chunks}",',
-              "      " + ",\n      ".join(f"dut.{_PROBE_WIRE}{index}" for index in reversed(range(chunks))) + ");",
-              "  endtask"]
+    words = [f"dut.{_PROBE_WIRE}{index}" for index in reversed(range(chunks))]
+    lines.append("  task sample; begin")
+    for first in range(0, chunks, PROBE_WORDS_PER_WRITE):
+        group = words[first:first + PROBE_WORDS_PER_WRITE]
+        lines.append(f'    $fwrite(trace, "{"%h" * len(group)}", {", ".join(group)});')
+    lines += ['    $fwrite(trace, "\\n");', "  end endtask"]
     lines += [
         "  initial begin",
         '    $readmemh("stimulus.hex", vectors);',
@@ -328,6 +344,31 @@ def _testbench(top: str, clock_port: str, stimulus: Stimulus, outputs: list[tupl
     lines += [f"      #1 {clock_port} = 0;", "    end", "    $fclose(sampled);", "    $fclose(trace);",
               "    $finish;", "  end", "endmodule"]
     return "\n".join(lines) + "\n"
+
+
+def _compiler_base(folder: Path) -> Path:
+    """``folder``: Icarus's component folder as links, with a ``vvp.conf`` that runs no :data:`SKIPPED_FUNCTORS`.
+
+    ``iverilog -B<folder>`` then compiles as usual but for ``nodangle``, the
+    functor that deletes signals nothing reads: on the gate-level model of an
+    8 x 8 array (600,000 probe bits) it ran for more than 30 minutes, against
+    about 4 for the whole compile without it, and it changes nothing that
+    the simulation prints (every probe is read; a 2 x 2 point's activity and
+    power are identical). Icarus's cost also grows with the square of a
+    net's connections (one signal wired 128,000 times takes 20 s), which
+    the fanout repair of synthesis bounds: the 8 x 8 model then compiles in
+    6 minutes and 7 GB on a loaded 2-core machine.
+    """
+    components = iverilog_components()
+    folder.mkdir(exist_ok=True)
+    for entry in components.iterdir():
+        link = folder / entry.name
+        if entry.name != "vvp.conf" and not link.is_symlink():
+            link.symlink_to(entry)
+    skipped = {f"functor:{name}" for name in SKIPPED_FUNCTORS}
+    config = [line for line in (components / "vvp.conf").read_text().splitlines() if line.strip() not in skipped]
+    write_text(folder / "vvp.conf", "\n".join(config) + "\n")
+    return folder
 
 
 def _check_outputs(stage_dir: Path, stimulus: Stimulus, log: Path) -> int:
@@ -498,9 +539,11 @@ def simulate(yosys: Tool, iverilog: Tool, vvp: Tool, *, stage_dir: Path, netlist
     write_text(stage_dir / "samples.hex", "\n".join(f"{flag:x}" for flag in stimulus.sample_flags()) + "\n")
 
     log = stage_dir / "sim.log"
-    run_tool(iverilog, ["-g2012", "-o", "sim.vvp", "-s", "tb", "tb.v", *sources], cwd=stage_dir,
+    base = _compiler_base(stage_dir / "ivl")
+    run_tool(iverilog, [f"-B{base.name}", "-g2012", "-o", "sim.vvp", "-s", "tb", "tb.v", *sources], cwd=stage_dir,
              log=stage_dir / "iverilog.log", stage=STAGE)
-    run_tool(vvp, ["-n", "sim.vvp"], cwd=stage_dir, log=log, stage=STAGE)
+    run_tool(vvp, ["-n", "sim.vvp"], cwd=stage_dir, log=log, stage=STAGE)  # loads its VPI modules from base
+    shutil.rmtree(base)
     (stage_dir / "sim.vvp").unlink()  # megabytes for a large design; tb.v and sim_netlist.v rebuild it
     checked = _check_outputs(stage_dir, stimulus, log)
     trace = stage_dir / "probes.hex"

@@ -42,12 +42,15 @@ class Cell:
         Pins whose toggles OpenSTA charges: every output (switching and
         internal power) and every non-clock input with ``internal_power``
         groups (a flip-flop's D, reset and scan pins).
+    outputs : frozenset of str
+        Output pins and buses (``rd_out`` of an SRAM macro): what drives a net.
     """
 
     name: str
     area_um2: float
     sequential: bool
     activity_pins: tuple[str, ...]
+    outputs: frozenset[str]
 
 
 @functools.lru_cache(maxsize=8)
@@ -62,9 +65,11 @@ def _read(path: str, digest: str) -> dict[str, Cell]:
             clock = attribute_text(pin.get("clock", "false")) == "true"
             if direction == "output" or (direction == "input" and not clock and pin.get_groups("internal_power")):
                 pins.append(attribute_text(pin.args[0]))
+        outputs = frozenset(attribute_text(port.args[0]) for port in group.get_groups("pin") + group.get_groups("bus")
+                            if attribute_text(port.get("direction", "")) == "output")
         cells[name] = Cell(name=name, area_um2=float(group.get("area", 0.0)),
                            sequential=bool(group.get_groups("ff") or group.get_groups("latch")),
-                           activity_pins=tuple(pins))
+                           activity_pins=tuple(pins), outputs=outputs)
     return cells
 
 

@@ -34,6 +34,7 @@ from quidam import __version__
 from quidam.errors import PDKError, QuidamError
 from quidam.files import write_text
 from quidam.inputs import output_dir
+from quidam.pdk import platform as platform_settings
 from quidam.pdk.locate import SRAM_MACRO_DIR, cell_library_path, file_sha256, resolve_pdk_dir
 from quidam.pdk.sram import SRAMMacro, read_sram_macro
 
@@ -68,8 +69,12 @@ ORCHESTRATION_MODULES = frozenset({"__init__.py", "cli.py", "points.py", "sweep.
 
 
 def flow_source_digest() -> str:
-    """SHA-256 over this package's flow sources (``characterize/*.py`` but :data:`ORCHESTRATION_MODULES`)."""
-    return sources_digest([Path(__file__).parent], exclude=ORCHESTRATION_MODULES)
+    """SHA-256 over this package's flow sources (``characterize/*.py`` but :data:`ORCHESTRATION_MODULES`)
+    and the platform settings they read (:mod:`quidam.pdk.platform`)."""
+    return hashlib.sha256("".join([
+        sources_digest([Path(__file__).parent], exclude=ORCHESTRATION_MODULES),
+        sources_digest([Path(platform_settings.__file__).parent], pattern=Path(platform_settings.__file__).name),
+    ]).encode()).hexdigest()
 
 
 def check_environment(runs_root: str | os.PathLike[str], pdk_dir: str | os.PathLike[str] | None,
@@ -148,6 +153,7 @@ def _run_stages(design: Design, run: RunDir, liberty: Path, macros: list[SRAMMac
 
     clock = time.perf_counter()
     metrics = synth.synthesize(yosys_tool(yosys), stage_dir=run.stage(synth.STAGE), verilog=rtl, top=design.top,
+                               clock_port=design.clock_port,
                                liberty=liberty, macros=macros, clock_period_ns=design.period_ns,
                                blocks=design.blocks)
     netlist = run.stage(synth.STAGE) / "netlist.v"

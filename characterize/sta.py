@@ -12,8 +12,9 @@ Constraints (``2_sta/constraints.sdc``, read again by the power stage):
   that limits the clock. (The input delays also give every input a clock,
   which OpenSTA's power analysis needs to scale activities; see
   :mod:`~quidam.characterize.power`.)
-* ``set_driving_cell BUF_X1`` on the inputs, so input slews are those of a
-  real driver rather than ideal steps. Outputs carry no extra load.
+* ``set_driving_cell`` of the platform's driver cell (``BUF_X1``,
+  :data:`~quidam.pdk.platform.DRIVER_CELL`) on the inputs, so input slews are
+  those of a real driver rather than ideal steps. Outputs carry no extra load.
 
 The script runs ``report_checks -path_delay max -digits 4`` into
 ``timing.rpt`` and prints ``worst_slack -max`` (this 2019 OpenSTA has
@@ -32,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from quidam.files import write_text
+from quidam.pdk.platform import DRIVER_CELL, DRIVER_PIN
 
 from .tools import Tool, ToolFailure, run_tool, tcl_word
 
@@ -52,7 +54,7 @@ def write_constraints(path: Path, *, clock_port: str, period_ns: float) -> None:
         f"create_clock -name {clock_port} -period {period_ns:.6g} [get_ports {clock_port}]",
         f"set_input_delay 0 -clock {clock_port} {others}",
         f"set_output_delay 0 -clock {clock_port} [all_outputs]",
-        f"set_driving_cell -lib_cell BUF_X1 -pin Z {others}",
+        f"set_driving_cell -lib_cell {DRIVER_CELL} -pin {DRIVER_PIN} {others}",
     ]) + "\n")
 
 

@@ -8,8 +8,14 @@ mapping timing-driven, and the driver and load in :data:`ABC_CONSTRAINTS`
 make its script buffer high-fanout nets and size gates, without which an
 unbuffered reset or broadcast net dominates the critical path),
 removes dangling wires (``opt_clean``), writes the mapped netlist
-(``write_verilog -noattr``) and the statistics (``stat -json -liberty``,
+(``write_verilog -noattr``, ``mapped.v``) and the statistics (``stat -json -liberty``,
 ``stat.json``; Yosys's own human-readable ``stat`` table is in the log).
+ABC buffers only inside the logic it maps, so the nets that leave it (into the
+SRAM macros, out of flip-flops and blocks) are then repaired to at most
+:data:`~quidam.pdk.platform.MAX_FANOUT` loads by buffer trees
+(:mod:`~quidam.characterize.fanout`): ``netlist.v``, what timing and power
+see. The buffers' cells and area count in every area figure (each in its
+driver's block) and in ``synth__fanout__*``; ``mapped.v`` is deleted.
 
 With an area breakdown by block (a design's ``blocks``) the hierarchy is kept
 through mapping: ``synth`` without ``-flatten``, then ``stat -json`` per
@@ -52,18 +58,21 @@ from typing import Any
 
 from quidam.files import write_text
 from quidam.pdk.locate import file_sha256
+from quidam.pdk.platform import DRIVER_CELL, FANOUT_BUFFER, LOAD_FF
 from quidam.pdk.sram import SRAMMacro
 
 from .cells import cell_library
+from .fanout import repair_fanout
+from .power import block_of
 from .tools import Tool, ToolFailure, run_tool, yosys_word
 
 __all__ = ["ABC_CONSTRAINTS", "STAGE", "uncompressed_liberty", "synthesize"]
 
 STAGE = "1_synth"
 
-#: ABC's view of what drives and loads the logic it maps (OpenROAD-flow-scripts' nangate45 values: a
-#: BUF_X1 driver, a 3.898 fF load): with them ABC's script also buffers high fanout and sizes gates.
-ABC_CONSTRAINTS = "set_driving_cell BUF_X1\nset_load 3.898\n"
+#: ABC's view of what drives and loads the logic it maps (the platform's driver cell and load): with them
+#: ABC's script also buffers high fanout inside that logic and sizes gates.
+ABC_CONSTRAINTS = f"set_driving_cell {DRIVER_CELL}\nset_load {LOAD_FF}\n"
 ABC_CONSTRAINTS_FILE = "abc.constr"
 
 # Relative difference allowed between Yosys's area total and the sum recomputed from Liberty.
@@ -103,7 +112,7 @@ def _script(top: str, verilog: str, liberty: str, macros: list[str], period_ps: 
            "flatten -noscopeinfo", "opt_clean"] if hierarchical else []),
         f"tee -o stat.json stat -json -liberty {liberty}",
         f"stat -liberty {liberty}",
-        "write_verilog -noattr -simple-lhs netlist.v",
+        "write_verilog -noattr -simple-lhs mapped.v",
     ]
     return "\n".join(lines) + "\n"
 
@@ -171,7 +180,30 @@ def _block_areas(stat: dict[str, Any], blocks: tuple[tuple[str, str], ...], libe
     return {f"synth__area__block__{block}_um2": area for block, area in areas.items()}
 
 
-def synthesize(yosys: Tool, *, stage_dir: Path, verilog: Path, top: str, liberty: Path,
+def _repair(stage_dir: Path, clock_port: str, liberty: Path, macros: list[SRAMMacro],
+            log: Path) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """``mapped.v`` with its fanout repaired into ``netlist.v``; the ``synth__fanout__*`` metrics and the buffers."""
+    library = cell_library(liberty)
+    outputs = {name: cell.outputs for name, cell in library.items()}
+    for macro in macros:
+        outputs.update({name: cell.outputs for name, cell in cell_library(macro.liberty_path).items()})
+    mapped = stage_dir / "mapped.v"
+    try:
+        repair = repair_fanout(mapped.read_text(), outputs, clock_port)
+    except ValueError as error:
+        raise ToolFailure(STAGE, f"fanout repair: {error}", log) from None
+    write_text(stage_dir / "netlist.v", repair.netlist)
+    mapped.unlink()
+    return {
+        "synth__fanout__nets_repaired": repair.nets,
+        "synth__fanout__buffer_count": len(repair.buffers),
+        "synth__fanout__buffer_area_um2": len(repair.buffers) * library[FANOUT_BUFFER].area_um2,
+        "synth__fanout__max_before": repair.fanout_before,
+        "synth__fanout__max_after": repair.fanout_after,
+    }, repair.buffers
+
+
+def synthesize(yosys: Tool, *, stage_dir: Path, verilog: Path, top: str, clock_port: str, liberty: Path,
                macros: list[SRAMMacro], clock_period_ns: float,
                blocks: tuple[tuple[str, str], ...] = ()) -> dict[str, Any]:
     """Synthesize ``verilog`` (top module ``top``) to Nangate45 cells in ``stage_dir``.
@@ -187,6 +219,8 @@ def synthesize(yosys: Tool, *, stage_dir: Path, verilog: Path, top: str, liberty
         The design's Verilog.
     top : str
         Top module name.
+    clock_port : str
+        Its clock input (left out of the fanout repair).
     liberty : Path
         The uncompressed standard-cell library (see :func:`uncompressed_liberty`).
     macros : list of SRAMMacro
@@ -202,14 +236,15 @@ def synthesize(yosys: Tool, *, stage_dir: Path, verilog: Path, top: str, liberty
     dict
         ``synth__area__{stdcell,sequential,combinational,macro,total}_um2``,
         ``synth__cells__{count,sequential_count,macro_count}`` and
-        ``synth__cells__by_type`` (cell name to count and area), and with
-        ``blocks`` ``synth__area__block__<block>_um2``.
+        ``synth__cells__by_type`` (cell name to count and area), the fanout
+        repair's ``synth__fanout__{nets_repaired,buffer_count,buffer_area_um2,max_before,max_after}``,
+        and with ``blocks`` ``synth__area__block__<block>_um2``.
 
     Raises
     ------
     ToolFailure
-        Yosys fails (syntax error, missing module, ...) or its statistics do
-        not add up.
+        Yosys fails (syntax error, missing module, ...), its statistics do
+        not add up, or its netlist cannot be read for the fanout repair.
     """
     def quoted(path: Path) -> str:  # relative to the stage folder, quoted for the script
         return yosys_word(os.path.relpath(path, start=stage_dir))
@@ -222,12 +257,22 @@ def synthesize(yosys: Tool, *, stage_dir: Path, verilog: Path, top: str, liberty
     log = stage_dir / "synth.log"
     run_tool(yosys, ["synth.ys"], cwd=stage_dir, log=log, stage=STAGE)
     stat_path = stage_dir / "stat.json"
-    if not stat_path.is_file() or not (stage_dir / "netlist.v").is_file():
-        raise ToolFailure(STAGE, "Yosys wrote no stat.json or netlist.v", log)
-    metrics = _area_metrics(json.loads(stat_path.read_text()), top, liberty, macros, log)
+    if not stat_path.is_file() or not (stage_dir / "mapped.v").is_file():
+        raise ToolFailure(STAGE, "Yosys wrote no stat.json or mapped.v", log)
+    fanout, buffers = _repair(stage_dir, clock_port, liberty, macros, log)
+    buffer_area = cell_library(liberty)[FANOUT_BUFFER].area_um2
+    stat = json.loads(stat_path.read_text())
+    module = stat.get("modules", {}).get(f"\\{top}") or stat.get("modules", {}).get(top)
+    if module is not None and buffers:
+        cells = module.setdefault("num_cells_by_type", {})
+        cells[FANOUT_BUFFER] = cells.get(FANOUT_BUFFER, 0) + len(buffers)
+        module["area"] = float(module.get("area", 0.0)) + len(buffers) * buffer_area
+    metrics = {**_area_metrics(stat, top, liberty, macros, log), **fanout}
     if blocks:
         by_block = _block_areas(json.loads((stage_dir / "stat_modules.json").read_text()), blocks, liberty,
                                 macros, log)
+        for buffer in buffers:
+            by_block[f"synth__area__block__{block_of(buffer, top, blocks)}_um2"] += buffer_area
         if abs(sum(by_block.values()) - metrics["synth__area__total_um2"]) > 1e-3 * metrics["synth__area__total_um2"]:
             raise ToolFailure(STAGE, f"the blocks' areas sum to {sum(by_block.values()):.1f} um^2, the flattened "
                               f"netlist has {metrics['synth__area__total_um2']:.1f}", log)

@@ -29,8 +29,10 @@ import functools
 import os
 import re
 import shutil
+import re
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,6 +49,7 @@ __all__ = [
     "sta_tool",
     "iverilog_tool",
     "vvp_tool",
+    "iverilog_components",
     "tool_versions",
     "run_tool",
     "check_script_path",
@@ -205,6 +208,31 @@ def iverilog_tool() -> Tool:
     """Icarus Verilog's compiler (``iverilog``); raises :class:`ToolError` when missing."""
     argv = (_find("iverilog", "iverilog"),)
     return Tool("iverilog", argv, _version(argv, "-V", "iverilog"))
+
+
+_COMPONENTS = re.compile(r'-C"([^"]+)[/\\\\]vvp\.conf"')
+
+
+@functools.lru_cache(maxsize=None)
+def iverilog_components() -> Path:
+    """The folder ``iverilog`` takes its components from (``ivlpp``, ``ivl``, ``vvp.conf``, ``vvp.tgt``, VPI
+    modules), as its verbose mode names it when compiling an empty module; a copy of it with another
+    ``vvp.conf`` is passed back with ``-B``.
+
+    Raises
+    ------
+    ToolError
+        Icarus is missing or does not name the folder.
+    """
+    with tempfile.TemporaryDirectory() as folder:
+        source = Path(folder) / "empty.v"
+        source.write_text("module empty; endmodule\n")
+        done = subprocess.run([*iverilog_tool().argv, "-v", "-o", str(Path(folder) / "empty.vvp"), str(source)],
+                              capture_output=True, text=True, timeout=600, check=False)
+    found = _COMPONENTS.search(done.stdout + done.stderr)
+    if found is None or not Path(found.group(1)).is_dir():
+        raise ToolError("iverilog -v names no folder of its components (vvp.conf); reinstall iverilog")
+    return Path(found.group(1))
 
 
 @functools.lru_cache(maxsize=None)

@@ -3,7 +3,7 @@
 :func:`explore` is the entry point. For each PE type it loads the model card,
 predicts every point's area, fmax, leakage and per-action energies in one
 call, then maps each layer of the workload on all points at once
-(:func:`~quidam.dse.performance.layer_performance`) and sums:
+(:func:`~quidam.mapping.search.layer_performance`) and sums:
 
 * latency = the layers' cycles / fmax (each design runs at its predicted
   fmax), throughput = 1 / latency (inferences per second);
@@ -33,7 +33,7 @@ from quidam.config import FIELDS
 from quidam.models.card import FMAX, CardError, ModelCard, card_path
 from quidam.workloads.networks import Network, get_network
 
-from .performance import FAILURES, layer_performance
+from quidam.mapping.search import FAILURES, layer_performance
 from .points import point_table
 from .space import DesignSpace, load_space
 

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 
 import numpy as np
 
 from quidam.config import AcceleratorConfig
-from quidam.mapping.commands import CommandFormat
+from quidam.mapping import search
 from quidam.mapping.mapper import accelerator_timing
-
-from .performance import POINT_FIELDS
 
 __all__ = ["point_table", "timing_of"]
 
@@ -30,12 +27,5 @@ def timing_of(config: AcceleratorConfig) -> dict[str, int]:
 
 
 def point_table(configs: list[AcceleratorConfig]) -> dict[str, np.ndarray]:
-    """:data:`~quidam.dse.performance.POINT_FIELDS` -> int64 array, one entry per configuration."""
-    rows = []
-    for config in configs:
-        fields = dataclasses.asdict(config)
-        fields["glb_words"] = CommandFormat(config).glb_words
-        fields.update(timing_of(config))
-        rows.append([fields[name] for name in POINT_FIELDS])
-    table = np.array(rows, dtype=np.int64).reshape(len(configs), len(POINT_FIELDS))
-    return {name: table[:, index] for index, name in enumerate(POINT_FIELDS)}
+    """:data:`~quidam.mapping.search.POINT_FIELDS` -> int64 array, one entry per configuration."""
+    return search.point_table(configs, [timing_of(config) for config in configs])

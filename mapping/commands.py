@@ -23,7 +23,8 @@ from dataclasses import dataclass, fields
 
 from quidam.config import AcceleratorConfig
 
-__all__ = ["OPCODES", "CommandFormat", "DramRead", "DramWrite", "Pass"]
+__all__ = ["MAX_SIDE", "MAX_STRIDE", "OPCODES", "CommandFormat", "DramRead", "DramWrite", "Pass",
+           "field_bits"]
 
 
 @dataclass(frozen=True)
@@ -68,16 +69,29 @@ class Pass:
         Channels in this pass's block, spread ``q`` per set.
     cols : int
         Active PE columns (output rows of the block).
+    wide, groups : int
+        ``wide`` = 1: the reduction runs on the psum lanes
+        (:attr:`CommandFormat.psum_lanes`): a token reduces every column of
+        one group of ``psum_lanes`` columns at once, column ``j`` reading and
+        writing bank ``j mod psum_lanes``; ``groups`` =
+        ``ceil(cols / psum_lanes)``. ``wide`` = 0: a token reduces one
+        column, through the word port (``groups`` = ``cols``).
     S, U, pad, H, W, F : int
         Filter width, stride, padding, ifmap height and width, output width.
+    lookahead, ring : int
+        ``lookahead`` = 1: the next output column's new ifmap values stream
+        in while the PEs compute the current one, into a ring of ``ring`` =
+        ``S + min(U, S)`` ifmap-scratchpad entries per channel; 0: they
+        stream in between columns, ``ring`` = ``S``.
     n_first, inc_first, inc_first_mod : int
         New ifmap values per stream in the first output column (``S``), the
-        step of the window start after it (``max(U, S)``) and that step
-        modulo ``S``.
+        step of the first new value's column after it (``max(U, S)``) and
+        of its ring slot (``S mod ring``).
     n_next, inc_next, inc_next_mod : int
-        The same for every later column: ``min(U, S)``, ``U``, ``U mod S``.
+        The same for every later column: ``min(U, S)``, ``U``,
+        ``min(U, S) mod ring``.
     u_mod : int
-        ``U mod S``, the step of the window base in the ifmap scratchpad.
+        ``min(U, S) mod ring``, the step of the window base in the ring.
     y_start, y_first, y_span, y_dense : int
         Padded ifmap row of stream row 0, first unpadded row held in the GLB,
         stream rows of the block (``(cols-1)*U + set_rows``), and the stream
@@ -88,7 +102,11 @@ class Pass:
     if_base, chan_stride, if_row_words : int
         GLB word address of the ifmap block, words per channel, words per row.
     ps_base, ps_row_words : int
-        GLB word address of the psum tile and words per psum row.
+        The psum tile's GLB word address (``wide`` = 0: row ``(m, j)`` at
+        ``ps_base + (m*cols + j) * ps_row_words``) or entry in each lane's
+        bank (``wide`` = 1: row ``(m, j)`` in bank ``j mod psum_lanes`` at
+        entry ``ps_base + (m*groups + j // psum_lanes) * ps_row_words``),
+        and words per psum row.
     """
 
     first: int
@@ -101,8 +119,12 @@ class Pass:
     set_rows: int
     channels: int
     cols: int
+    wide: int
+    groups: int
     S: int
     U: int
+    lookahead: int
+    ring: int
     pad: int
     H: int
     W: int
@@ -136,7 +158,8 @@ OPCODE_BITS = 2
 _WIDTHS: dict[str, object] = {
     "dram_addr": "dram", "glb_addr": "glb", "words": "glb",
     "first": 1, "p": 11, "q": 11, "slots": 11, "qs": 11, "sets": 6, "set_stride": 6, "set_rows": 6,
-    "channels": 12, "cols": 6, "S": 11, "U": 4, "pad": 6, "H": 12, "W": 12, "F": 12,
+    "channels": 12, "cols": 6, "wide": 1, "groups": 6, "S": 11, "U": 4, "lookahead": 1, "ring": 11, "pad": 6,
+    "H": 12, "W": 12, "F": 12,
     "n_first": 11, "inc_first": 12, "inc_first_mod": 11, "n_next": 11, "inc_next": 4, "inc_next_mod": 11,
     "u_mod": 11, "y_start": 16, "y_first": 12, "y_span": 16, "y_dense": 16,
     "w_base": "glb", "w_row_words": 11, "if_base": "glb", "chan_stride": "glb", "if_row_words": 12,
@@ -145,6 +168,20 @@ _WIDTHS: dict[str, object] = {
 
 #: Off-chip word addresses are this wide.
 DRAM_ADDR_BITS = 32
+
+
+
+def field_bits(name: str) -> int:
+    """Width of the fixed-width command field ``name``: the array buses and counters that carry it are as wide."""
+    width = _WIDTHS[name]
+    if not isinstance(width, int):
+        raise ValueError(f"command field {name} is as wide as a {width} address, not fixed")
+    return width
+
+
+#: The largest stride and ifmap / ofmap side the command fields hold.
+MAX_STRIDE = (1 << field_bits("U")) - 1
+MAX_SIDE = (1 << field_bits("W")) - 1
 
 
 class CommandFormat:
@@ -160,6 +197,11 @@ class CommandFormat:
         Words in the global buffer.
     glb_addr_bits : int
         Width of a GLB word address (and of a GLB word count, one bit more).
+    bank_depth : int
+        Words per GLB bank.
+    psum_lanes : int
+        GLB banks with a psum lane port of their own, ``min(cols, glb_banks)``:
+        a wide reduction writes one psum into each in the same cycle.
     width : int
         Width of a command word: opcode plus the widest command's fields.
     """
@@ -167,6 +209,8 @@ class CommandFormat:
     def __init__(self, config: AcceleratorConfig):
         self._glb_words = config.glb_banks * config.glb_bank_depth
         self._glb_addr_bits = max(1, (self._glb_words - 1).bit_length())
+        self._bank_depth = config.glb_bank_depth
+        self._psum_lanes = min(config.cols, config.glb_banks)
 
     @property
     def glb_words(self) -> int:
@@ -175,6 +219,14 @@ class CommandFormat:
     @property
     def glb_addr_bits(self) -> int:
         return self._glb_addr_bits
+
+    @property
+    def bank_depth(self) -> int:
+        return self._bank_depth
+
+    @property
+    def psum_lanes(self) -> int:
+        return self._psum_lanes
 
     def fields(self, kind: type) -> dict[str, int]:
         """Field name -> width in bits of command class ``kind``, in encoding order."""

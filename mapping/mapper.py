@@ -9,14 +9,20 @@ filters), output-row block, filter-row fold, channel block (``q * t``
 channels). The psum tile of a (filter block, output-row block) stays in the
 GLB across its folds and channel blocks and goes off chip after the last.
 
-Among the (p, q, output rows per block) that fit the scratchpads and the GLB,
-:func:`map_layer` takes the one the analytical model finds fastest.
+The psum tile is reduced either one PE column at a time through the GLB's
+word port (the tile at the bottom of the GLB, row ``(m, j)`` after row
+``(m, j-1)``) or, wide, every column at once on the psum lanes: row
+``(m, j)`` in bank ``j mod psum_lanes``, from entry 0 of the first
+``psum_lanes`` banks, and the filters and ifmap rows after it in the last
+lane's bank and the banks above. Among the (p, q, output rows per block,
+reduction) that fit the scratchpads and the GLB, :func:`map_layer` takes the
+one the analytical model finds fastest: the search of
+:func:`~quidam.mapping.search.layer_performance`, on this one design point.
 """
 
 from __future__ import annotations
 
 import functools
-from collections import Counter
 from math import ceil
 
 import numpy as np
@@ -25,13 +31,11 @@ from quidam.config import AcceleratorConfig
 from quidam.errors import QuidamError
 from quidam.workloads.layer import ConvLayer
 
-from .commands import CommandFormat, DramRead, DramWrite, Pass
+from .commands import MAX_SIDE, MAX_STRIDE, CommandFormat, DramRead, DramWrite, Pass
 from .schedule import DramLayout, Schedule
+from .search import layer_performance, point_table
 
 __all__ = ["MappingError", "accelerator_timing", "map_layer", "plan_layer"]
-
-#: Largest stride the controller's stride field holds.
-MAX_STRIDE = 15
 
 
 class MappingError(QuidamError):
@@ -63,8 +67,8 @@ def _check_capacities(layer: ConvLayer, config: AcceleratorConfig) -> None:
         raise MappingError(f"{layer.name}: filter width S={layer.S} needs a filter scratchpad of at least "
                            f"{layer.S} entries (p*q*S with p, q >= 1), but filter_spad_depth is "
                            f"{config.filter_spad_depth}")
-    if layer.F > 4095 or layer.W > 4095 or layer.H > 4095:
-        raise MappingError(f"{layer.name}: ifmap and ofmap sides must be at most 4095")
+    if max(layer.F, layer.W, layer.H) > MAX_SIDE:
+        raise MappingError(f"{layer.name}: ifmap and ofmap sides must be at most {MAX_SIDE}")
 
 
 def _words(values: int, bits: int, word_bits: int) -> int:
@@ -74,9 +78,15 @@ def _words(values: int, bits: int, word_bits: int) -> int:
 class _Plan:
     """The passes of one (p, q, e) choice; ``None`` fields until built."""
 
-    def __init__(self, layer: ConvLayer, config: AcceleratorConfig, timing: dict, p: int, q: int, e: int):
+    def __init__(self, layer: ConvLayer, config: AcceleratorConfig, timing: dict, p: int, q: int, e: int,
+                 wide: bool = False):
         self.layer, self.config, self.timing = layer, config, timing
-        self.p, self.q, self.e = p, q, e
+        self.p, self.q, self.e, self.wide = p, q, e, wide
+        fmt = CommandFormat(config)
+        self.lanes, self.bank_depth = fmt.psum_lanes, fmt.bank_depth
+        # Lookahead wherever q rings of S + min(U, S) entries fit the ifmap scratchpad: never slower.
+        self.lookahead = q * (layer.S + min(layer.stride, layer.S)) <= config.ifmap_spad_depth
+        self.ring = layer.S + min(layer.stride, layer.S) if self.lookahead else layer.S
         self.h = min(layer.R, config.rows)
         self.t = config.rows // self.h
         self.if_row_words = _words(layer.W, config.act_bits, config.glb_word_bits)
@@ -93,13 +103,25 @@ class _Plan:
                         tile.append((r0, min(self.h, L.R - r0), c0, min(q_t, L.C - c0)))
                 yield m0, min(self.p, L.M - m0), e0, min(self.e, L.E - e0), tile
 
-    def glb_need(self) -> int:
-        """Most GLB words any pass holds at once (psum tile + filters + ifmap rows)."""
+    def groups(self, e_blk: int) -> int:
+        """Reduction tokens per filter and output column: column groups (wide) or columns."""
+        return ceil(e_blk / self.lanes) if self.wide else e_blk
+
+    def data_base(self, p: int, e_blk: int) -> int:
+        """GLB word address of a pass's filters (the ifmap rows follow them): the end of the psum tile."""
+        if self.wide:
+            return (self.lanes - 1) * self.bank_depth + p * self.groups(e_blk) * self.ps_row_words
+        return p * e_blk * self.ps_row_words
+
+    def glb_need(self) -> int | None:
+        """GLB words up to the end of the largest pass's data (psum tile, filters, ifmap rows), or ``None`` when
+        a lane's psum rows overflow its bank."""
         L = self.layer
-        ps = self.p * self.e * self.ps_row_words
+        if self.wide and self.p * self.groups(self.e) * self.ps_row_words > self.bank_depth:
+            return None
         w = self.h * self.p * min(self.q * self.t, L.C) * self.w_row_words
         rows = min(L.H, (self.e - 1) * L.stride + self.h)
-        return ps + w + min(self.q * self.t, L.C) * rows * self.if_row_words
+        return self.data_base(self.p, self.e) + w + min(self.q * self.t, L.C) * rows * self.if_row_words
 
 
 def _ifmap_rows(plan: _Plan, e0: int, e_blk: int, r0: int, h_act: int) -> tuple[int, int]:
@@ -117,14 +139,27 @@ def _pass(plan: _Plan, *, first, p, e0, e_blk, r0, h_act, c_blk, w_base, if_base
     return Pass(
         first=int(first), p=p, q=plan.q, slots=max(p, plan.timing["accumulate_interval"]), qs=plan.q * S,
         sets=ceil(c_blk / plan.q), set_stride=plan.h, set_rows=h_act, channels=c_blk, cols=e_blk,
-        S=S, U=U, pad=L.padding, H=L.H, W=L.W, F=L.F,
-        n_first=S, inc_first=max(U, S), inc_first_mod=max(U, S) % S,
-        n_next=min(U, S), inc_next=U, inc_next_mod=U % S, u_mod=U % S,
+        wide=int(plan.wide), groups=plan.groups(e_blk),
+        S=S, U=U, lookahead=int(plan.lookahead), ring=plan.ring, pad=L.padding, H=L.H, W=L.W, F=L.F,
+        n_first=S, inc_first=max(U, S), inc_first_mod=S % plan.ring,
+        n_next=min(U, S), inc_next=U, inc_next_mod=min(U, S) % plan.ring, u_mod=min(U, S) % plan.ring,
         y_start=e0 * U + r0, y_first=y_first, y_span=(e_blk - 1) * U + h_act, y_dense=(e_blk - 1) * U,
         w_base=w_base, w_row_words=plan.w_row_words,
         if_base=if_base, chan_stride=n_rows * plan.if_row_words, if_row_words=plan.if_row_words,
         ps_base=0, ps_row_words=plan.ps_row_words,
     )
+
+
+def _psum_writes(plan: _Plan, m0: int, p: int, e0: int, e_blk: int, ofmap_base: int) -> list[DramWrite]:
+    """The commands that copy a finished psum tile off chip: one per filter, or one per psum row (wide)."""
+    L, row = plan.layer, plan.ps_row_words
+    if not plan.wide:
+        return [DramWrite(glb_addr=m * e_blk * row, dram_addr=ofmap_base + ((m0 + m) * L.E + e0) * row,
+                          words=e_blk * row) for m in range(p)]
+    groups = plan.groups(e_blk)
+    return [DramWrite(glb_addr=(j % plan.lanes) * plan.bank_depth + (m * groups + j // plan.lanes) * row,
+                      dram_addr=ofmap_base + ((m0 + m) * L.E + e0 + j) * row, words=row)
+            for m in range(p) for j in range(e_blk)]
 
 
 def _build(plan: _Plan) -> Schedule:
@@ -150,9 +185,8 @@ def _build(plan: _Plan) -> Schedule:
                             weight_rows.append((m0 + m, c0 + c, r0 + r))
     ofmap_base = weight_base + len(weight_rows) * plan.w_row_words
     for m0, p, e0, e_blk, tile in blocks:
-        ps_words = p * e_blk * plan.ps_row_words
         for index, (r0, h_act, c0, c_blk) in enumerate(tile):
-            w_base = ps_words
+            w_base = plan.data_base(p, e_blk)
             w_words = h_act * p * c_blk * plan.w_row_words
             if_base = w_base + w_words
             y_first, n_rows = _ifmap_rows(plan, e0, e_blk, r0, h_act)
@@ -169,42 +203,18 @@ def _build(plan: _Plan) -> Schedule:
                     for r in range(h_act):
                         channels = range(c0 + k * plan.q, c0 + min((k + 1) * plan.q, c_blk))
                         groups.append([(c, r0 + r, s) for c in channels for s in range(L.S)])
-        for m in range(p):
-            commands.append(DramWrite(glb_addr=m * e_blk * plan.ps_row_words,
-                                      dram_addr=ofmap_base + ((m0 + m) * L.E + e0) * plan.ps_row_words,
-                                      words=e_blk * plan.ps_row_words))
+        commands += _psum_writes(plan, m0, p, e0, e_blk, ofmap_base)
     dram = DramLayout(
         ifmap_base=0, ifmap_row_words=plan.if_row_words, weight_base=weight_base,
         weight_row_words=plan.w_row_words, weight_rows=np.array(weight_rows, dtype=np.int64).reshape(-1, 3),
         ofmap_base=ofmap_base, ofmap_row_words=plan.ps_row_words,
         words=ofmap_base + L.M * L.E * plan.ps_row_words)
-    choice = {"p": plan.p, "q": plan.q, "e": plan.e, "sets": plan.t, "filter_rows": plan.h,
-              "filter_blocks": ceil(L.M / plan.p), "row_blocks": ceil(L.E / plan.e),
+    choice = {"p": plan.p, "q": plan.q, "e": plan.e, "wide": int(plan.wide), "lookahead": int(plan.lookahead),
+              "sets": plan.t,
+              "filter_rows": plan.h, "filter_blocks": ceil(L.M / plan.p), "row_blocks": ceil(L.E / plan.e),
               "folds": ceil(L.R / plan.h), "channel_blocks": ceil(L.C / (plan.q * plan.t))}
     return Schedule(config=cfg, layer=L, commands=commands, dram=dram, timing=dict(plan.timing),
                     choice=choice, reduction_groups=groups)
-
-
-def _candidates(layer: ConvLayer, config: AcceleratorConfig, timing: dict):
-    S = layer.S
-    q_max = min(config.ifmap_spad_depth // S, config.filter_spad_depth // S, layer.C)
-    glb_words = CommandFormat(config).glb_words
-    shortest = None
-    for q in range(1, q_max + 1):
-        p_max = min(config.psum_spad_depth, layer.M, config.filter_spad_depth // (q * S))
-        balanced = ceil(layer.M / ceil(layer.M / p_max))
-        for p in sorted({p_max, balanced}):
-            e = min(layer.E, config.cols)
-            while e >= 1:
-                plan = _Plan(layer, config, timing, p, q, e)
-                need = plan.glb_need()
-                if need <= glb_words:
-                    yield plan
-                    break
-                shortest = need if shortest is None else min(shortest, need)
-                e = e - 1 if e > 1 else 0
-    if shortest is not None:
-        yield shortest
 
 
 def map_layer(layer: ConvLayer, config: AcceleratorConfig, *, timing: dict | None = None) -> Schedule:
@@ -221,54 +231,19 @@ def map_layer(layer: ConvLayer, config: AcceleratorConfig, *, timing: dict | Non
 def plan_layer(layer: ConvLayer, config: AcceleratorConfig, *, timing: dict | None = None) -> tuple[dict, int]:
     """The mapping choice :func:`map_layer` takes and its cycles, without building the schedule."""
     plan, cycles = _choose(layer, config, timing)
-    return {"p": plan.p, "q": plan.q, "e": plan.e, "sets": plan.t, "filter_rows": plan.h}, cycles
+    return {"p": plan.p, "q": plan.q, "e": plan.e, "wide": int(plan.wide), "sets": plan.t,
+            "filter_rows": plan.h}, cycles
 
 
 def _choose(layer: ConvLayer, config: AcceleratorConfig, timing: dict | None) -> tuple[_Plan, int]:
     _check_capacities(layer, config)
     timing = timing or accelerator_timing(config)
-    best, best_cycles, shortest = None, None, None
-    for plan in _candidates(layer, config, timing):
-        if isinstance(plan, int):
-            shortest = plan
-            continue
-        cycles = _estimate(plan)
-        if best_cycles is None or cycles < best_cycles:
-            best, best_cycles = plan, cycles
-    if best is None:
-        glb_words = CommandFormat(config).glb_words
+    found = layer_performance(layer, point_table([config], [timing]))
+    if not found.mapped[0]:
+        smallest = _Plan(layer, config, timing, 1, 1, 1).glb_need()
         raise MappingError(
-            f"{layer.name}: the global buffer is too small: the smallest pass needs {shortest} words of "
+            f"{layer.name}: the global buffer is too small: the smallest pass needs {smallest} words of "
             f"{config.glb_word_bits} bits (psum tile + filters + ifmap rows), glb_kib={config.glb_kib} holds "
-            f"{glb_words}")
-    return best, best_cycles
-
-
-def _estimate(plan: _Plan) -> int:
-    """Cycles of the plan's schedule, from the model, without building the commands.
-
-    A pass's cycles do not depend on its filter block, so every filter-block
-    size is costed once and multiplied by how many blocks have it.
-    """
-    from .model import command_cycles, transfer_cycles
-    L, cfg = plan.layer, plan.config
-    sizes = Counter(min(plan.p, L.M - m0) for m0 in range(0, L.M, plan.p))
-    total = 0
-    for p, blocks in sizes.items():
-        cycles = 0
-        for e0 in range(0, L.E, plan.e):
-            e_blk = min(plan.e, L.E - e0)
-            for r0 in range(0, L.R, plan.h):
-                h_act = min(plan.h, L.R - r0)
-                for c0 in range(0, L.C, plan.q * plan.t):
-                    c_blk = min(plan.q * plan.t, L.C - c0)
-                    _, n_rows = _ifmap_rows(plan, e0, e_blk, r0, h_act)
-                    cycles += 2 + transfer_cycles(h_act * p * c_blk * plan.w_row_words, cfg)
-                    if n_rows:
-                        cycles += c_blk * (2 + transfer_cycles(n_rows * plan.if_row_words, cfg))
-                    cycles += command_cycles(_pass(plan, first=c0 == 0 and r0 == 0, p=p, e0=0, e_blk=e_blk, r0=0,
-                                                   h_act=h_act, c_blk=c_blk, w_base=0, if_base=0, y_first=0,
-                                                   n_rows=0), cfg, plan.timing)
-            cycles += p * (2 + transfer_cycles(e_blk * plan.ps_row_words, cfg))
-        total += blocks * cycles
-    return total
+            f"{CommandFormat(config).glb_words}")
+    plan = _Plan(layer, config, timing, int(found.p[0]), int(found.q[0]), int(found.e[0]), bool(found.wide[0]))
+    return plan, int(found.cycles[0])

@@ -12,8 +12,12 @@ Every command runs as a sequence of phases of closed-form length (see
 * ``Pass``: ``rows`` configuration cycles, one cycle per filter value, then
   per output column: 1 + one cycle per streamed ifmap value + compute
   (``q*S*slots + mac_latency + 1``) + reduction (``ii*(tokens-1) +
-  result_delay + 1``, ``ii`` = 2 when the initial psums are read from the
-  GLB, else 1) + 1.
+  result_delay + 1``, ``tokens = p * groups``: ``groups`` = columns, or
+  column groups of ``psum_lanes`` on a wide reduction; ``ii`` = 2 when the
+  initial psums are read from the GLB, else 1) + 1. With ``lookahead`` the
+  next column's values stream in during compute: after the first column's
+  ``1 + feed``, each column but the last computes for ``max(compute, 1 +
+  next feed)`` cycles, the last for ``compute``.
 
 The access counts are the events the testbench's monitors count on the RTL.
 """
@@ -25,11 +29,13 @@ from collections import Counter
 from dataclasses import dataclass
 from math import ceil
 
+import numpy as np
+
 from quidam.config import AcceleratorConfig
 
 from .commands import DramRead, DramWrite, Pass
 
-__all__ = ["ACCESS_KEYS", "Performance", "command_cycles", "evaluate", "transfer_cycles"]
+__all__ = ["ACCESS_KEYS", "Performance", "command_cycles", "evaluate", "pass_cycles", "transfer_cycles"]
 
 #: The access counters, grouped by level.
 ACCESS_KEYS = (
@@ -66,6 +72,17 @@ def transfer_cycles(words: int, config: AcceleratorConfig) -> int:
     return max(words, ceil(words * word_bytes / config.dram_bytes_per_cycle))
 
 
+def pass_cycles(*, rows, filter_values, F, compute, first_feed, next_feed, tokens, ii, result_delay, lookahead):
+    """Cycles of a ``Pass`` after its accepting cycle: the timing contract, on ints or numpy arrays alike.
+
+    ``compute`` is one column's ``q*S*slots + mac_latency + 1``; ``first_feed`` and ``next_feed`` the ifmap
+    values streamed for the first and for each later column; ``tokens`` the reduction tokens per column.
+    """
+    columns = np.where(lookahead, 1 + first_feed + (F - 1) * np.maximum(compute, next_feed + 1) + compute,
+                       F * (1 + compute) + first_feed + (F - 1) * next_feed)
+    return rows + filter_values + columns + F * (ii * (tokens - 1) + result_delay + 2)
+
+
 def _stream_rows(ps: Pass) -> list[int]:
     """The stream rows the ifmap feeder visits (rows some PE of a set needs)."""
     return [y for y in range(ps.y_span) if y >= ps.y_dense or y % ps.U < ps.set_rows]
@@ -82,14 +99,15 @@ def _new_columns(ps: Pass, step: int) -> range:
 @functools.lru_cache(maxsize=4096)
 def _pass_costs(ps: Pass, rows: int, mac_latency: int, result_delay: int) -> tuple[int, tuple]:
     stream_rows = _stream_rows(ps)
-    tokens = ps.cols * ps.p
+    tokens, psums = ps.groups * ps.p, ps.cols * ps.p
     ii = 1 if ps.first else 2
     values_per_step_row = ps.n_first + (ps.F - 1) * ps.n_next
     feed_values = ps.channels * len(stream_rows) * values_per_step_row
     filter_values = ps.set_rows * ps.p * ps.channels * ps.S
-    cycles = rows + filter_values
-    cycles += ps.F * (1 + ps.qs * ps.slots + mac_latency + 1 + ii * (tokens - 1) + result_delay + 1 + 1)
-    cycles += feed_values
+    cycles = int(pass_cycles(rows=rows, filter_values=filter_values, F=ps.F, compute=ps.qs * ps.slots + mac_latency + 1,
+                             first_feed=ps.channels * len(stream_rows) * ps.n_first,
+                             next_feed=ps.channels * len(stream_rows) * ps.n_next, tokens=tokens, ii=ii,
+                             result_delay=result_delay, lookahead=ps.lookahead))
 
     # Values read from the GLB: stream positions inside the unpadded ifmap.
     inside_columns = sum(sum(1 for x in _new_columns(ps, f) if 0 <= x - ps.pad < ps.W) for f in range(ps.F))
@@ -98,16 +116,17 @@ def _pass_costs(ps: Pass, rows: int, mac_latency: int, result_delay: int) -> tup
     active_rows = ps.sets * ps.set_rows
     macs = ps.set_rows * ps.cols * ps.p * ps.channels * ps.S * ps.F
     counts = {
-        "glb.read": filter_values + ps.channels * inside_rows * inside_columns + (0 if ps.first else ps.F * tokens),
-        "glb.write": ps.F * tokens,
+        "glb.read": filter_values + ps.channels * inside_rows * inside_columns + (0 if ps.first else ps.F * psums),
+        "glb.write": ps.F * psums,
         "array.ifmap_bus": feed_values,
         "array.filter_bus": filter_values,
-        "array.psum_in": 0 if ps.first else ps.F * tokens,
-        "array.psum_out": ps.F * tokens,
+        "array.psum_in": 0 if ps.first else ps.F * psums,
+        "array.psum_out": ps.F * psums,
         "spad.ifmap_read": macs, "spad.filter_read": macs, "spad.psum_write": macs,
         "spad.ifmap_write": ps.channels * multicast * values_per_step_row,
         "spad.filter_write": filter_values * ps.cols,
-        "spad.psum_read": macs - active_rows * ps.cols * ps.p * ps.F + ps.F * tokens * active_rows,
+        # Each MAC but a psum's first reads it back; each active PE reads every psum once more for its token.
+        "spad.psum_read": macs - active_rows * psums * ps.F + ps.F * psums * active_rows,
         "macs": macs,
     }
     return cycles, tuple(sorted(counts.items()))

@@ -107,10 +107,15 @@ class Accelerator(wiring.Component):
         m.d.comb += [
             glb.addr.eq(ctrl.glb_addr), glb.rd_en.eq(ctrl.glb_rd_en), ctrl.glb_rd_data.eq(glb.rd_data),
             glb.wr_en.eq(ctrl.glb_wr_en), glb.wr_mask.eq(ctrl.glb_wr_mask), glb.wr_data.eq(ctrl.glb_wr_data),
+            glb.lane_en.eq(ctrl.lane_en), glb.lane_entry.eq(ctrl.lane_entry), glb.lane_rd_en.eq(ctrl.lane_rd_en),
+            glb.lane_wr_en.eq(ctrl.lane_wr_en), glb.lane_wr_mask.eq(ctrl.lane_wr_mask),
+            glb.lane_wr_data.eq(ctrl.lane_wr_data), ctrl.lane_rd_data.eq(glb.lane_rd_data),
         ]
         m.d.comb += [
             array.rows_config.eq(ctrl.rows_config), array.filters.eq(ctrl.filters), array.ifmap.eq(ctrl.ifmap),
             array.compute.eq(ctrl.compute), array.token.eq(ctrl.token), array.psum_init.eq(ctrl.psum_init),
+            array.psum_lanes_init.eq(ctrl.psum_lanes_init),
             ctrl.psum_out_valid.eq(array.psum_out_valid), ctrl.psum_out.eq(array.psum_out),
+            ctrl.psum_lanes_out.eq(array.psum_lanes_out),
         ]
         return m

@@ -9,17 +9,18 @@ holds the widths that depend on the configuration.
 from amaranth.lib import data
 
 from quidam.config import AcceleratorConfig
+from quidam.mapping.commands import field_bits
 
 __all__ = ["ArrayBuses"]
 
-#: Width of a PE row or column index, a PE set index, a row inside a set (rows, cols <= 32).
-INDEX_BITS = 6
-#: Width of the per-pass loop bounds p, q, slots, q*S and S (scratchpad depths <= 1024).
-COUNT_BITS = 11
+#: Width of a PE row or column index, a PE set index, a row inside a set: the command's ``cols``.
+INDEX_BITS = field_bits("cols")
+#: Width of the per-pass loop bounds p, q, slots, q*S, S and the ifmap ring: the command's ``q``.
+COUNT_BITS = field_bits("q")
 #: Width of the stride.
-STRIDE_BITS = 4
+STRIDE_BITS = field_bits("U")
 #: Width of an ifmap stream row index.
-STREAM_ROW_BITS = 16
+STREAM_ROW_BITS = field_bits("y_span")
 
 
 def _bits(depth: int) -> int:
@@ -48,9 +49,12 @@ class ArrayBuses:
         entry), ``data``.
     compute : StructLayout
         The pass's loop bounds and the step's start: ``start``, ``p``, ``q``,
-        ``S``, ``slots``, ``qs``, ``U``, ``cols``, ``window_base``.
+        ``S``, ``slots``, ``qs``, ``U``, ``cols``, ``ring`` (ifmap
+        scratchpad entries per channel), ``window_base``.
     token : StructLayout
-        A reduction token: ``valid``, ``col``, ``m`` (psum entry).
+        A reduction token: ``valid``, ``wide``, ``col``, ``m`` (psum entry);
+        ``col`` is the column (``wide`` = 0) or the group of
+        ``psum_lanes`` columns (``wide`` = 1) the token reduces.
     """
 
     def __init__(self, config: AcceleratorConfig):
@@ -68,6 +72,6 @@ class ArrayBuses:
         })
         self.compute = data.StructLayout({
             "start": 1, "p": COUNT_BITS, "q": COUNT_BITS, "S": COUNT_BITS, "slots": COUNT_BITS,
-            "qs": COUNT_BITS, "U": STRIDE_BITS, "cols": INDEX_BITS, "window_base": COUNT_BITS,
+            "qs": COUNT_BITS, "U": STRIDE_BITS, "cols": INDEX_BITS, "ring": COUNT_BITS, "window_base": COUNT_BITS,
         })
-        self.token = data.StructLayout({"valid": 1, "col": INDEX_BITS, "m": psum_addr})
+        self.token = data.StructLayout({"valid": 1, "wide": 1, "col": INDEX_BITS, "m": psum_addr})

@@ -51,8 +51,11 @@ class Controller(wiring.Component):
     glb_* : the global buffer port
     rows_config, filters, ifmap, compute, token, psum_init : Out(...)
         The array buses.
-    psum_out_valid, psum_out : In(...)
-        Column sums from the array.
+    psum_out_valid, psum_out, psum_lanes_out : In(...)
+        Column sums from the array (one column, or a wide token's group on the lanes).
+    psum_lanes_init : Out(...)
+        The initial psums of a wide token's group.
+    lane_* : the global buffer's psum lane ports
     """
 
     def __init__(self, config: AcceleratorConfig, *, result_delay: int, mac_latency: int, glb_addr_bits: int,
@@ -61,7 +64,8 @@ class Controller(wiring.Component):
         self._format = CommandFormat(config)
         self._granularity = glb_granularity
         buses = ArrayBuses(config)
-        word = config.glb_word_bits
+        word, lanes = config.glb_word_bits, self._format.psum_lanes
+        lane_psums = data.ArrayLayout(config.psum_bits, lanes)
         super().__init__({
             "cmd": In(stream.Signature(self._format.width)),
             "rd_cmd": Out(stream.Signature(dram_command_layout(config))),
@@ -73,7 +77,11 @@ class Controller(wiring.Component):
             "glb_wr_en": Out(1), "glb_wr_mask": Out(word // glb_granularity), "glb_wr_data": Out(word),
             "rows_config": Out(buses.rows_config), "filters": Out(buses.filters), "ifmap": Out(buses.ifmap),
             "compute": Out(buses.compute), "token": Out(buses.token), "psum_init": Out(config.psum_bits),
-            "psum_out_valid": In(1), "psum_out": In(config.psum_bits),
+            "psum_out_valid": In(1), "psum_out": In(config.psum_bits), "psum_lanes_out": In(lane_psums),
+            "psum_lanes_init": Out(lane_psums),
+            "lane_en": Out(1), "lane_entry": Out(range(config.glb_bank_depth)),
+            "lane_rd_en": Out(lanes), "lane_wr_en": Out(lanes), "lane_wr_mask": Out(word // glb_granularity),
+            "lane_wr_data": Out(data.ArrayLayout(word, lanes)), "lane_rd_data": In(data.ArrayLayout(word, lanes)),
         })
 
     def _view(self, word, kind):
@@ -84,6 +92,7 @@ class Controller(wiring.Component):
         config, m = self._config, Module()
         word_bits, act, wt, pb = config.glb_word_bits, config.act_bits, config.wt_bits, config.psum_bits
         vi, vw, vp = word_bits // act, word_bits // wt, word_bits // pb
+        lanes = self._format.psum_lanes
         lanes_per_mask = word_bits // self._granularity
 
         command = Signal(self._format.width)
@@ -98,14 +107,10 @@ class Controller(wiring.Component):
         m_idx, c_idx, s_idx = Signal(11), Signal(11), Signal(11)
         row_word = Signal(len(self.glb_addr) + 1)
         filter_m_base, filter_cs = Signal(11), Signal(11)
-        step = Signal(12)
-        x_start = Signal(13)
-        x_start_mod, window_base, n_step = Signal(11), Signal(11), Signal(11)
-        y, y_mod = Signal(16), Signal(4)
-        n_idx, x_mod = Signal(11), Signal(11)
-        slot_base = Signal(11)
-        chan_base = Signal(len(self.glb_addr) + 1)
+        step, window_base = Signal(12), Signal(11)
+        feed_go, feed_busy, feed_last = Signal(), Signal(), Signal()
         token_m, token_j, token_phase = Signal(11), Signal(6), Signal()
+        token_lo, write_lo, write_g = Signal(7), Signal(7), Signal(6)   # first column of the token's / write's group
         token_addr, write_addr = Signal(len(self.glb_addr) + 1), Signal(len(self.glb_addr) + 1)
         tokens_issued, writes_done = Signal(17), Signal(17)
 
@@ -124,26 +129,43 @@ class Controller(wiring.Component):
         ]
 
         # Compute bus: the pass's loop bounds, held while the pass runs.
+        m.d.comb += self.token.wide.eq(ps.wide)
         m.d.comb += [
             self.compute.p.eq(ps.p), self.compute.q.eq(ps.q), self.compute.S.eq(ps.S),
             self.compute.slots.eq(ps.slots), self.compute.qs.eq(ps.qs), self.compute.U.eq(ps.U),
-            self.compute.cols.eq(ps.cols), self.compute.window_base.eq(window_base),
+            self.compute.cols.eq(ps.cols), self.compute.ring.eq(ps.ring),
+            self.compute.window_base.eq(window_base),
         ]
 
         psum_lane = Signal(range(max(vp, 2)))
         psum_word = Signal(12)
         m.d.comb += [psum_lane.eq(step % vp), psum_word.eq(step // vp)]
-        m.d.comb += self.psum_init.eq(Mux(ps.first, psum_identity(config), _lane(self.glb_rd_data, psum_lane, pb, vp)))
+        identity = psum_identity(config)
+        m.d.comb += self.psum_init.eq(Mux(ps.first, identity, _lane(self.glb_rd_data, psum_lane, pb, vp)))
+        for b in range(lanes):
+            m.d.comb += self.psum_lanes_init[b].eq(
+                Mux(ps.first, identity, _lane(self.lane_rd_data[b], psum_lane, pb, vp)))
 
-        # Column sums go to their lane of the psum word, in token order.
+        # Column sums go to their lane of the psum word, in token order: one word (one column) through the word
+        # port, or one word in each lane's bank (a wide token's group).
+        psum_mask = Signal(len(self.glb_wr_mask))
+        lane_bits = pb // self._granularity
+        with m.Switch(psum_lane):
+            for lane in range(vp):
+                with m.Case(lane):
+                    m.d.comb += psum_mask.eq(((1 << lane_bits) - 1) << (lane * lane_bits))
         with m.If(self.psum_out_valid):
-            m.d.comb += [self.glb_wr_en.eq(1), self.glb_addr.eq(write_addr),
-                         self.glb_wr_data.eq(Cat(*([self.psum_out] * vp)))]
-            lane_bits = pb // self._granularity
-            with m.Switch(psum_lane):
-                for lane in range(vp):
-                    with m.Case(lane):
-                        m.d.comb += self.glb_wr_mask.eq(((1 << lane_bits) - 1) << (lane * lane_bits))
+            with m.If(ps.wide):
+                m.d.comb += [self.lane_en.eq(1), self.lane_entry.eq(write_addr), self.lane_wr_mask.eq(psum_mask),
+                             self.lane_wr_en.eq(self._lanes_below(write_lo, ps.cols, lanes))]
+                m.d.comb += [self.lane_wr_data[b].eq(Cat(*([self.psum_lanes_out[b]] * vp))) for b in range(lanes)]
+                with m.If(write_g == ps.groups - 1):
+                    m.d.sync += [write_g.eq(0), write_lo.eq(0)]
+                with m.Else():
+                    m.d.sync += [write_g.eq(write_g + 1), write_lo.eq(write_lo + lanes)]
+            with m.Else():
+                m.d.comb += [self.glb_wr_en.eq(1), self.glb_addr.eq(write_addr), self.glb_wr_mask.eq(psum_mask),
+                             self.glb_wr_data.eq(Cat(*([self.psum_out] * vp)))]
             m.d.sync += [write_addr.eq(write_addr + ps.ps_row_words), writes_done.eq(writes_done + 1)]
 
         m.d.comb += self.busy.eq(1)
@@ -160,8 +182,7 @@ class Controller(wiring.Component):
                     with m.Elif(opcode == OPCODES[Pass]):
                         new = self._view(self.cmd.payload, Pass)
                         m.d.sync += [i_row.eq(0), k.eq(0), r.eq(0), remaining.eq(new.channels),
-                                     step.eq(0), x_start.eq(0), x_start_mod.eq(0), window_base.eq(0),
-                                     n_step.eq(new.n_first)]
+                                     step.eq(0), window_base.eq(0)]
                         m.next = "CONFIG"
 
             # ---- off-chip -> GLB
@@ -233,15 +254,83 @@ class Controller(wiring.Component):
                                 with m.If(k == ps.sets - 1):
                                     m.next = "FEED_START"
 
-            # ---- pass step: stream the new ifmap values of output column `step`
+            # ---- pass step: stream the new ifmap values of output column `step` (the feeder below)
             with m.State("FEED_START"):
-                # Bookkeeping cycle between phases: restart the stream loop.
-                m.d.sync += [k.eq(0), c_idx.eq(0), remaining.eq(ps.channels),
-                             set_channels.eq(self._at_most(ps.channels, ps.q)),
-                             chan_base.eq(ps.if_base), slot_base.eq(0), y.eq(0), y_mod.eq(0),
-                             n_idx.eq(0), x_mod.eq(x_start_mod)]
+                m.d.comb += feed_go.eq(1)
                 m.next = "FEED"
             with m.State("FEED"):
+                with m.If(feed_last):
+                    m.d.sync += count.eq(0)
+                    m.next = "COMPUTE"
+
+            # ---- pass step: the PEs run q*S*slots MAC slots; wait for the last result. With lookahead the
+            # feeder streams the next column's new values into the other part of each ifmap ring meanwhile.
+            with m.State("COMPUTE"):
+                m.d.comb += [self.compute.start.eq(count == 0),
+                             feed_go.eq((count == 0) & ps.lookahead & (step + 1 < ps.F))]
+                m.d.sync += count.eq(count + 1)
+                with m.If((count >= ps.qs * ps.slots + self._mac_latency) & (count != 0) & (~feed_busy | feed_last)):
+                    m.d.sync += [token_m.eq(0), token_j.eq(0), token_phase.eq(0), tokens_issued.eq(0),
+                                 token_lo.eq(0), write_lo.eq(0), write_g.eq(0),
+                                 writes_done.eq(0), token_addr.eq(ps.ps_base + psum_word),
+                                 write_addr.eq(ps.ps_base + psum_word)]
+                    m.next = "REDUCE"
+
+            # ---- pass step: one token per (m, column or group), every cycle or every other cycle
+            with m.State("REDUCE"):
+                tokens = ps.groups * ps.p
+                issue = Signal()
+                m.d.comb += issue.eq((tokens_issued < tokens) & (ps.first | ~token_phase))
+                m.d.sync += token_phase.eq(~token_phase)
+                with m.If(issue):
+                    m.d.comb += [self.token.valid.eq(1), self.token.col.eq(token_j), self.token.m.eq(token_m)]
+                    with m.If(~ps.first & ps.wide):
+                        m.d.comb += [self.lane_en.eq(1), self.lane_entry.eq(token_addr),
+                                     self.lane_rd_en.eq(self._lanes_below(token_lo, ps.cols, lanes))]
+                    with m.Elif(~ps.first):
+                        m.d.comb += [self.glb_rd_en.eq(1), self.glb_addr.eq(token_addr)]
+                    m.d.sync += [tokens_issued.eq(tokens_issued + 1), token_addr.eq(token_addr + ps.ps_row_words),
+                                 token_j.eq(token_j + 1), token_lo.eq(token_lo + lanes)]
+                    with m.If(token_j == ps.groups - 1):
+                        m.d.sync += [token_j.eq(0), token_lo.eq(0), token_m.eq(token_m + 1)]
+                with m.If(self.psum_out_valid & (writes_done == tokens - 1)):
+                    m.d.sync += [step.eq(step + 1), window_base.eq(self._wrap(window_base + ps.u_mod, ps.ring))]
+                    m.next = "STEP_END"
+            with m.State("STEP_END"):
+                m.d.sync += count.eq(0)
+                with m.If(step == ps.F):
+                    m.next = "FETCH"
+                with m.Elif(ps.lookahead):
+                    m.next = "COMPUTE"
+                with m.Else():
+                    m.next = "FEED_START"
+
+        self._feeder(m, ps, feed_go, feed_busy, feed_last, if_beat, if_zero, if_lane, vi)
+        return m
+
+    def _feeder(self, m, ps, go, busy, last, if_beat, if_zero, if_lane, vi):
+        """The ifmap feeder: on ``go``, streams the new ifmap values of the next output column from the GLB, one
+        per cycle, loop (set, channel, stream row, value); ``last`` in the cycle of the last value."""
+        k, c_idx = Signal(6), Signal(11)
+        remaining, set_channels = Signal(12), Signal(12)
+        chan_base = Signal(len(self.glb_addr) + 1)
+        slot_base, n_idx, x_mod = Signal(11), Signal(11), Signal(11)
+        y, y_mod = Signal(16), Signal(4)
+        # Where the next column's new values start: padded ifmap column, ring slot, count per stream row.
+        x_start, x_start_mod, n_step, fed = Signal(13), Signal(11), Signal(11), Signal(12)
+        with m.If(self.cmd.valid & self.cmd.ready):
+            new = self._view(self.cmd.payload, Pass)
+            m.d.sync += [x_start.eq(0), x_start_mod.eq(0), n_step.eq(new.n_first), fed.eq(0)]
+        with m.FSM(name="feeder"):
+            with m.State("IDLE"):
+                with m.If(go):
+                    m.d.sync += [k.eq(0), c_idx.eq(0), remaining.eq(ps.channels),
+                                 set_channels.eq(self._at_most(ps.channels, ps.q)),
+                                 chan_base.eq(ps.if_base), slot_base.eq(0), y.eq(0), y_mod.eq(0),
+                                 n_idx.eq(0), x_mod.eq(x_start_mod)]
+                    m.next = "RUN"
+            with m.State("RUN"):
+                m.d.comb += busy.eq(1)
                 yu, xu = Signal(signed(18)), Signal(signed(15))
                 m.d.comb += [yu.eq(ps.y_start + y - ps.pad), xu.eq(x_start + n_idx - ps.pad)]
                 inside = Signal()
@@ -253,7 +342,7 @@ class Controller(wiring.Component):
                              self.glb_addr.eq(chan_base + row_offset + x_word // vi)]
                 m.d.sync += [if_beat.valid.eq(1), if_beat.set.eq(k), if_beat.y.eq(y),
                              if_beat.slot.eq(slot_base + x_mod), if_zero.eq(~inside), if_lane.eq(x_word % vi)]
-                m.d.sync += [n_idx.eq(n_idx + 1), x_mod.eq(Mux(x_mod == ps.S - 1, 0, x_mod + 1))]
+                m.d.sync += [n_idx.eq(n_idx + 1), x_mod.eq(Mux(x_mod == ps.ring - 1, 0, x_mod + 1))]
                 with m.If(n_idx == n_step - 1):
                     next_y, next_mod = Signal(17), Signal(5)
                     m.d.comb += [next_y.eq(y + 1), next_mod.eq(Mux(y_mod == ps.U - 1, 0, y_mod + 1))]
@@ -263,54 +352,25 @@ class Controller(wiring.Component):
                     with m.If(target >= ps.y_span):
                         left = remaining - set_channels
                         m.d.sync += [y.eq(0), y_mod.eq(0), c_idx.eq(c_idx + 1),
-                                     chan_base.eq(chan_base + ps.chan_stride), slot_base.eq(slot_base + ps.S)]
+                                     chan_base.eq(chan_base + ps.chan_stride), slot_base.eq(slot_base + ps.ring)]
                         with m.If(c_idx == set_channels - 1):
                             m.d.sync += [c_idx.eq(0), slot_base.eq(0), k.eq(k + 1), remaining.eq(left),
                                          set_channels.eq(self._at_most(left, ps.q))]
                             with m.If(k == ps.sets - 1):
-                                m.d.sync += count.eq(0)
-                                m.next = "COMPUTE"
+                                m.d.comb += last.eq(1)
+                                m.d.sync += [fed.eq(fed + 1), n_step.eq(ps.n_next)]
+                                with m.If(fed == 0):
+                                    m.d.sync += [x_start.eq(x_start + ps.inc_first),
+                                                 x_start_mod.eq(self._wrap(x_start_mod + ps.inc_first_mod, ps.ring))]
+                                with m.Else():
+                                    m.d.sync += [x_start.eq(x_start + ps.inc_next),
+                                                 x_start_mod.eq(self._wrap(x_start_mod + ps.inc_next_mod, ps.ring))]
+                                m.next = "IDLE"
 
-            # ---- pass step: the PEs run q*S*slots MAC slots; wait for the last result
-            with m.State("COMPUTE"):
-                m.d.comb += self.compute.start.eq(count == 0)
-                m.d.sync += count.eq(count + 1)
-                with m.If(count == ps.qs * ps.slots + self._mac_latency):
-                    m.d.sync += [token_m.eq(0), token_j.eq(0), token_phase.eq(0), tokens_issued.eq(0),
-                                 writes_done.eq(0), token_addr.eq(ps.ps_base + psum_word),
-                                 write_addr.eq(ps.ps_base + psum_word)]
-                    m.next = "REDUCE"
-
-            # ---- pass step: one token per (m, column), every cycle or every other cycle
-            with m.State("REDUCE"):
-                tokens = ps.cols * ps.p
-                issue = Signal()
-                m.d.comb += issue.eq((tokens_issued < tokens) & (ps.first | ~token_phase))
-                m.d.sync += token_phase.eq(~token_phase)
-                with m.If(issue):
-                    m.d.comb += [self.token.valid.eq(1), self.token.col.eq(token_j), self.token.m.eq(token_m)]
-                    with m.If(~ps.first):
-                        m.d.comb += [self.glb_rd_en.eq(1), self.glb_addr.eq(token_addr)]
-                    m.d.sync += [tokens_issued.eq(tokens_issued + 1), token_addr.eq(token_addr + ps.ps_row_words),
-                                 token_j.eq(token_j + 1)]
-                    with m.If(token_j == ps.cols - 1):
-                        m.d.sync += [token_j.eq(0), token_m.eq(token_m + 1)]
-                with m.If(self.psum_out_valid & (writes_done == tokens - 1)):
-                    m.d.sync += [step.eq(step + 1), n_step.eq(ps.n_next),
-                                 window_base.eq(self._wrap(window_base + ps.u_mod, ps.S))]
-                    with m.If(step == 0):
-                        m.d.sync += [x_start.eq(x_start + ps.inc_first),
-                                     x_start_mod.eq(self._wrap(x_start_mod + ps.inc_first_mod, ps.S))]
-                    with m.Else():
-                        m.d.sync += [x_start.eq(x_start + ps.inc_next),
-                                     x_start_mod.eq(self._wrap(x_start_mod + ps.inc_next_mod, ps.S))]
-                    m.next = "STEP_END"
-            with m.State("STEP_END"):
-                with m.If(step == ps.F):
-                    m.next = "FETCH"
-                with m.Else():
-                    m.next = "FEED_START"
-        return m
+    @staticmethod
+    def _lanes_below(first_column, columns, lanes: int):
+        """One bit per lane ``b``: column ``first_column + b`` is below ``columns`` (it exists in the pass)."""
+        return Cat(first_column + b < columns for b in range(lanes))
 
     @staticmethod
     def _at_most(value, bound):

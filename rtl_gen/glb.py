@@ -1,13 +1,14 @@
-"""The global buffer: ``glb_banks`` single-ported banks of ``glb_bank_depth`` words."""
+"""The global buffer: ``glb_banks`` single-ported banks of ``glb_bank_depth`` words, with psum lane ports."""
 
 import math
 from math import ceil
 
 from amaranth.hdl import Cat, ClockSignal, Instance, Module, Mux, Signal
-from amaranth.lib import memory, wiring
+from amaranth.lib import data, memory, wiring
 from amaranth.lib.wiring import In, Out
 
 from quidam.config import AcceleratorConfig
+from quidam.mapping.commands import CommandFormat
 
 __all__ = ["GlobalBuffer", "MEMORIES", "macro_tiling"]
 
@@ -26,14 +27,19 @@ def macro_tiling(depth: int, width: int, shapes) -> tuple[tuple[int, int], int, 
 
 
 class GlobalBuffer(wiring.Component):
-    """A banked, single-ported word memory with lane write masks.
+    """A banked, single-ported word memory with lane write masks and psum lane ports.
 
     Word address ``a`` lives in bank ``a // glb_bank_depth``, entry
-    ``a % glb_bank_depth``. One access per cycle: a read (``rd_en``; the word
-    appears on ``rd_data`` the next cycle and stays until the next read) or a
-    write of the lanes selected by ``wr_mask`` (one bit per
-    :attr:`granularity` bits, so a psum can be written into its lane of a
-    packed word). Each bank has the ports of a fakeram45 macro (address, write
+    ``a % glb_bank_depth``. Through the word port, one access per cycle: a
+    read (``rd_en``; the word appears on ``rd_data`` the next cycle and stays
+    until the next read) or a write of the lanes selected by ``wr_mask`` (one
+    bit per :attr:`granularity` bits, so a psum can be written into its lane
+    of a packed word). Banks ``0 .. psum_lanes - 1`` also serve one psum lane
+    each (:attr:`psum_lanes`, ``min(cols, glb_banks)``): while ``lane_en`` is
+    high, bank ``b`` takes its address (``lane_entry``, shared), enables and
+    data from lane ``b`` instead of the word port, so the reduction of every
+    PE column reads or writes a word in each of those banks in the same
+    cycle. Each bank has the ports of a fakeram45 macro (address, write
     enable, bit mask, data in, data out), which is what the macro
     implementation instantiates.
 
@@ -54,6 +60,16 @@ class GlobalBuffer(wiring.Component):
     wr_en : In(1)
     wr_mask : In(glb_word_bits // granularity)
     wr_data : In(glb_word_bits)
+    lane_en : In(1)
+        The lane ports drive banks ``0 .. psum_lanes - 1`` this cycle.
+    lane_entry : In(range(glb_bank_depth))
+    lane_rd_en, lane_wr_en : In(psum_lanes)
+        One bit per lane.
+    lane_wr_mask : In(glb_word_bits // granularity)
+        Shared by the lanes.
+    lane_wr_data : In(data.ArrayLayout(glb_word_bits, psum_lanes))
+    lane_rd_data : Out(data.ArrayLayout(glb_word_bits, psum_lanes))
+        Lane ``b``: the word its bank read in the previous lane read.
     """
 
     def __init__(self, config: AcceleratorConfig, *, memory: str = "behavioural", macro_shapes=()):
@@ -65,12 +81,18 @@ class GlobalBuffer(wiring.Component):
         self._tiling = (macro_tiling(config.glb_bank_depth, config.glb_word_bits, macro_shapes)
                         if memory == "macro" else None)
         self._words = config.glb_banks * config.glb_bank_depth
+        self._lanes = CommandFormat(config).psum_lanes
+        word, lanes = config.glb_word_bits, self._lanes
         super().__init__({
-            "addr": In(self.addr_bits), "rd_en": In(1), "rd_data": Out(config.glb_word_bits),
-            "wr_en": In(1), "wr_mask": In(config.glb_word_bits // self.granularity),
-            "wr_data": In(config.glb_word_bits),
+            "addr": In(self.addr_bits), "rd_en": In(1), "rd_data": Out(word),
+            "wr_en": In(1), "wr_mask": In(word // self.granularity), "wr_data": In(word),
+            "lane_en": In(1), "lane_entry": In(range(config.glb_bank_depth)),
+            "lane_rd_en": In(lanes), "lane_wr_en": In(lanes), "lane_wr_mask": In(word // self.granularity),
+            "lane_wr_data": In(data.ArrayLayout(word, lanes)), "lane_rd_data": Out(data.ArrayLayout(word, lanes)),
         })
-        self.monitors = {"rd": Signal(name="mon_glb_rd"), "wr": Signal(name="mon_glb_wr")}
+        #: Simulation monitors: one bit per bank, 1 when the bank is read (written) this cycle.
+        self.monitors = {"rd": Signal(config.glb_banks, name="mon_glb_rd"),
+                         "wr": Signal(config.glb_banks, name="mon_glb_wr")}
 
     @property
     def words(self) -> int:
@@ -86,8 +108,9 @@ class GlobalBuffer(wiring.Component):
         return math.gcd(self._config.glb_word_bits, self._config.psum_bits)
 
     @property
-    def read_latency(self) -> int:
-        return 1
+    def psum_lanes(self) -> int:
+        """Banks that serve a psum lane of their own (``CommandFormat.psum_lanes``)."""
+        return self._lanes
 
     @property
     def macros(self) -> dict[str, int]:
@@ -108,38 +131,61 @@ class GlobalBuffer(wiring.Component):
             m.d.sync += read_bank.eq(bank)
         outputs = []
         for index in range(config.glb_banks):
-            selected = bank == index
+            port = self._bank_port(m, index, bank == index, entry)
             if self._tiling is None:
                 storage = memory.Memory(shape=config.glb_word_bits, depth=depth, init=[])
                 m.submodules[f"bank{index}"] = storage
                 write = storage.write_port(granularity=self.granularity)
                 read = storage.read_port()
                 m.d.comb += [
-                    write.addr.eq(entry), write.data.eq(self.wr_data),
-                    write.en.eq(Mux(self.wr_en & selected, self.wr_mask, 0)),
-                    read.addr.eq(entry), read.en.eq(self.rd_en & selected),
+                    write.addr.eq(port["entry"]), write.data.eq(port["wr_data"]),
+                    write.en.eq(Mux(port["wr_en"], port["wr_mask"], 0)),
+                    read.addr.eq(port["entry"]), read.en.eq(port["rd_en"]),
                 ]
                 outputs.append(read.data)
             else:
-                outputs.append(self._macro_bank(m, index, selected, entry))
+                outputs.append(self._macro_bank(m, index, port))
+            m.d.comb += [self.monitors["rd"][index].eq(port["rd_en"]), self.monitors["wr"][index].eq(port["wr_en"])]
+            if index < self._lanes:
+                m.d.comb += self.lane_rd_data[index].eq(outputs[-1])
         with m.Switch(read_bank):
-            for index, data in enumerate(outputs):
+            for index, value in enumerate(outputs):
                 with m.Case(index):
-                    m.d.comb += self.rd_data.eq(data)
-        m.d.comb += [self.monitors["rd"].eq(self.rd_en), self.monitors["wr"].eq(self.wr_en)]
+                    m.d.comb += self.rd_data.eq(value)
         return m
 
-    def _macro_bank(self, m, index, selected, entry):
-        """One bank tiled from fakeram45 macros; returns its read data."""
+    def _bank_port(self, m, index, selected, entry):
+        """Bank ``index``'s access this cycle: from its psum lane while ``lane_en``, else from the word port."""
+        config = self._config
+        port = {"entry": Signal(range(config.glb_bank_depth), name=f"bank{index}_entry"),
+                "rd_en": Signal(name=f"bank{index}_rd_en"), "wr_en": Signal(name=f"bank{index}_wr_en"),
+                "wr_mask": Signal(len(self.wr_mask), name=f"bank{index}_wr_mask"),
+                "wr_data": Signal(config.glb_word_bits, name=f"bank{index}_wr_data")}
+        word_port = [port["entry"].eq(entry), port["rd_en"].eq(self.rd_en & selected),
+                     port["wr_en"].eq(self.wr_en & selected), port["wr_mask"].eq(self.wr_mask),
+                     port["wr_data"].eq(self.wr_data)]
+        if index >= self._lanes:
+            m.d.comb += word_port
+            return port
+        with m.If(self.lane_en):
+            m.d.comb += [port["entry"].eq(self.lane_entry), port["rd_en"].eq(self.lane_rd_en[index]),
+                         port["wr_en"].eq(self.lane_wr_en[index]), port["wr_mask"].eq(self.lane_wr_mask),
+                         port["wr_data"].eq(self.lane_wr_data[index])]
+        with m.Else():
+            m.d.comb += word_port
+        return port
+
+    def _macro_bank(self, m, index, port):
+        """One bank tiled from fakeram45 macros, driven by ``port`` (see :meth:`_bank_port`); its read data."""
         config = self._config
         (depth, width), deep, wide = self._tiling
         word = config.glb_word_bits
         bit_mask = Signal(word, name=f"bank{index}_bit_mask")
-        m.d.comb += bit_mask.eq(Cat(bit.replicate(self.granularity) for bit in self.wr_mask))
+        m.d.comb += bit_mask.eq(Cat(bit.replicate(self.granularity) for bit in port["wr_mask"]))
         row = Signal(range(max(deep, 2)), name=f"bank{index}_row")
         read_row = Signal.like(row, name=f"bank{index}_read_row")
-        m.d.comb += row.eq(entry // depth)
-        with m.If(self.rd_en & selected):
+        m.d.comb += row.eq(port["entry"] // depth)
+        with m.If(port["rd_en"]):
             m.d.sync += read_row.eq(row)
         rows = []
         for r in range(deep):
@@ -147,13 +193,13 @@ class GlobalBuffer(wiring.Component):
             for c in range(wide):
                 low, high = c * width, min((c + 1) * width, word)
                 rd_out = Signal(width, name=f"bank{index}_r{r}_c{c}_rd_out")
-                enable = selected & (row == r) & (self.rd_en | self.wr_en)
+                enable = (row == r) & (port["rd_en"] | port["wr_en"])
                 pad = width - (high - low)
                 m.submodules[f"bank{index}_r{r}_c{c}"] = Instance(
                     f"fakeram45_{depth}x{width}",
-                    i_clk=ClockSignal(), o_rd_out=rd_out, i_ce_in=enable, i_we_in=self.wr_en,
-                    i_addr_in=(entry % depth)[:max(1, (depth - 1).bit_length())],
-                    i_wd_in=Cat(self.wr_data[low:high], Signal(pad)) if pad else self.wr_data[low:high],
+                    i_clk=ClockSignal(), o_rd_out=rd_out, i_ce_in=enable, i_we_in=port["wr_en"],
+                    i_addr_in=(port["entry"] % depth)[:max(1, (depth - 1).bit_length())],
+                    i_wd_in=Cat(port["wr_data"][low:high], Signal(pad)) if pad else port["wr_data"][low:high],
                     i_w_mask_in=Cat(bit_mask[low:high], Signal(pad)) if pad else bit_mask[low:high])
                 chunks.append(rd_out[:high - low])
             rows.append(Cat(*chunks))

@@ -5,6 +5,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from quidam.config import AcceleratorConfig
+from quidam.mapping.commands import CommandFormat
 
 from .array_bus import STREAM_ROW_BITS, ArrayBuses
 from .mac import mac_for
@@ -43,14 +44,18 @@ class PE(wiring.Component):
 
     A PE runs the 1-D convolution primitive of the row-stationary dataflow:
     its filter scratchpad holds ``p`` filters x ``q`` channels of one filter
-    row (entry ``(m*q + c)*S + s``), its ifmap scratchpad the sliding window of
-    ``q`` channels of one ifmap row (entry ``c*S + x mod S``), its psum
+    row (entry ``(m*q + c)*S + s``), its ifmap scratchpad a ring of ``ring``
+    entries per channel for ``q`` channels of one ifmap row (``S``, the
+    sliding window, or ``S + min(U, S)`` with lookahead: the next column's
+    new values arrive while the PE computes; the ``i``-th value streamed
+    into channel ``c`` lands in entry ``c*ring + i mod ring``), its psum
     scratchpad the ``p`` partial sums of the current output column. On
     ``compute.start`` the sequencer walks channel ``c``, filter column ``s``
     and accumulation slot ``m`` (innermost) and issues one MAC per cycle; the
     first term of each psum adds to the additive identity. A reduction token
-    for this column then adds the PE's psum ``m`` to the psum arriving from the
-    PE above and passes the sum down: integer types in a psum adder, fp32 in
+    for this column (or, a wide token, for its group of ``psum_lanes``
+    columns) then adds the PE's psum ``m`` to the psum arriving from the PE
+    above and passes the sum down: integer types in a psum adder, fp32 in
     the MAC itself (``psum + 1.0 * partial``). A PE that is not active in the
     pass contributes the identity.
 
@@ -145,7 +150,7 @@ class PE(wiring.Component):
         c, s, slot = (Signal(len(compute.q), name=n) for n in ("c", "s", "slot"))
         cs = Signal(len(compute.qs))                 # c*S + s
         c_base = Signal(len(ifmap_spad.rd_addr) + 1)  # c*S
-        window = Signal(len(compute.S))              # (window_base + s) mod S
+        window = Signal(len(compute.ring))           # (window_base + s) mod ring
         m_base = Signal(len(filter_spad.rd_addr) + 1)  # slot*q*S
         issue = Signal()
         first = Signal()
@@ -163,18 +168,20 @@ class PE(wiring.Component):
                 m.d.sync += [slot.eq(0), m_base.eq(0), cs.eq(cs + 1)]
                 with m.If(s == compute.S - 1):
                     m.d.sync += [s.eq(0), window.eq(compute.window_base), c.eq(c + 1),
-                                 c_base.eq(c_base + compute.S)]
+                                 c_base.eq(c_base + compute.ring)]
                     with m.If(c == compute.q - 1):
                         m.d.sync += running.eq(0)
                 with m.Else():
-                    m.d.sync += [s.eq(s + 1), window.eq(Mux(window == compute.S - 1, 0, window + 1))]
+                    m.d.sync += [s.eq(s + 1), window.eq(Mux(window == compute.ring - 1, 0, window + 1))]
             with m.Else():
                 m.d.sync += [slot.eq(slot + 1), m_base.eq(m_base + compute.qs)]
 
         # Reduction token: read psum m of this PE (active PEs only).
         tok = self.token
         token_hit = Signal()
-        m.d.comb += token_hit.eq(tok.valid & (tok.col == self._col))
+        group = self._col // CommandFormat(config).psum_lanes
+        m.d.comb += token_hit.eq(tok.valid & (self._col < compute.cols)
+                                 & Mux(tok.wide, tok.col == group, tok.col == self._col))
         m.d.comb += [
             psum_spad.rd_en.eq((issue & ~first) | (token_hit & active)),
             psum_spad.rd_addr.eq(Mux(running, slot, tok.m)),

@@ -1,10 +1,11 @@
 """The ``rows x cols`` PE array with the row-stationary interconnect."""
 
-from amaranth.hdl import Cat, Module, Signal
-from amaranth.lib import wiring
+from amaranth.hdl import Cat, Module, Mux, Signal
+from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from quidam.config import AcceleratorConfig
+from quidam.mapping.commands import CommandFormat
 
 from .array_bus import ArrayBuses
 from .pe import PE
@@ -21,7 +22,10 @@ class PEArray(wiring.Component):
     each PE set). Psums accumulate down the columns: a reduction token enters
     row 0 together with the initial psum and moves down one row every
     :attr:`reduce_latency` cycles; the column's sum leaves the bottom row on
-    ``psum_out`` :attr:`result_delay` cycles after the token entered.
+    ``psum_out`` :attr:`result_delay` cycles after the token entered. A wide
+    token reduces a group of ``psum_lanes`` columns at once: column ``j``
+    starts from lane ``j mod psum_lanes`` of ``psum_lanes_init`` and its sum
+    leaves on the same lane of ``psum_lanes_out``.
 
     Parameters
     ----------
@@ -35,8 +39,12 @@ class PEArray(wiring.Component):
         See :class:`~quidam.rtl_gen.array_bus.ArrayBuses`.
     psum_init : In(psum_bits)
         The psum a token starts from, valid one cycle after the token.
+    psum_lanes_init : In(data.ArrayLayout(psum_bits, psum_lanes))
+        The same for each lane of a wide token.
     psum_out_valid : Out(1)
     psum_out : Out(psum_bits)
+    psum_lanes_out : Out(data.ArrayLayout(psum_bits, psum_lanes))
+        The sums of a wide token's group (lanes beyond the last column: 0).
     """
 
     def __init__(self, config: AcceleratorConfig, *, filter_macro=None):
@@ -44,11 +52,13 @@ class PEArray(wiring.Component):
         self._pes = [[PE(config, row=i, col=j, filter_macro=filter_macro) for j in range(config.cols)]
                      for i in range(config.rows)]
         buses = ArrayBuses(config)
+        self._lanes = CommandFormat(config).psum_lanes
+        lanes = data.ArrayLayout(config.psum_bits, self._lanes)
         super().__init__({
             "rows_config": In(buses.rows_config), "filters": In(buses.filters), "ifmap": In(buses.ifmap),
             "compute": In(buses.compute), "token": In(buses.token),
-            "psum_init": In(config.psum_bits),
-            "psum_out_valid": Out(1), "psum_out": Out(config.psum_bits),
+            "psum_init": In(config.psum_bits), "psum_lanes_init": In(lanes),
+            "psum_out_valid": Out(1), "psum_out": Out(config.psum_bits), "psum_lanes_out": Out(lanes),
         })
         #: Simulation monitors: one bit per PE (row-major) per event, as named in ``PE.monitors``.
         self.monitors = {name: Signal(config.rows * config.cols, name=f"mon_{name}")
@@ -106,7 +116,11 @@ class PEArray(wiring.Component):
                 m.submodules[f"pe_{i}_{j}"] = pe
                 m.d.comb += [pe.rows_config.eq(self.rows_config), pe.filters.eq(self.filters),
                              pe.ifmap.eq(self.ifmap), pe.compute.eq(self.compute), pe.token.eq(token)]
-                m.d.comb += pe.psum_above.eq(self.psum_init if i == 0 else self._pes[i - 1][j].psum_down)
+                if i == 0:
+                    m.d.comb += pe.psum_above.eq(Mux(self.token.wide, self.psum_lanes_init[j % self._lanes],
+                                                     self.psum_init))
+                else:
+                    m.d.comb += pe.psum_above.eq(self._pes[i - 1][j].psum_down)
 
         # The bottom row's sum is valid 1 + latency cycles after its token arrived.
         for stage in range(1 + latency):
@@ -114,15 +128,23 @@ class PEArray(wiring.Component):
             m.d.sync += delayed.eq(token)
             token = delayed
         result_valid, result = Signal(), Signal(config.psum_bits)
+        lane_results = Signal.like(self.psum_lanes_out)
         m.d.comb += result_valid.eq(token.valid)
         with m.Switch(token.col):
             for j, pe in enumerate(self._pes[-1]):
                 with m.Case(j):
                     m.d.comb += result.eq(pe.psum_down)
+        groups = -(-config.cols // self._lanes)
+        with m.Switch(token.col):
+            for g in range(groups):
+                with m.Case(g):
+                    for lane, j in enumerate(range(g * self._lanes, min((g + 1) * self._lanes, config.cols))):
+                        m.d.comb += lane_results[lane].eq(self._pes[-1][j].psum_down)
+        outputs = [self.psum_out_valid.eq(result_valid), self.psum_out.eq(result), self.psum_lanes_out.eq(lane_results)]
         if self.result_delay == config.rows * latency + 1:
-            m.d.comb += [self.psum_out_valid.eq(result_valid), self.psum_out.eq(result)]
+            m.d.comb += outputs
         else:
-            m.d.sync += [self.psum_out_valid.eq(result_valid), self.psum_out.eq(result)]
+            m.d.sync += outputs
 
         for name, monitor in self.monitors.items():
             m.d.comb += monitor.eq(Cat(pe.monitors[name] for row in self._pes for pe in row))

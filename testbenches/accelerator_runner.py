@@ -84,7 +84,8 @@ class LayerRun:
 
 
 def run_layer(config: AcceleratorConfig, layer: ConvLayer, build_dir: Path, *, seed: int = 1,
-              memory: str = "behavioural", simulator: str = "icarus", trace: bool = False) -> LayerRun:
+              memory: str = "behavioural", simulator: str = "icarus", trace: bool = False,
+              stall: float = 0.0) -> LayerRun:
     """Map ``layer``, generate the accelerator into ``build_dir``, simulate one random image, compare.
 
     With ``memory="macro"`` the GLB is built from fakeram45 instances, which
@@ -97,7 +98,9 @@ def run_layer(config: AcceleratorConfig, layer: ConvLayer, build_dir: Path, *, s
     :class:`~quidam.testbenches.runner.SimulationFailed` when the simulation
     itself fails; a wrong result or cycle count is reported in the returned
     :class:`LayerRun`, not raised. ``trace=True`` records every input port
-    in every cycle (:attr:`LayerRun.trace`).
+    in every cycle (:attr:`LayerRun.trace`). ``stall`` is the probability
+    that off-chip memory holds off in a cycle (backpressure; the cycles then
+    exceed the model's, everything else stays exact).
     """
     build_dir = Path(build_dir).resolve()
     schedule = map_layer(layer, config)
@@ -128,7 +131,7 @@ def run_layer(config: AcceleratorConfig, layer: ConvLayer, build_dir: Path, *, s
         "commands": [format(word, "x") for word in schedule.encoded()],
         "dram": [format(word, "x") for word in image],
         "word_bits": config.glb_word_bits, "dram_bytes_per_cycle": config.dram_bytes_per_cycle,
-        "result": str(result_path), "trace": trace,
+        "result": str(result_path), "trace": trace, "stall": {"probability": stall, "seed": seed},
     })
     run_cocotb(build_dir, verilog=sources, toplevel="accelerator",
                test_module="quidam.testbenches.accelerator_tb", extra_env={"QUIDAM_ACCEL_JOB": str(job)},

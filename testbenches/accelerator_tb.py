@@ -19,6 +19,12 @@ the array, not from ports). The job arrives as a JSON file named by
     Off-chip word width and bandwidth.
 ``result``
     Where to write ``{"rtl_cycles", "accesses", "dram", "sim_seconds"}``.
+``stall`` (optional)
+    Off-chip backpressure: ``{"probability": P, "seed": N}``. In each cycle,
+    with probability ``P``, the memory holds off: it refuses a request, offers
+    no read beat, takes no write beat (the credit keeps growing, so beats then
+    come in bursts). The results stay exact; only the cycles grow beyond the
+    model's, which assumes a memory that is never late.
 ``trace`` (optional)
     When true, the result also holds ``trace``: every input port's value in
     every cycle from the first clock edge (``inputs``: names and widths;
@@ -32,6 +38,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import time
 from pathlib import Path
 
@@ -94,11 +101,17 @@ class TB:
         Initial memory image, one int per word; written in place.
     word_bits, bandwidth : int
         Word width and bytes of credit per cycle.
+    stall : float
+        Probability that the memory holds off in a cycle (see ``stall`` above).
+    seed : int
+        Seed of the stalls.
     """
 
-    def __init__(self, dut, *, commands: list[int], dram: list[int], word_bits: int, bandwidth: int):
+    def __init__(self, dut, *, commands: list[int], dram: list[int], word_bits: int, bandwidth: int,
+                 stall: float = 0.0, seed: int = 0):
         self.dut, self.commands, self.dram = dut, commands, dram
         self.word_bytes, self.bandwidth = word_bits // 8, bandwidth
+        self._stall, self._rng = stall, random.Random(seed)
         self.cycles = 0
         self.accesses = {key: 0 for key in (
             "dram.read", "dram.write", "glb.read", "glb.write", "array.ifmap_bus", "array.filter_bus",
@@ -140,15 +153,17 @@ class TB:
             dut.cmd__valid.value = 1 if queue else 0
             if queue:
                 dut.cmd__payload.value = queue[-1]
+            late = self._stall > 0 and self._rng.random() < self._stall
+            dut.rd_cmd__ready.value = dut.wr_cmd__ready.value = int(not late)
             if reading:
-                offer = reading.grant(self.bandwidth, self.word_bytes)
+                offer = reading.grant(self.bandwidth, self.word_bytes) and not late
                 dut.rd_data__valid.value = int(offer)
                 if offer:
                     dut.rd_data__payload.value = self.dram[reading.addr]
             else:
                 dut.rd_data__valid.value = 0
             if writing:
-                dut.wr_data__ready.value = int(writing.grant(self.bandwidth, self.word_bytes))
+                dut.wr_data__ready.value = int(writing.grant(self.bandwidth, self.word_bytes) and not late)
             else:
                 dut.wr_data__ready.value = 0
             await settled
@@ -160,27 +175,30 @@ class TB:
             self.cycles += 1
             if accepted:
                 queue.pop()
-            if int(dut.rd_cmd__valid.value):
+            if int(dut.rd_cmd__valid.value) and int(dut.rd_cmd__ready.value):
                 reading = _Transfer(dut.rd_cmd__payload.value.to_unsigned())
             elif reading and int(dut.rd_data__valid.value) and int(dut.rd_data__ready.value):
                 acc["dram.read"] += 1
                 if reading.beat(self.word_bytes):
                     reading = None
-            if int(dut.wr_cmd__valid.value):
+            if int(dut.wr_cmd__valid.value) and int(dut.wr_cmd__ready.value):
                 writing = _Transfer(dut.wr_cmd__payload.value.to_unsigned())
             elif writing and int(dut.wr_data__valid.value) and int(dut.wr_data__ready.value):
                 self.dram[writing.addr] = _resolved(dut.wr_data__payload.value)
                 acc["dram.write"] += 1
                 if writing.beat(self.word_bytes):
                     writing = None
-            glb_read = int(glb.mon_glb_rd.value)
-            acc["glb.read"] += glb_read
-            acc["glb.write"] += int(glb.mon_glb_wr.value)
+            # One monitor bit per GLB bank: a wide reduction token reads (writes) one word in each lane's bank.
+            glb_reads = int(glb.mon_glb_rd.value).bit_count()   # one bank: a 1-bit Logic, not an array
+            glb_writes = int(glb.mon_glb_wr.value).bit_count()
+            acc["glb.read"] += glb_reads
+            acc["glb.write"] += glb_writes
             acc["array.ifmap_bus"] += int(ctrl.ifmap.value[0])
             acc["array.filter_bus"] += int(ctrl.filters.value[0])
-            token = int(ctrl.token.value[0])
-            acc["array.psum_in"] += token & glb_read
-            acc["array.psum_out"] += int(array.psum_out_valid.value)
+            if int(ctrl.token.value[0]):
+                acc["array.psum_in"] += glb_reads
+            if int(array.psum_out_valid.value):
+                acc["array.psum_out"] += glb_writes
             for key, handle in self._pe.items():
                 acc[key] += handle.value.to_unsigned().bit_count()
 
@@ -190,8 +208,10 @@ async def run_schedule(dut):
     """Run the job's schedule and record cycles, access counts and the final memory image."""
     job = json.loads(Path(os.environ["QUIDAM_ACCEL_JOB"]).read_text())
     dram = [int(word, 16) for word in job["dram"]]
+    stall = job.get("stall") or {}
     tb = TB(dut, commands=[int(word, 16) for word in job["commands"]], dram=dram,
-            word_bits=job["word_bits"], bandwidth=job["dram_bytes_per_cycle"])
+            word_bits=job["word_bits"], bandwidth=job["dram_bytes_per_cycle"],
+            stall=stall.get("probability", 0.0), seed=stall.get("seed", 0))
     vectors: list[list[int]] = []
     written: list[int] = []
     if job.get("trace"):

@@ -80,6 +80,31 @@ def test_filter_taller_than_the_array_folds_its_rows(record_property, tmp_path):
     assert run.schedule["folds"] == 3
 
 
+def test_off_chip_backpressure_changes_only_the_cycles(record_property, tmp_path):
+    # The memory refuses requests and beats in 30 % of the cycles: results and counts stay exact.
+    config = parse_config({"rows": 3, "cols": 4, "glb_kib": 8, "glb_banks": 2, "dram_bytes_per_cycle": 4})
+    _, layer = parse_layer_ref("resnet20:7")
+    layer = layer.scaled(0.125)
+    run = run_layer(config, layer, tmp_path / "build", stall=0.3)
+    record_property("checked", f"accelerator 3x4 int16 resnet20:7 /8 with off-chip backpressure: "
+                               f"{run.golden.size} outputs bit-exact, {run.rtl_cycles} cycles > model")
+    assert run.bit_exact, f"{run.mismatches} of {run.golden.size} outputs differ"
+    assert run.accesses["rtl"] == run.accesses["model"]
+    assert run.rtl_cycles > run.model_cycles
+
+
+@pytest.mark.parametrize("fields,wide,lookahead", [
+    ({"pe_type": "lightpe1", "glb_banks": 1, "ifmap_spad_depth": 3}, 0, 0),
+    ({"pe_type": "lightpe1", "glb_banks": 4, "ifmap_spad_depth": 8}, 1, 1),
+], ids=["serial-reduction-no-lookahead", "wide-reduction-lookahead"])
+def test_each_reduction_and_feed_mode(record_property, tmp_path, fields, wide, lookahead):
+    config = parse_config({"rows": 3, "cols": 5, "glb_kib": 8, "psum_spad_depth": 8, **fields})
+    layer = ConvLayer(name="modes", C=6, M=10, H=12, W=12, R=3, S=3, stride=1, padding=1)
+    run = run_layer(config, layer, tmp_path / "build")
+    _check(run, layer, f"3x5 lightpe1 wide={wide} lookahead={lookahead}", record_property)
+    assert (run.schedule["wide"], run.schedule["lookahead"]) == (wide, lookahead)
+
+
 def test_macro_memories_simulate_like_the_behavioural_ones(record_property, tmp_path):
     config = parse_config({"rows": 4, "cols": 3, "glb_kib": 8, "glb_banks": 2, "psum_spad_depth": 4,
                            "ifmap_spad_depth": 6, "filter_spad_depth": 160})

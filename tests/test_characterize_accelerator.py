@@ -9,18 +9,23 @@ up to the total.
 
 import re
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from quidam.characterize import activity
 from quidam.characterize.accelerator import BLOCKS, LayerStimulus, accelerator_design
-from quidam.characterize.activity import Stimulus, count_toggles
+from quidam.characterize.activity import PROBE_WORDS_PER_WRITE, Stimulus, count_toggles
+from quidam.characterize.cells import cell_library
 from quidam.characterize.dataset import ACTIONS, action_energies
+from quidam.characterize.fanout import max_fanout
 from quidam.characterize.flow import characterize_point
-from quidam.characterize.tools import ToolFailure, sta_tool
+from quidam.characterize.tools import ToolFailure, iverilog_tool, sta_tool, vvp_tool
 from quidam.cli import main
 from quidam.config import AcceleratorConfig
 from quidam.errors import PDKError
+from quidam.pdk.platform import MAX_FANOUT
 from quidam.pdk.sram import find_macros
 from quidam.workloads.networks import parse_layer_ref
 
@@ -72,6 +77,44 @@ def test_action_energies_are_block_energies_per_event(point):
     assert all(value > 0 for value in energies.values())
     # A GLB access moves a 64-bit word through a macro: dearer than a 4-bit MAC.
     assert energies["energy__glb_access_j"] > energies["energy__mac_op_j"]
+
+
+def test_no_net_of_the_timed_netlist_drives_more_pins_than_the_platform_allows(point):
+    run = Path(point["run_dir"])
+    libraries = [line.split()[1] for line in open(run / "2_sta" / "sta.tcl") if line.startswith("read_liberty")]
+    outputs = {name: cell.outputs for library in libraries for name, cell in cell_library(run / "2_sta" / library).items()}
+    fanout = max_fanout((run / "1_synth" / "netlist.v").read_text(), outputs, "clk")
+    assert fanout == point["synth__fanout__max_after"] <= MAX_FANOUT
+    # Before the repair one gate drove the GLB's write mask into 24 pins of each of the 4 macros.
+    assert point["synth__fanout__max_before"] >= 4 * 24
+    assert point["synth__fanout__buffer_count"] > point["synth__fanout__nets_repaired"] > 0
+    assert point["synth__cells__by_type"]["BUF_X4"]["count"] >= point["synth__fanout__buffer_count"]
+    # The write mask took 2.9 of the 3.1 ns critical path; buffered, the path is the logic's.
+    assert point["sta__timing__critical_path_ns"] < 2.5
+
+
+def test_a_sample_of_ten_thousand_probe_words_is_written_in_statements_icarus_reads(tmp_path):
+    """An 8 x 8 array has about 10,000 64-bit probe words; Icarus stops on one format string of 8,190 ``%h``."""
+    words = 10_000
+    stimulus = Stimulus(inputs=(("a", 1),), vectors=((0,), (1,), (1,), (0,), (1,)), measure_from=0,
+                        measure_cycles=5, ops=1, op_name="op")
+    (tmp_path / "top.v").write_text("module top(clk, a);\n  input clk, a;\n" + "".join(
+        f"  wire [63:0] quidam_probes_{k} = {{a, 63'd{k}}};\n" for k in range(words)) + "endmodule\n")
+    testbench = activity._testbench("top", "clk", stimulus, [], words)
+    assert max(statement.count("%h") for statement in testbench.split(";")) <= PROBE_WORDS_PER_WRITE
+    (tmp_path / "tb.v").write_text(testbench)
+    (tmp_path / "stimulus.hex").write_text("".join(f"{a}\n" for (a,) in stimulus.vectors))
+    (tmp_path / "samples.hex").write_text("".join(f"{flag:x}\n" for flag in stimulus.sample_flags()))
+    base = activity._compiler_base(tmp_path / "ivl")
+    for argv in ([*iverilog_tool().argv, f"-B{base}", "-g2012", "-o", "sim.vvp", "-s", "tb", "tb.v", "top.v"],
+                 [*vvp_tool().argv, "-n", "sim.vvp"]):
+        done = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0 and "error" not in (done.stdout + done.stderr).lower(), done.stdout + done.stderr
+    expected = []
+    for (a,), flag in zip(stimulus.vectors, stimulus.sample_flags()):
+        line = "".join(f"{a << 63 | k:016x}" for k in reversed(range(words)))
+        expected += [line] * ((flag & 1) + (flag >> 1))
+    assert (tmp_path / "probes.hex").read_text().split() == expected
 
 
 def test_orfs_handoff_constrains_the_characterized_netlist(point, tmp_path, capsys):

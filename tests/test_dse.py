@@ -12,7 +12,7 @@ import pytest
 from quidam.cli import main
 from quidam.config import SEED_PE_TYPES, AcceleratorConfig, ConfigError
 from quidam.dse.explore import explore, pareto_front
-from quidam.dse.performance import layer_performance
+from quidam.mapping.search import layer_performance
 from quidam.dse.points import point_table, timing_of
 from quidam.dse.space import load_space
 from quidam.mapping.mapper import MappingError, map_layer, plan_layer
@@ -61,8 +61,9 @@ def test_vectorized_model_is_the_mapper_and_the_exact_model(seed):
                 assert performance.failure[index] != 0, (layer, config)
                 continue
             assert performance.failure[index] == 0, (layer, config)
-            got = (performance.p[index], performance.q[index], performance.e[index], performance.cycles[index])
-            assert got == (choice["p"], choice["q"], choice["e"], cycles), (layer, config)
+            got = (performance.p[index], performance.q[index], performance.e[index], performance.wide[index],
+                   performance.cycles[index])
+            assert got == (choice["p"], choice["q"], choice["e"], choice["wide"], cycles), (layer, config)
             exact = evaluate(map_layer(layer, config, timing=timing_of(config)))
             assert exact.cycles == cycles
             assert {key: int(values[index]) for key, values in performance.accesses.items()} == exact.accesses

@@ -1,5 +1,5 @@
-"""The mapper and the analytical model without simulation: coverage of the real networks, the estimate the
-mapper ranks candidates by, capacity errors, and the command encoding."""
+"""The mapper and the analytical model without simulation: coverage of the real networks, the closed-form cost
+the search ranks mappings by, capacity errors, and the command encoding."""
 
 import json
 import subprocess
@@ -11,7 +11,8 @@ import pytest
 from quidam.config import load_config, parse_config
 from quidam.formats.conv import conv2d_golden
 from quidam.mapping import CommandFormat, MappingError, evaluate, map_layer
-from quidam.mapping.mapper import _build, _candidates, _estimate, accelerator_timing, plan_layer
+from quidam.mapping.mapper import _build, _Plan, accelerator_timing, plan_layer
+from quidam.mapping.search import mapping_costs, point_table
 from quidam.workloads.layer import ConvLayer
 from quidam.workloads.networks import get_network, parse_layer_ref
 
@@ -34,17 +35,28 @@ def test_every_layer_of_the_workloads_maps_onto_eyeriss(network, dataset):
 
 @pytest.mark.parametrize("config", [EYERISS, SMALL], ids=["eyeriss", "4x6"])
 @pytest.mark.parametrize("ref", ["resnet20:0", "resnet20:1", "resnet20:7", "resnet20:9", "resnet34:0"])
-def test_the_estimate_equals_the_model_of_the_built_schedule(config, ref):
+def test_the_closed_form_cost_of_any_mapping_equals_the_model_of_its_schedule(config, ref):
+    # Every fitting (p, q, e, reduction) on a grid, not only the search's choice.
     _, layer = parse_layer_ref(ref)
     layer = layer.scaled(0.25) if layer.H > 32 else layer
-    plans = [plan for plan in _candidates(layer, config, accelerator_timing(config)) if not isinstance(plan, int)]
-    assert plans
-    for plan in plans:
-        schedule = _build(plan)
-        performance = evaluate(schedule)
-        assert _estimate(plan) == performance.cycles
-        assert performance.macs == layer.macs
-        assert performance.accesses["spad.filter_read"] == layer.macs
+    timing = accelerator_timing(config)
+    points = point_table([config], [timing])
+    costed = 0
+    for q in (1, 2, config.ifmap_spad_depth // layer.S):
+        for p in (1, 3, min(layer.M, config.psum_spad_depth)):
+            for e in (1, 2, min(layer.E, config.cols)):
+                for wide in (False, True):
+                    plan = _Plan(layer, config, timing, p, q, e, wide)
+                    need = plan.glb_need()
+                    if p * q * layer.S > config.filter_spad_depth or need is None or need > points["glb_words"][0]:
+                        continue
+                    performance = evaluate(_build(plan))
+                    cycles, accesses = mapping_costs(layer, points, p=p, q=q, e=e, wide=wide)
+                    assert cycles[0] == performance.cycles, (p, q, e, wide)
+                    assert {key: int(value[0]) for key, value in accesses.items()} == performance.accesses
+                    assert performance.macs == layer.macs
+                    costed += 1
+    assert costed >= 8
 
 
 def test_the_schedule_reads_every_weight_and_writes_every_output_once():
@@ -102,6 +114,16 @@ def test_simulate_cli_exits_2_naming_the_short_capacity(tmp_path):
     assert done.returncode == 2
     assert "ifmap_spad_depth is 5" in done.stderr
     assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
+def test_the_command_fields_hold_the_largest_configuration():
+    from quidam.config import FIELDS
+    from quidam.mapping.commands import field_bits
+    high = {rule.name: rule.high for rule in FIELDS}
+    assert high["rows"] < 1 << field_bits("sets") and high["cols"] < 1 << field_bits("cols")
+    for depth in ("ifmap_spad_depth", "filter_spad_depth", "psum_spad_depth"):
+        assert high[depth] < 1 << field_bits("q")     # p, q, slots, q*S, S, ring are at most a depth
+    assert high["psum_spad_depth"] < 1 << field_bits("p")
 
 
 def test_command_words_encode_every_field_in_its_width():

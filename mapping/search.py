@@ -1,12 +1,15 @@
-"""The mapper and the analytical model, vectorized over design points.
+"""The mapping search and its cost, vectorized over design points: the one search the mapper and the
+exploration share.
 
 :func:`layer_performance` gives, for one layer and a whole table of design
-points at once (numpy arrays, one entry per point), what
-:func:`~quidam.mapping.mapper.plan_layer` and
-:func:`~quidam.mapping.model.evaluate` of
-:func:`~quidam.mapping.mapper.map_layer` give for each point alone: the
-mapping the mapper chooses, its cycles and its access counts, exactly
-(``tests/test_dse.py`` compares the two on random points and real layers).
+points at once (numpy arrays, one entry per point), the mapping the search
+chooses, its cycles and its access counts. :func:`~quidam.mapping.mapper.map_layer`
+runs it on a one-point table and builds the chosen schedule; the exploration
+runs it on thousands. The cycles are the closed forms of
+:func:`~quidam.mapping.model.pass_cycles` summed over the schedule's passes,
+so they equal :func:`~quidam.mapping.model.evaluate` of the built schedule,
+command by command (``tests/test_dse.py`` compares the two evaluation orders
+on random points and real layers).
 
 How the loops of the schedule become closed forms
 -------------------------------------------------
@@ -22,10 +25,10 @@ blocks at the top and bottom of the map): the first and last
 ``padding + 2`` blocks are summed one by one, the blocks between them are all
 unclipped and counted at once.
 
-The mapper's search is kept as it is: for every ``q`` in ``1..q_max``, the
-``p`` of :func:`~quidam.mapping.mapper._candidates` (the balanced one, then
-the largest), the largest ``e`` whose pass fits the GLB, the fewest cycles
-winning and the first candidate winning a tie. Each loop step works on all
+The search: for every ``q`` in ``1..q_max``, two ``p`` (the balanced one,
+``ceil(M / ceil(M / p_max))``, then the largest), the reduction (one column at a time, then wide on the psum
+lanes where there are two or more), the largest ``e`` whose pass fits the
+GLB, the fewest cycles winning and the first candidate winning a tie. Each loop step works on all
 points at once, so a layer costs the same numpy work for 10 points as for
 10,000.
 """
@@ -36,23 +39,26 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from quidam.mapping.mapper import MAX_STRIDE
-from quidam.mapping.model import ACCESS_KEYS
+from quidam.config import AcceleratorConfig
 from quidam.workloads.layer import ConvLayer
 
-__all__ = ["FAILURES", "POINT_FIELDS", "LayerPerformance", "layer_performance"]
+from .commands import MAX_SIDE, MAX_STRIDE, CommandFormat
+from .model import ACCESS_KEYS, pass_cycles
 
-#: The per-point arrays :func:`layer_performance` reads (integers; ``glb_words`` is the GLB's capacity in words,
-#: the last three are the accelerator's latencies, ``Accelerator.timing``).
+__all__ = ["FAILURES", "POINT_FIELDS", "LayerPerformance", "layer_performance", "mapping_costs", "point_table"]
+
+#: The per-point arrays :func:`layer_performance` reads (integers; ``glb_words``, ``bank_depth`` and
+#: ``psum_lanes`` are :class:`~quidam.mapping.commands.CommandFormat`'s, the last three the accelerator's
+#: latencies, ``Accelerator.timing``).
 POINT_FIELDS = ("rows", "cols", "ifmap_spad_depth", "filter_spad_depth", "psum_spad_depth", "glb_words",
-                "glb_word_bits", "act_bits", "wt_bits", "psum_bits", "dram_bytes_per_cycle",
-                "mac_latency", "accumulate_interval", "result_delay")
+                "bank_depth", "psum_lanes", "glb_word_bits", "act_bits", "wt_bits", "psum_bits",
+                "dram_bytes_per_cycle", "mac_latency", "accumulate_interval", "result_delay")
 
 #: Why a layer does not map, by the code in :attr:`LayerPerformance.failure` (0: it maps).
 FAILURES = {
     1: f"stride above the controller's largest stride ({MAX_STRIDE})",
     2: "filter width S above the ifmap or filter scratchpad depth",
-    3: "map sides above 4095",
+    3: f"map sides above {MAX_SIDE}",
     4: "no pass fits the global buffer",
 }
 
@@ -69,6 +75,8 @@ class LayerPerformance:
         :data:`~quidam.mapping.model.ACCESS_KEYS` -> int64 counts.
     p, q, e : numpy.ndarray
         The mapping chosen (0 where the layer does not map).
+    wide : numpy.ndarray
+        Whether the reduction runs on the psum lanes (``Pass.wide``).
     failure : numpy.ndarray
         0 where the layer maps, else a key of :data:`FAILURES`.
     """
@@ -78,11 +86,25 @@ class LayerPerformance:
     p: np.ndarray
     q: np.ndarray
     e: np.ndarray
+    wide: np.ndarray
     failure: np.ndarray
 
     @property
     def mapped(self) -> np.ndarray:
         return self.failure == 0
+
+
+def point_table(configs: list[AcceleratorConfig], timings: list[dict]) -> dict[str, np.ndarray]:
+    """:data:`POINT_FIELDS` -> int64 array, one entry per configuration (``timings``: each one's
+    ``Accelerator.timing``)."""
+    rows = []
+    for config, timing in zip(configs, timings, strict=True):
+        fmt = CommandFormat(config)
+        fields = {**config.to_dict(), **timing, "glb_words": fmt.glb_words, "bank_depth": fmt.bank_depth,
+                  "psum_lanes": fmt.psum_lanes}
+        rows.append([fields[name] for name in POINT_FIELDS])
+    table = np.array(rows, dtype=np.int64).reshape(len(configs), len(POINT_FIELDS))
+    return {name: table[:, index] for index, name in enumerate(POINT_FIELDS)}
 
 
 def _ceil_div(a, b):
@@ -111,7 +133,8 @@ class _Layer:
         self.if_row_words = _ceil_div(layer.W, word_bits // pts["act_bits"])
         self.w_row_words = _ceil_div(layer.S, word_bits // pts["wt_bits"])
         self.ps_row_words = _ceil_div(self.F, word_bits // pts["psum_bits"])
-        self.values_per_row = layer.S + (self.F - 1) * min(layer.stride, layer.S)
+        self.n_next = min(layer.stride, layer.S)
+        self.values_per_row = layer.S + (self.F - 1) * self.n_next
         self.inside_columns = self._inside_columns()
         self.h = np.minimum(layer.R, pts["rows"])
         self.t = pts["rows"] // self.h
@@ -122,15 +145,22 @@ class _Layer:
         columns = list(range(S)) + [max(U, S) + (f - 1) * U + k for f in range(1, self.F) for k in range(min(U, S))]
         return sum(1 for x in columns if 0 <= x - L.padding < L.W)
 
-    def glb_need(self, p, q, e):
+    def groups(self, e, pts, wide):
+        """``mapping.mapper._Plan.groups`` on arrays."""
+        return np.where(wide, _ceil_div(e, pts["psum_lanes"]), e)
+
+    def fits(self, p, q, e, pts, wide):
+        """Whether the pass of (p, q, e) fits the GLB (``_Plan.glb_need``), lane banks included."""
         L = self.L
         channels = np.minimum(q * self.t, L.C)
         rows = np.minimum(L.H, (e - 1) * L.stride + self.h)
-        return (p * e * self.ps_row_words + self.h * p * channels * self.w_row_words
-                + channels * rows * self.if_row_words)
+        lane_words = p * self.groups(e, pts, wide) * self.ps_row_words
+        base = np.where(wide, (pts["psum_lanes"] - 1) * pts["bank_depth"] + lane_words, p * e * self.ps_row_words)
+        need = base + self.h * p * channels * self.w_row_words + channels * rows * self.if_row_words
+        return (need <= pts["glb_words"]) & (~wide | (lane_words <= pts["bank_depth"]))
 
 
-def _largest_e(lay: _Layer, pts: dict, p, q):
+def _largest_e(lay: _Layer, pts: dict, p, q, wide):
     """The largest e in 1..min(E, cols) whose pass fits the GLB (0 where none does): a bisection on all points."""
     lo = np.zeros_like(p)
     hi = np.minimum(lay.E, pts["cols"])
@@ -139,7 +169,7 @@ def _largest_e(lay: _Layer, pts: dict, p, q):
         if not active.any():
             return lo
         mid = (lo + hi + 1) // 2
-        fits = lay.glb_need(p, q, mid) <= pts["glb_words"]
+        fits = lay.fits(p, q, mid, pts, wide)
         lo = np.where(active & fits, mid, lo)
         hi = np.where(active & ~fits, mid - 1, hi)
 
@@ -157,10 +187,11 @@ def _stream_rows_inside(lo, hi, e_blk, h_act, U):
     return np.maximum(0, periodic(clip(hi)) - periodic(clip(lo))) + tail
 
 
-def _costs(lay: _Layer, pts: dict, p, q, e, counts: bool):
-    """Cycles (and the access counts when ``counts``) of the schedule ``map_layer`` builds for (p, q, e)."""
+def _costs(lay: _Layer, pts: dict, p, q, e, wide, counts: bool):
+    """Cycles (and the access counts when ``counts``) of the schedule ``map_layer`` builds for (p, q, e, wide)."""
     L, U, S, F, C = lay.L, lay.U, lay.S, lay.F, lay.L.C
     h, qt = lay.h, q * lay.t
+    lookahead = q * (S + lay.n_next) <= pts["ifmap_spad_depth"]
     rows = pts["rows"]
     mac_latency, result_delay = pts["mac_latency"], pts["result_delay"]
     acc = {key: 0 for key in ACCESS_KEYS} if counts else None
@@ -174,17 +205,16 @@ def _costs(lay: _Layer, pts: dict, p, q, e, counts: bool):
         for eb, n_e in _classes(e, lay.E):
             if not n_e.any():
                 continue
-            tokens = eb * ps
+            tokens, psums = lay.groups(eb, pts, wide) * ps, eb * ps
             block = n_p * n_e
-            # DramWrite of the psum tile, one command per filter.
-            cycles = cycles + block * ps * (2 + _transfer(eb * lay.ps_row_words, pts))
-            # The first pass of each tile reads no psums from the GLB (ii 1, not 2).
-            cycles = cycles - block * F * (tokens - 1)
+            # DramWrite of the psum tile, one command per filter (one per psum row when wide).
+            cycles = cycles + block * ps * np.where(wide, eb * (2 + _transfer(lay.ps_row_words, pts)),
+                                                    2 + _transfer(eb * lay.ps_row_words, pts))
             if counts:
                 words = block * ps * eb * lay.ps_row_words
                 acc["dram.write"] = acc["dram.write"] + words
-                acc["glb.read"] = acc["glb.read"] + words - block * F * tokens
-                acc["array.psum_in"] = acc["array.psum_in"] - block * F * tokens
+                acc["glb.read"] = acc["glb.read"] + words - block * F * psums
+                acc["array.psum_in"] = acc["array.psum_in"] - block * F * psums
             for ha, n_h in _classes(h, L.R):
                 if not n_h.any():
                     continue
@@ -193,24 +223,29 @@ def _costs(lay: _Layer, pts: dict, p, q, e, counts: bool):
                     if not n_c.any():
                         continue
                     n = block * n_h * n_c
+                    # The first pass of each tile (full fold, first channel block) reads no psums from the GLB.
+                    firsts = np.where((ha == h) & (cb == np.minimum(qt, C)), block, 0)
                     filter_values = ha * ps * cb * S
                     weight_words = ha * ps * cb * lay.w_row_words
                     feed = cb * nstream * lay.values_per_row
-                    cycles = cycles + n * (
-                        3 + _transfer(weight_words, pts) + rows + filter_values + feed
-                        + F * (1 + q * S * slots + mac_latency + 1 + 2 * (tokens - 1) + result_delay + 2))
+                    later = pass_cycles(rows=rows, filter_values=filter_values, F=F,
+                                        compute=q * S * slots + mac_latency + 1, first_feed=cb * nstream * S,
+                                        next_feed=cb * nstream * lay.n_next, tokens=tokens, ii=2,
+                                        result_delay=result_delay, lookahead=lookahead)
+                    # pass_cycles is linear in ii: a first pass (ii 1) takes F * (tokens - 1) cycles fewer.
+                    cycles = cycles + n * (3 + _transfer(weight_words, pts) + later) - firsts * F * (tokens - 1)
                     if counts:
                         macs = ha * eb * ps * cb * S * F
                         active_rows = _ceil_div(cb, q) * ha
                         for key, value in (
-                                ("dram.read", weight_words), ("glb.write", weight_words + F * tokens),
-                                ("glb.read", filter_values + F * tokens), ("array.ifmap_bus", feed),
-                                ("array.filter_bus", filter_values), ("array.psum_in", F * tokens),
-                                ("array.psum_out", F * tokens), ("spad.ifmap_read", macs),
+                                ("dram.read", weight_words), ("glb.write", weight_words + F * psums),
+                                ("glb.read", filter_values + F * psums), ("array.ifmap_bus", feed),
+                                ("array.filter_bus", filter_values), ("array.psum_in", F * psums),
+                                ("array.psum_out", F * psums), ("spad.ifmap_read", macs),
                                 ("spad.filter_read", macs), ("spad.psum_write", macs), ("macs", macs),
                                 ("spad.ifmap_write", cb * eb * ha * lay.values_per_row),
                                 ("spad.filter_write", filter_values * eb),
-                                ("spad.psum_read", macs - active_rows * eb * ps * F + F * tokens * active_rows)):
+                                ("spad.psum_read", macs - active_rows * psums * F + F * psums * active_rows)):
                             acc[key] = acc[key] + n * value
 
     # The ifmap rows each pass loads depend on where its output-row block lies: summed over blocks and folds,
@@ -247,6 +282,18 @@ def _costs(lay: _Layer, pts: dict, p, q, e, counts: bool):
     return cycles, acc
 
 
+def mapping_costs(layer: ConvLayer, points: dict, *, p, q, e, wide) -> tuple[np.ndarray, dict]:
+    """Cycles and access counts of the schedule of one given mapping on every point (it must fit; no search).
+
+    ``p``, ``q``, ``e`` and ``wide`` are scalars or arrays over the points.
+    """
+    pts = {name: np.asarray(points[name], dtype=np.int64) for name in POINT_FIELDS}
+    size = len(pts["rows"])
+    p, q, e = (np.broadcast_to(np.asarray(v, dtype=np.int64), (size,)) for v in (p, q, e))
+    return _costs(_Layer(layer, pts), pts, p, q, e, np.broadcast_to(np.asarray(wide, dtype=bool), (size,)),
+                  counts=True)
+
+
 def layer_performance(layer: ConvLayer, points: dict) -> LayerPerformance:
     """Map ``layer`` on every design point of ``points`` and count its cycles and accesses.
 
@@ -263,38 +310,56 @@ def layer_performance(layer: ConvLayer, points: dict) -> LayerPerformance:
     pts = {name: np.asarray(points[name], dtype=np.int64) for name in POINT_FIELDS}
     n = len(pts["rows"])
     L, S = layer, layer.S
-    failure = np.zeros(n, dtype=np.int64)
+    # The mapper's order of checks (mapper._check_capacities).
+    failure = np.where((S > pts["ifmap_spad_depth"]) | (S > pts["filter_spad_depth"]), 2, 0)
+    if max(layer.F, layer.W, layer.H) > MAX_SIDE:
+        failure = np.where(failure == 0, 3, failure)
     if layer.stride > MAX_STRIDE:
         failure[:] = 1
-    elif max(layer.F, layer.W, layer.H) > 4095:
-        failure[:] = 3
-    failure = np.where((failure == 0) & ((S > pts["ifmap_spad_depth"]) | (S > pts["filter_spad_depth"])), 2, failure)
 
     q_max = np.where(failure == 0, np.minimum(np.minimum(pts["ifmap_spad_depth"] // S, pts["filter_spad_depth"] // S),
                                               L.C), 0)
     best = np.full(n, np.iinfo(np.int64).max)
     best_p, best_q, best_e = (np.zeros(n, dtype=np.int64) for _ in range(3))
+    best_wide = np.zeros(n, dtype=bool)
     for q_value in range(1, int(q_max.max(initial=0)) + 1):
-        # Each candidate is costed only on the points it applies to (q_max and p differ between points).
+        # Each candidate is costed only on the points it applies to (q_max and p differ between points); the
+        # four candidates of one q, in the search's order, are costed in one stacked evaluation.
         chosen = np.flatnonzero(q_value <= q_max)
-        sub = {name: values[chosen] for name, values in pts.items()}
-        p_max = np.minimum(np.minimum(sub["psum_spad_depth"], L.M), sub["filter_spad_depth"] // (q_value * S))
+        p_max = np.minimum(np.minimum(pts["psum_spad_depth"][chosen], L.M),
+                           pts["filter_spad_depth"][chosen] // (q_value * S))
         balanced = _ceil_div(L.M, _ceil_div(L.M, p_max))
-        for p, subset in ((balanced, slice(None)), (p_max, np.flatnonzero(p_max != balanced))):
-            index, part = chosen[subset], {name: values[subset] for name, values in sub.items()}
-            if index.size == 0:
-                continue
-            p, q = p[subset], np.full(index.size, q_value)
-            sub_layer = _Layer(layer, part)
-            e = _largest_e(sub_layer, part, p, q)
-            cycles, _ = _costs(sub_layer, part, p, q, np.maximum(e, 1), counts=False)
-            better = (e > 0) & (cycles < best[index])
-            index = index[better]
-            best[index], best_p[index], best_q[index], best_e[index] = cycles[better], p[better], q_value, e[better]
+        lanes = pts["psum_lanes"][chosen] > 1
+        other = p_max != balanced
+        order = [(balanced, np.ones_like(lanes), False), (balanced, lanes, True),
+                 (p_max, other, False), (p_max, other & lanes, True)]
+        rows = [np.flatnonzero(mask) for _, mask, _ in order]
+        take = np.concatenate(rows)
+        if take.size == 0:
+            continue
+        index = chosen[take]
+        part = {name: values[index] for name, values in pts.items()}
+        p_all = np.concatenate([p_values[r] for (p_values, _, _), r in zip(order, rows)])
+        wide = np.concatenate([np.full(r.size, flag) for (_, _, flag), r in zip(order, rows)])
+        q = np.full(index.size, q_value)
+        stacked = _Layer(layer, part)
+        e = _largest_e(stacked, part, p_all, q, wide)
+        cycles, _ = _costs(stacked, part, p_all, q, np.maximum(e, 1), wide, counts=False)
+        start = 0
+        for r in rows:
+            part_slice = slice(start, start + r.size)
+            start += r.size
+            cand, cand_e, cand_cycles = index[part_slice], e[part_slice], cycles[part_slice]
+            better = (cand_e > 0) & (cand_cycles < best[cand])
+            won = cand[better]
+            best[won], best_p[won], best_q[won], best_e[won] = (cand_cycles[better], p_all[part_slice][better],
+                                                                q_value, cand_e[better])
+            best_wide[won] = wide[part_slice][better]
     mapped = best_e > 0
     failure = np.where((failure == 0) & ~mapped, 4, failure)
     safe = [np.where(mapped, value, 1) for value in (best_p, best_q, best_e)]
-    cycles, acc = _costs(_Layer(layer, pts), pts, *safe, counts=True)
+    cycles, acc = _costs(_Layer(layer, pts), pts, *safe, best_wide & mapped, counts=True)
     zero = lambda values: np.where(mapped, values, 0).astype(np.int64)  # noqa: E731
     return LayerPerformance(cycles=zero(cycles), accesses={key: zero(acc[key]) for key in ACCESS_KEYS},
-                            p=zero(best_p), q=zero(best_q), e=zero(best_e), failure=failure)
+                            p=zero(best_p), q=zero(best_q), e=zero(best_e), wide=zero(best_wide & mapped),
+                            failure=failure)
