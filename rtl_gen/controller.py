@@ -98,6 +98,8 @@ class Controller(wiring.Component):
         command = Signal(self._format.width)
         rd, wr, ps = self._view(command, DramRead), self._view(command, DramWrite), self._view(command, Pass)
         count = Signal(self._format.glb_addr_bits + 1)
+        # Compute cycles of a column: q*S*slots + mac latency, q*S and slots at most a scratchpad depth each.
+        compute_count = Signal(2 * len(self.compute.qs) + 1)
         full_mask = Const((1 << lanes_per_mask) - 1, lanes_per_mask)
 
         # Pass loop state.
@@ -260,16 +262,19 @@ class Controller(wiring.Component):
                 m.next = "FEED"
             with m.State("FEED"):
                 with m.If(feed_last):
-                    m.d.sync += count.eq(0)
+                    m.d.sync += compute_count.eq(0)
                     m.next = "COMPUTE"
 
             # ---- pass step: the PEs run q*S*slots MAC slots; wait for the last result. With lookahead the
             # feeder streams the next column's new values into the other part of each ifmap ring meanwhile.
             with m.State("COMPUTE"):
-                m.d.comb += [self.compute.start.eq(count == 0),
-                             feed_go.eq((count == 0) & ps.lookahead & (step + 1 < ps.F))]
-                m.d.sync += count.eq(count + 1)
-                with m.If((count >= ps.qs * ps.slots + self._mac_latency) & (count != 0) & (~feed_busy | feed_last)):
+                computed = Signal()
+                m.d.comb += [self.compute.start.eq(compute_count == 0),
+                             feed_go.eq((compute_count == 0) & ps.lookahead & (step + 1 < ps.F)),
+                             computed.eq(compute_count == ps.qs * ps.slots + self._mac_latency)]
+                with m.If(~computed):
+                    m.d.sync += compute_count.eq(compute_count + 1)   # holds at the end while the feed finishes
+                with m.If(computed & (~feed_busy | feed_last)):
                     m.d.sync += [token_m.eq(0), token_j.eq(0), token_phase.eq(0), tokens_issued.eq(0),
                                  token_lo.eq(0), write_lo.eq(0), write_g.eq(0),
                                  writes_done.eq(0), token_addr.eq(ps.ps_base + psum_word),
@@ -297,7 +302,7 @@ class Controller(wiring.Component):
                     m.d.sync += [step.eq(step + 1), window_base.eq(self._wrap(window_base + ps.u_mod, ps.ring))]
                     m.next = "STEP_END"
             with m.State("STEP_END"):
-                m.d.sync += count.eq(0)
+                m.d.sync += compute_count.eq(0)
                 with m.If(step == ps.F):
                     m.next = "FETCH"
                 with m.Elif(ps.lookahead):
