@@ -33,7 +33,7 @@ from quidam.workloads.layer import ConvLayer
 
 from .commands import MAX_SIDE, MAX_STRIDE, CommandFormat, DramRead, DramWrite, Pass
 from .schedule import DramLayout, Schedule
-from .search import layer_performance, point_table
+from .search import layer_performance, lookahead_ring, point_table, uses_lookahead
 
 __all__ = ["MappingError", "accelerator_timing", "map_layer", "plan_layer"]
 
@@ -84,9 +84,8 @@ class _Plan:
         self.p, self.q, self.e, self.wide = p, q, e, wide
         fmt = CommandFormat(config)
         self.lanes, self.bank_depth = fmt.psum_lanes, fmt.bank_depth
-        # Lookahead wherever q rings of S + min(U, S) entries fit the ifmap scratchpad: never slower.
-        self.lookahead = q * (layer.S + min(layer.stride, layer.S)) <= config.ifmap_spad_depth
-        self.ring = layer.S + min(layer.stride, layer.S) if self.lookahead else layer.S
+        self.lookahead = uses_lookahead(layer, q, config.ifmap_spad_depth)
+        self.ring = lookahead_ring(layer) if self.lookahead else layer.S
         self.h = min(layer.R, config.rows)
         self.t = config.rows // self.h
         self.if_row_words = _words(layer.W, config.act_bits, config.glb_word_bits)

@@ -45,7 +45,8 @@ from quidam.workloads.layer import ConvLayer
 from .commands import MAX_SIDE, MAX_STRIDE, CommandFormat
 from .model import ACCESS_KEYS, pass_cycles
 
-__all__ = ["FAILURES", "POINT_FIELDS", "LayerPerformance", "layer_performance", "mapping_costs", "point_table"]
+__all__ = ["FAILURES", "POINT_FIELDS", "LayerPerformance", "layer_performance", "lookahead_ring", "mapping_costs",
+           "point_table", "uses_lookahead"]
 
 #: The per-point arrays :func:`layer_performance` reads (integers; ``glb_words``, ``bank_depth`` and
 #: ``psum_lanes`` are :class:`~quidam.mapping.commands.CommandFormat`'s, the last three the accelerator's
@@ -105,6 +106,17 @@ def point_table(configs: list[AcceleratorConfig], timings: list[dict]) -> dict[s
         rows.append([fields[name] for name in POINT_FIELDS])
     table = np.array(rows, dtype=np.int64).reshape(len(configs), len(POINT_FIELDS))
     return {name: table[:, index] for index, name in enumerate(POINT_FIELDS)}
+
+
+def lookahead_ring(layer: ConvLayer) -> int:
+    """Ifmap-scratchpad entries per channel with lookahead: the window and the next column's new values."""
+    return layer.S + min(layer.stride, layer.S)
+
+
+def uses_lookahead(layer: ConvLayer, q, ifmap_spad_depth):
+    """Whether a pass of ``q`` channels per set streams with lookahead (ints or arrays): wherever the ``q``
+    rings fit the ifmap scratchpad, since lookahead is never slower."""
+    return q * lookahead_ring(layer) <= ifmap_spad_depth
 
 
 def _ceil_div(a, b):
@@ -191,7 +203,7 @@ def _costs(lay: _Layer, pts: dict, p, q, e, wide, counts: bool):
     """Cycles (and the access counts when ``counts``) of the schedule ``map_layer`` builds for (p, q, e, wide)."""
     L, U, S, F, C = lay.L, lay.U, lay.S, lay.F, lay.L.C
     h, qt = lay.h, q * lay.t
-    lookahead = q * (S + lay.n_next) <= pts["ifmap_spad_depth"]
+    lookahead = uses_lookahead(L, q, pts["ifmap_spad_depth"])
     rows = pts["rows"]
     mac_latency, result_delay = pts["mac_latency"], pts["result_delay"]
     acc = {key: 0 for key in ACCESS_KEYS} if counts else None
