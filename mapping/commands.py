@@ -7,10 +7,15 @@ controller one word at a time:
   global buffer;
 * :class:`DramWrite`: copy ``words`` GLB words from the global buffer to
   off-chip memory;
+
+  both run on the transfer engine, beside the array: a transfer starts when
+  the one before it has finished and, if its ``sync`` bit is set, when the
+  array is idle too;
 * :class:`Pass`: one processing pass of the row-stationary array: configure
   the PE rows, load the filter scratchpads from the GLB, then for each output
   column stream the new ifmap values, compute, and reduce the psums down the
-  columns into the GLB.
+  columns into the GLB. A pass starts when the array and the transfer
+  engine are both idle.
 
 :class:`CommandFormat` fixes the width of every field for one configuration;
 the RTL controller builds its command layout from the same table, so the
@@ -29,20 +34,24 @@ __all__ = ["MAX_SIDE", "MAX_STRIDE", "OPCODES", "CommandFormat", "DramRead", "Dr
 
 @dataclass(frozen=True)
 class DramRead:
-    """Copy ``words`` words from off-chip address ``dram_addr`` to GLB address ``glb_addr``."""
+    """Copy ``words`` words from off-chip address ``dram_addr`` to GLB address ``glb_addr``; with ``sync``, only
+    once the array is idle (the pass before it may still read those words)."""
 
     dram_addr: int
     glb_addr: int
     words: int
+    sync: int = 1
 
 
 @dataclass(frozen=True)
 class DramWrite:
-    """Copy ``words`` words from GLB address ``glb_addr`` to off-chip address ``dram_addr``."""
+    """Copy ``words`` words from GLB address ``glb_addr`` to off-chip address ``dram_addr``; with ``sync``, only
+    once the array is idle (the pass before it may still write those words)."""
 
     glb_addr: int
     dram_addr: int
     words: int
+    sync: int = 1
 
 
 @dataclass(frozen=True)
@@ -156,7 +165,7 @@ OPCODE_BITS = 2
 
 # Width class of each field: "glb" (a GLB word address or count), "dram", or a fixed bit count.
 _WIDTHS: dict[str, object] = {
-    "dram_addr": "dram", "glb_addr": "glb", "words": "glb",
+    "dram_addr": "dram", "glb_addr": "glb", "words": "glb", "sync": 1,
     "first": 1, "p": 11, "q": 11, "slots": 11, "qs": 11, "sets": 6, "set_stride": 6, "set_rows": 6,
     "channels": 12, "cols": 6, "wide": 1, "groups": 6, "S": 11, "U": 4, "lookahead": 1, "ring": 11, "pad": 6,
     "H": 12, "W": 12, "F": 12,

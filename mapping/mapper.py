@@ -33,7 +33,7 @@ from quidam.workloads.layer import ConvLayer
 
 from .commands import MAX_SIDE, MAX_STRIDE, CommandFormat, DramRead, DramWrite, Pass
 from .schedule import DramLayout, Schedule
-from .search import layer_performance, lookahead_ring, point_table, uses_lookahead
+from .search import LayerTable, layer_performance, lookahead_ring, point_table, uses_lookahead
 
 __all__ = ["MappingError", "accelerator_timing", "map_layer", "plan_layer"]
 
@@ -71,26 +71,23 @@ def _check_capacities(layer: ConvLayer, config: AcceleratorConfig) -> None:
         raise MappingError(f"{layer.name}: ifmap and ofmap sides must be at most {MAX_SIDE}")
 
 
-def _words(values: int, bits: int, word_bits: int) -> int:
-    return ceil(values / (word_bits // bits))
-
-
 class _Plan:
-    """The passes of one (p, q, e) choice; ``None`` fields until built."""
+    """The passes of one (p, q, e, wide, overlap) choice and where they keep their data in the GLB."""
 
     def __init__(self, layer: ConvLayer, config: AcceleratorConfig, timing: dict, p: int, q: int, e: int,
-                 wide: bool = False):
+                 wide: bool = False, overlap: bool = False):
         self.layer, self.config, self.timing = layer, config, timing
-        self.p, self.q, self.e, self.wide = p, q, e, wide
+        self.p, self.q, self.e, self.wide, self.overlap = p, q, e, wide, overlap
         fmt = CommandFormat(config)
         self.lanes, self.bank_depth = fmt.psum_lanes, fmt.bank_depth
         self.lookahead = uses_lookahead(layer, q, config.ifmap_spad_depth)
         self.ring = lookahead_ring(layer) if self.lookahead else layer.S
-        self.h = min(layer.R, config.rows)
-        self.t = config.rows // self.h
-        self.if_row_words = _words(layer.W, config.act_bits, config.glb_word_bits)
-        self.w_row_words = _words(layer.S, config.wt_bits, config.glb_word_bits)
-        self.ps_row_words = _words(layer.F, config.psum_bits, config.glb_word_bits)
+        self._points = point_table([config], [timing])
+        self._table = table = LayerTable(layer, self._points)
+        self.h, self.t = int(table.h[0]), int(table.t[0])
+        self.if_row_words, self.w_row_words = int(table.if_row_words[0]), int(table.w_row_words[0])
+        self.ps_row_words = int(table.ps_row_words[0])
+        self._regions = [int(base[0]) for base in table.regions(p, q, e, self._points, wide)[:2]]
 
     def blocks(self):
         L, q_t = self.layer, self.q * self.t
@@ -104,23 +101,30 @@ class _Plan:
 
     def groups(self, e_blk: int) -> int:
         """Reduction tokens per filter and output column: column groups (wide) or columns."""
-        return ceil(e_blk / self.lanes) if self.wide else e_blk
+        return int(self._table.groups(e_blk, self._points, self.wide)[0])
 
-    def data_base(self, p: int, e_blk: int) -> int:
-        """GLB word address of a pass's filters (the ifmap rows follow them): the end of the psum tile."""
-        if self.wide:
-            return (self.lanes - 1) * self.bank_depth + p * self.groups(e_blk) * self.ps_row_words
-        return p * e_blk * self.ps_row_words
+    def data_base(self, index: int, p: int, e_blk: int) -> int:
+        """GLB word address of pass ``index``'s filters (its ifmap rows follow them): the end of its psum
+        tile, or with ``overlap`` the first or second data region, alternately."""
+        if self.overlap:
+            return self._regions[index % 2]
+        return int(self._table.data_base(p, e_blk, self._points, self.wide)[0])
 
-    def glb_need(self) -> int | None:
-        """GLB words up to the end of the largest pass's data (psum tile, filters, ifmap rows), or ``None`` when
-        a lane's psum rows overflow its bank."""
-        L = self.layer
-        if self.wide and self.p * self.groups(self.e) * self.ps_row_words > self.bank_depth:
-            return None
-        w = self.h * self.p * min(self.q * self.t, L.C) * self.w_row_words
-        rows = min(L.H, (self.e - 1) * L.stride + self.h)
-        return self.data_base(self.p, self.e) + w + min(self.q * self.t, L.C) * rows * self.if_row_words
+    def fits(self) -> bool:
+        """Whether the scratchpads hold the passes and the GLB their psum tile and data region(s)."""
+        table, points, config = self._table, self._points, self.config
+        if self.p * self.q * self.layer.S > config.filter_spad_depth or self.q * self.ring > config.ifmap_spad_depth:
+            return False
+        if self.p > config.psum_spad_depth:
+            return False
+        if self.overlap:
+            return bool(table.regions(self.p, self.q, self.e, points, self.wide)[2][0])
+        return bool(table.fits(self.p, self.q, self.e, points, self.wide)[0])
+
+    def smallest_need(self) -> int:
+        """GLB words up to the end of the data of the smallest pass there is, (1, 1, 1)."""
+        table, points = self._table, self._points
+        return int((table.data_base(1, 1, points, False) + table.data_words(1, 1, 1))[0])
 
 
 def _ifmap_rows(plan: _Plan, e0: int, e_blk: int, r0: int, h_act: int) -> tuple[int, int]:
@@ -183,33 +187,44 @@ def _build(plan: _Plan) -> Schedule:
                         for c in range(k * plan.q, min((k + 1) * plan.q, c_blk)):
                             weight_rows.append((m0 + m, c0 + c, r0 + r))
     ofmap_base = weight_base + len(weight_rows) * plan.w_row_words
+    # With two data regions a pass's reads follow the pass before it and run beside it (no sync); a finished
+    # psum tile's writes wait for the array and, overlapped, come after the next pass's reads.
+    sync, writes, index = int(not plan.overlap), [], 0
     for m0, p, e0, e_blk, tile in blocks:
-        for index, (r0, h_act, c0, c_blk) in enumerate(tile):
-            w_base = plan.data_base(p, e_blk)
+        for in_tile, (r0, h_act, c0, c_blk) in enumerate(tile):
+            w_base = plan.data_base(index, p, e_blk)
             w_words = h_act * p * c_blk * plan.w_row_words
             if_base = w_base + w_words
             y_first, n_rows = _ifmap_rows(plan, e0, e_blk, r0, h_act)
-            commands.append(DramRead(dram_addr=weight_block_at[(m0, r0, c0)], glb_addr=w_base, words=w_words))
+            if not plan.overlap:
+                commands += writes
+            commands.append(DramRead(dram_addr=weight_block_at[(m0, r0, c0)], glb_addr=w_base, words=w_words,
+                                     sync=sync))
             if n_rows:
                 for c in range(c_blk):
                     commands.append(DramRead(
                         dram_addr=((c0 + c) * L.H + y_first) * plan.if_row_words,
-                        glb_addr=if_base + c * n_rows * plan.if_row_words, words=n_rows * plan.if_row_words))
-            commands.append(_pass(plan, first=index == 0, p=p, e0=e0, e_blk=e_blk, r0=r0, h_act=h_act,
+                        glb_addr=if_base + c * n_rows * plan.if_row_words, words=n_rows * plan.if_row_words,
+                        sync=sync))
+            if plan.overlap:
+                commands += writes
+            writes, index = [], index + 1
+            commands.append(_pass(plan, first=in_tile == 0, p=p, e0=e0, e_blk=e_blk, r0=r0, h_act=h_act,
                                   c_blk=c_blk, w_base=w_base, if_base=if_base, y_first=y_first, n_rows=n_rows))
             if m0 == 0 and e0 == 0:
                 for k in range(ceil(c_blk / plan.q)):
                     for r in range(h_act):
                         channels = range(c0 + k * plan.q, c0 + min((k + 1) * plan.q, c_blk))
                         groups.append([(c, r0 + r, s) for c in channels for s in range(L.S)])
-        commands += _psum_writes(plan, m0, p, e0, e_blk, ofmap_base)
+        writes = _psum_writes(plan, m0, p, e0, e_blk, ofmap_base)
+    commands += writes
     dram = DramLayout(
         ifmap_base=0, ifmap_row_words=plan.if_row_words, weight_base=weight_base,
         weight_row_words=plan.w_row_words, weight_rows=np.array(weight_rows, dtype=np.int64).reshape(-1, 3),
         ofmap_base=ofmap_base, ofmap_row_words=plan.ps_row_words,
         words=ofmap_base + L.M * L.E * plan.ps_row_words)
-    choice = {"p": plan.p, "q": plan.q, "e": plan.e, "wide": int(plan.wide), "lookahead": int(plan.lookahead),
-              "sets": plan.t,
+    choice = {"p": plan.p, "q": plan.q, "e": plan.e, "wide": int(plan.wide), "overlap": int(plan.overlap),
+              "lookahead": int(plan.lookahead), "sets": plan.t,
               "filter_rows": plan.h, "filter_blocks": ceil(L.M / plan.p), "row_blocks": ceil(L.E / plan.e),
               "folds": ceil(L.R / plan.h), "channel_blocks": ceil(L.C / (plan.q * plan.t))}
     return Schedule(config=cfg, layer=L, commands=commands, dram=dram, timing=dict(plan.timing),
@@ -230,8 +245,8 @@ def map_layer(layer: ConvLayer, config: AcceleratorConfig, *, timing: dict | Non
 def plan_layer(layer: ConvLayer, config: AcceleratorConfig, *, timing: dict | None = None) -> tuple[dict, int]:
     """The mapping choice :func:`map_layer` takes and its cycles, without building the schedule."""
     plan, cycles = _choose(layer, config, timing)
-    return {"p": plan.p, "q": plan.q, "e": plan.e, "wide": int(plan.wide), "sets": plan.t,
-            "filter_rows": plan.h}, cycles
+    return {"p": plan.p, "q": plan.q, "e": plan.e, "wide": int(plan.wide), "overlap": int(plan.overlap),
+            "lookahead": int(plan.lookahead), "sets": plan.t, "filter_rows": plan.h}, cycles
 
 
 def _choose(layer: ConvLayer, config: AcceleratorConfig, timing: dict | None) -> tuple[_Plan, int]:
@@ -239,10 +254,11 @@ def _choose(layer: ConvLayer, config: AcceleratorConfig, timing: dict | None) ->
     timing = timing or accelerator_timing(config)
     found = layer_performance(layer, point_table([config], [timing]))
     if not found.mapped[0]:
-        smallest = _Plan(layer, config, timing, 1, 1, 1).glb_need()
+        smallest = _Plan(layer, config, timing, 1, 1, 1).smallest_need()
         raise MappingError(
             f"{layer.name}: the global buffer is too small: the smallest pass needs {smallest} words of "
             f"{config.glb_word_bits} bits (psum tile + filters + ifmap rows), glb_kib={config.glb_kib} holds "
             f"{CommandFormat(config).glb_words}")
-    plan = _Plan(layer, config, timing, int(found.p[0]), int(found.q[0]), int(found.e[0]), bool(found.wide[0]))
+    plan = _Plan(layer, config, timing, int(found.p[0]), int(found.q[0]), int(found.e[0]), bool(found.wide[0]),
+                 bool(found.overlap[0]))
     return plan, int(found.cycles[0])

@@ -19,7 +19,10 @@ Every command runs as a sequence of phases of closed-form length (see
   ``1 + feed``, each column but the last computes for ``max(compute, 1 +
   next feed)`` cycles, the last for ``compute``.
 
-The access counts are the events the testbench's monitors count on the RTL.
+The commands overlap: transfers run on their own engine beside the pass the
+array runs (see :func:`evaluate`), so a schedule's cycles are not the sum of
+its commands'. The access counts are the events the testbench's monitors
+count on the RTL.
 """
 
 from __future__ import annotations
@@ -141,20 +144,31 @@ def command_cycles(command, config: AcceleratorConfig, timing: dict) -> int:
 
 
 def evaluate(schedule) -> Performance:
-    """Cycles, MACs, utilization and per-level access counts of ``schedule``."""
+    """Cycles, MACs, utilization and per-level access counts of ``schedule``.
+
+    The commands are dispatched in order, one per cycle at most: a pass when
+    the array and the transfer engine are idle, a transfer when the transfer
+    engine is idle (and the array, with ``sync``); each runs for its
+    :func:`command_cycles` less the accepting cycle.
+    """
     config, timing = schedule.config, schedule.timing
-    cycles, accesses = 0, Counter({key: 0 for key in ACCESS_KEYS})
+    dispatch = array_free = transfer_free = 0
+    accesses = Counter({key: 0 for key in ACCESS_KEYS})
     for command in schedule.commands:
-        cycles += command_cycles(command, config, timing)
-        if isinstance(command, DramRead):
-            accesses["dram.read"] += command.words
-            accesses["glb.write"] += command.words
-        elif isinstance(command, DramWrite):
-            accesses["dram.write"] += command.words
-            accesses["glb.read"] += command.words
-        else:
+        run = command_cycles(command, config, timing) - 1
+        if isinstance(command, Pass):
+            accepted = max(dispatch, array_free, transfer_free)
+            array_free = accepted + 1 + run
             _, counts = _pass_costs(command, config.rows, timing["mac_latency"], timing["result_delay"])
             accesses.update(dict(counts))
+        else:
+            accepted = max(dispatch, transfer_free, array_free if command.sync else 0)
+            transfer_free = accepted + 1 + run
+            read = isinstance(command, DramRead)
+            accesses["dram.read" if read else "dram.write"] += command.words
+            accesses["glb.write" if read else "glb.read"] += command.words
+        dispatch = accepted + 1
+    cycles = max(array_free, transfer_free)
     macs = accesses["macs"]
     return Performance(cycles=cycles, macs=macs, utilization=macs / (cycles * config.rows * config.cols),
                        accesses={key: accesses[key] for key in ACCESS_KEYS})

@@ -23,12 +23,15 @@ times their counts, and a correction for the first passes. Only the ifmap
 rows a pass loads depend on where its output-row block lies (padding clips the
 blocks at the top and bottom of the map): the first and last
 ``padding + 2`` blocks are summed one by one, the blocks between them are all
-unclipped and counted at once.
+unclipped and counted at once. Where the transfers overlap the passes
+(two data regions), each pair of consecutive passes saves ``min(pass, next
+pass's reads)``: the same runs of alike passes, visited in order
+(:func:`_overlap_saving`).
 
 The search: for every ``q`` in ``1..q_max``, two ``p`` (the balanced one,
 ``ceil(M / ceil(M / p_max))``, then the largest), the reduction (one column at a time, then wide on the psum
-lanes where there are two or more), the largest ``e`` whose pass fits the
-GLB, the fewest cycles winning and the first candidate winning a tie. Each loop step works on all
+lanes where there are two or more), the largest ``e`` whose passes fit the
+GLB with one data region, then with two, the fewest cycles winning and the first candidate winning a tie. Each loop step works on all
 points at once, so a layer costs the same numpy work for 10 points as for
 10,000.
 """
@@ -45,7 +48,7 @@ from quidam.workloads.layer import ConvLayer
 from .commands import MAX_SIDE, MAX_STRIDE, CommandFormat
 from .model import ACCESS_KEYS, pass_cycles
 
-__all__ = ["FAILURES", "POINT_FIELDS", "LayerPerformance", "layer_performance", "lookahead_ring", "mapping_costs",
+__all__ = ["FAILURES", "POINT_FIELDS", "LayerPerformance", "LayerTable", "layer_performance", "lookahead_ring", "mapping_costs",
            "point_table", "uses_lookahead"]
 
 #: The per-point arrays :func:`layer_performance` reads (integers; ``glb_words``, ``bank_depth`` and
@@ -78,6 +81,8 @@ class LayerPerformance:
         The mapping chosen (0 where the layer does not map).
     wide : numpy.ndarray
         Whether the reduction runs on the psum lanes (``Pass.wide``).
+    overlap : numpy.ndarray
+        Whether the GLB holds two data regions, so that the next pass's reads run beside the current pass.
     failure : numpy.ndarray
         0 where the layer maps, else a key of :data:`FAILURES`.
     """
@@ -88,6 +93,7 @@ class LayerPerformance:
     q: np.ndarray
     e: np.ndarray
     wide: np.ndarray
+    overlap: np.ndarray
     failure: np.ndarray
 
     @property
@@ -135,8 +141,9 @@ def _classes(size, total):
     return ((size, full), (rest, (rest > 0).astype(np.int64)))
 
 
-class _Layer:
-    """Per-layer constants, and the per-point words of a row of each tensor."""
+class LayerTable:
+    """One layer on a table of points: its constants, the per-point words of a row of each tensor, and where
+    a mapping's passes keep their data in the GLB (the layout the mapper builds)."""
 
     def __init__(self, layer: ConvLayer, pts: dict):
         self.L = layer
@@ -161,19 +168,43 @@ class _Layer:
         """``mapping.mapper._Plan.groups`` on arrays."""
         return np.where(wide, _ceil_div(e, pts["psum_lanes"]), e)
 
-    def fits(self, p, q, e, pts, wide):
-        """Whether the pass of (p, q, e) fits the GLB (``_Plan.glb_need``), lane banks included."""
+    def data_base(self, p, e, pts, wide):
+        """GLB word address after the psum tile of a pass of ``p`` filters and ``e`` output rows, where the
+        pass keeps its filters and ifmap rows when it has one data region (``mapper._Plan``)."""
+        lane_words = p * self.groups(e, pts, wide) * self.ps_row_words
+        return np.where(wide, (pts["psum_lanes"] - 1) * pts["bank_depth"] + lane_words, p * e * self.ps_row_words)
+
+    def data_words(self, p, q, e):
+        """GLB words of the filters and ifmap rows of the largest pass of (p, q, e)."""
         L = self.L
         channels = np.minimum(q * self.t, L.C)
         rows = np.minimum(L.H, (e - 1) * L.stride + self.h)
+        return self.h * p * channels * self.w_row_words + channels * rows * self.if_row_words
+
+    def fits(self, p, q, e, pts, wide):
+        """Whether the passes of (p, q, e) fit the GLB with one data region after the psum tile (lane
+        banks included)."""
         lane_words = p * self.groups(e, pts, wide) * self.ps_row_words
-        base = np.where(wide, (pts["psum_lanes"] - 1) * pts["bank_depth"] + lane_words, p * e * self.ps_row_words)
-        need = base + self.h * p * channels * self.w_row_words + channels * rows * self.if_row_words
+        need = self.data_base(p, e, pts, wide) + self.data_words(p, q, e)
         return (need <= pts["glb_words"]) & (~wide | (lane_words <= pts["bank_depth"]))
 
+    def regions(self, p, q, e, pts, wide):
+        """The two data regions of double buffering, each in banks of its own after the psum tile's (the
+        transfers of the next pass fill one while the array reads the other): their GLB word addresses,
+        and whether both fit."""
+        depth = pts["bank_depth"]
+        lane_words = p * self.groups(e, pts, wide) * self.ps_row_words
+        tile_banks = np.where(wide, pts["psum_lanes"], _ceil_div(p * e * self.ps_row_words, depth))
+        region = _ceil_div(self.data_words(p, q, e), depth) * depth
+        first = tile_banks * depth
+        fits = ((first + 2 * region <= pts["glb_words"]) & (~wide | (lane_words <= depth))
+                & (tile_banks < pts["glb_words"] // depth))
+        return first, first + region, fits
 
-def _largest_e(lay: _Layer, pts: dict, p, q, wide):
-    """The largest e in 1..min(E, cols) whose pass fits the GLB (0 where none does): a bisection on all points."""
+
+def _largest_e(lay: LayerTable, pts: dict, p, q, wide, overlap: bool):
+    """The largest e in 1..min(E, cols) whose passes fit the GLB (0 where none does), with one data region or
+    (``overlap``) two: a bisection on all points."""
     lo = np.zeros_like(p)
     hi = np.minimum(lay.E, pts["cols"])
     while True:
@@ -181,7 +212,7 @@ def _largest_e(lay: _Layer, pts: dict, p, q, wide):
         if not active.any():
             return lo
         mid = (lo + hi + 1) // 2
-        fits = lay.fits(p, q, mid, pts, wide)
+        fits = lay.regions(p, q, mid, pts, wide)[2] if overlap else lay.fits(p, q, mid, pts, wide)
         lo = np.where(active & fits, mid, lo)
         hi = np.where(active & ~fits, mid - 1, hi)
 
@@ -199,8 +230,9 @@ def _stream_rows_inside(lo, hi, e_blk, h_act, U):
     return np.maximum(0, periodic(clip(hi)) - periodic(clip(lo))) + tail
 
 
-def _costs(lay: _Layer, pts: dict, p, q, e, wide, counts: bool):
-    """Cycles (and the access counts when ``counts``) of the schedule ``map_layer`` builds for (p, q, e, wide)."""
+def _costs(lay: LayerTable, pts: dict, p, q, e, wide, overlap, counts: bool):
+    """Cycles (and the access counts when ``counts``) of the schedule ``map_layer`` builds for (p, q, e, wide,
+    overlap): the commands one after another, less :func:`_overlap_saving` where they overlap."""
     L, U, S, F, C = lay.L, lay.U, lay.S, lay.F, lay.L.C
     h, qt = lay.h, q * lay.t
     lookahead = uses_lookahead(L, q, pts["ifmap_spad_depth"])
@@ -291,19 +323,109 @@ def _costs(lay: _Layer, pts: dict, p, q, e, wide, counts: bool):
                 lo = L.padding - y_pad
                 inside = _stream_rows_inside(lo, lo + L.H, eb, ha, U)
                 acc["glb.read"] = acc["glb.read"] + weight * inside * lay.inside_columns
+    if np.any(overlap):
+        cycles = cycles - np.where(overlap, _overlap_saving(lay, pts, p, q, e, wide), 0)
     return cycles, acc
 
 
-def mapping_costs(layer: ConvLayer, points: dict, *, p, q, e, wide) -> tuple[np.ndarray, dict]:
+class _Run:
+    """A run of consecutive passes, summarized for the overlap: the transfer cycles of its first pass, the
+    cycles of its last, and the sum over its consecutive pairs of ``min(pass k, transfers of pass k+1)``
+    (arrays over points; ``present`` where the run has a pass)."""
+
+    def __init__(self, first_transfers, last_pass, saving, present):
+        self.first_transfers, self.last_pass, self.saving, self.present = first_transfers, last_pass, saving, present
+
+    @classmethod
+    def of(cls, pass_cycles, transfers, count):
+        """``count`` passes alike."""
+        return cls(transfers, pass_cycles, np.maximum(count - 1, 0) * np.minimum(pass_cycles, transfers), count > 0)
+
+    def then(self, other: "_Run") -> "_Run":
+        joint = np.where(self.present & other.present, np.minimum(self.last_pass, other.first_transfers), 0)
+        return _Run(np.where(self.present, self.first_transfers, other.first_transfers),
+                    np.where(other.present, other.last_pass, self.last_pass), self.saving + other.saving + joint,
+                    self.present | other.present)
+
+    def times(self, count) -> "_Run":
+        joint = np.maximum(count - 1, 0) * np.minimum(self.last_pass, self.first_transfers)
+        return _Run(self.first_transfers, self.last_pass, np.where(self.present, count * self.saving + joint, 0),
+                    self.present & (count > 0))
+
+
+def _overlap_saving(lay: LayerTable, pts: dict, p, q, e, wide):
+    """Cycles the overlap saves: over each pair of consecutive passes, ``min(pass k, transfers of pass k+1)``
+    (pass k's cycles after its accepting one, and the commands of pass k+1's reads, which run beside it).
+
+    The passes are visited in the schedule's order as runs of alike passes (filter blocks, output-row blocks
+    with the edge blocks one by one, folds, channel blocks), joined with :class:`_Run`.
+    """
+    L, U, S, F, C = lay.L, lay.U, lay.S, lay.F, lay.L.C
+    h, qt = lay.h, q * lay.t
+    lookahead = uses_lookahead(L, q, pts["ifmap_spad_depth"])
+    n_blocks, folds = _ceil_div(lay.E, e), _ceil_div(L.R, h)
+    edge = L.padding + 2
+    full_c, rest_c = C // qt, C % qt
+    first_c = np.minimum(qt, C)
+
+    def pass_run(ps, eb, ha, cb, first, n_rows, count):
+        slots = np.maximum(ps, pts["accumulate_interval"])
+        tokens = lay.groups(eb, pts, wide) * ps
+        nstream = (eb - 1) * np.minimum(U, ha) + ha
+        cycles = pass_cycles(rows=pts["rows"], filter_values=ha * ps * cb * S, F=F,
+                             compute=q * S * slots + pts["mac_latency"] + 1, first_feed=cb * nstream * S,
+                             next_feed=cb * nstream * lay.n_next, tokens=tokens, ii=np.where(first, 1, 2),
+                             result_delay=pts["result_delay"], lookahead=lookahead)
+        transfers = (2 + _transfer(ha * ps * cb * lay.w_row_words, pts)
+                     + cb * np.where(n_rows > 0, 2 + _transfer(n_rows * lay.if_row_words, pts), 0))
+        return _Run.of(cycles, transfers, count)
+
+    def tile(ps, b):
+        e0 = b * e
+        eb = np.clip(lay.E - e0, 1, e)
+        run = None
+        for fold in range(int(folds.max())):
+            r0 = fold * h
+            ha = np.maximum(np.minimum(h, L.R - r0), 1)
+            y_pad = e0 * U + r0
+            y_first = np.maximum(0, y_pad - L.padding)
+            n_rows = np.maximum(0, np.minimum(L.H, y_pad - L.padding + (eb - 1) * U + ha) - y_first)
+            in_fold = (fold < folds).astype(np.int64)
+            parts = (pass_run(ps, eb, ha, first_c, fold == 0, n_rows, in_fold),
+                     pass_run(ps, eb, ha, qt, False, n_rows, in_fold * np.maximum(full_c - 1, 0)),
+                     pass_run(ps, eb, ha, np.maximum(rest_c, 1), False, n_rows, in_fold * (full_c > 0) * (rest_c > 0)))
+            for part in parts:
+                run = part if run is None else run.then(part)
+        return run
+
+    def filter_block(ps):
+        # The output-row blocks in order: the first edge blocks, the interior ones (all alike), the last edge.
+        run = None
+        for k in [*range(edge), None, *range(edge, 2 * edge)]:
+            if k is None:
+                b, count = np.full_like(n_blocks, edge), np.maximum(0, n_blocks - 2 * edge)
+            else:
+                b = k if k < edge else n_blocks - 2 * edge + k
+                count = ((b < n_blocks) & (b >= 0) & ((k < edge) | (b >= edge))).astype(np.int64)
+            part = tile(ps, np.maximum(b, 0)).times(count)
+            run = part if run is None else run.then(part)
+        return run
+
+    full_p, rest_p = L.M // p, L.M % p
+    run = filter_block(p).times(full_p).then(filter_block(np.maximum(rest_p, 1)).times((rest_p > 0).astype(np.int64)))
+    return run.saving
+
+
+def mapping_costs(layer: ConvLayer, points: dict, *, p, q, e, wide, overlap) -> tuple[np.ndarray, dict]:
     """Cycles and access counts of the schedule of one given mapping on every point (it must fit; no search).
 
-    ``p``, ``q``, ``e`` and ``wide`` are scalars or arrays over the points.
+    ``p``, ``q``, ``e``, ``wide`` and ``overlap`` are scalars or arrays over the points.
     """
     pts = {name: np.asarray(points[name], dtype=np.int64) for name in POINT_FIELDS}
     size = len(pts["rows"])
     p, q, e = (np.broadcast_to(np.asarray(v, dtype=np.int64), (size,)) for v in (p, q, e))
-    return _costs(_Layer(layer, pts), pts, p, q, e, np.broadcast_to(np.asarray(wide, dtype=bool), (size,)),
-                  counts=True)
+    wide, overlap = (np.broadcast_to(np.asarray(v, dtype=bool), (size,)) for v in (wide, overlap))
+    return _costs(LayerTable(layer, pts), pts, p, q, e, wide, overlap, counts=True)
 
 
 def layer_performance(layer: ConvLayer, points: dict) -> LayerPerformance:
@@ -333,7 +455,7 @@ def layer_performance(layer: ConvLayer, points: dict) -> LayerPerformance:
                                               L.C), 0)
     best = np.full(n, np.iinfo(np.int64).max)
     best_p, best_q, best_e = (np.zeros(n, dtype=np.int64) for _ in range(3))
-    best_wide = np.zeros(n, dtype=bool)
+    best_wide, best_overlap = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
     for q_value in range(1, int(q_max.max(initial=0)) + 1):
         # Each candidate is costed only on the points it applies to (q_max and p differ between points); the
         # four candidates of one q, in the search's order, are costed in one stacked evaluation.
@@ -349,29 +471,35 @@ def layer_performance(layer: ConvLayer, points: dict) -> LayerPerformance:
         take = np.concatenate(rows)
         if take.size == 0:
             continue
-        index = chosen[take]
+        # Each candidate twice: one data region (the largest e that fits), then two (overlapped transfers).
+        index = np.tile(chosen[take], 2)
         part = {name: values[index] for name, values in pts.items()}
-        p_all = np.concatenate([p_values[r] for (p_values, _, _), r in zip(order, rows)])
-        wide = np.concatenate([np.full(r.size, flag) for (_, _, flag), r in zip(order, rows)])
+        p_all = np.tile(np.concatenate([p_values[r] for (p_values, _, _), r in zip(order, rows)]), 2)
+        wide = np.tile(np.concatenate([np.full(r.size, flag) for (_, _, flag), r in zip(order, rows)]), 2)
+        overlap = np.repeat([False, True], take.size)
         q = np.full(index.size, q_value)
-        stacked = _Layer(layer, part)
-        e = _largest_e(stacked, part, p_all, q, wide)
-        cycles, _ = _costs(stacked, part, p_all, q, np.maximum(e, 1), wide, counts=False)
-        start = 0
-        for r in rows:
-            part_slice = slice(start, start + r.size)
-            start += r.size
-            cand, cand_e, cand_cycles = index[part_slice], e[part_slice], cycles[part_slice]
-            better = (cand_e > 0) & (cand_cycles < best[cand])
-            won = cand[better]
-            best[won], best_p[won], best_q[won], best_e[won] = (cand_cycles[better], p_all[part_slice][better],
-                                                                q_value, cand_e[better])
-            best_wide[won] = wide[part_slice][better]
+        stacked = LayerTable(layer, part)
+        e = np.where(overlap, _largest_e(stacked, part, p_all, q, wide, True),
+                     _largest_e(stacked, part, p_all, q, wide, False))
+        cycles, _ = _costs(stacked, part, p_all, q, np.maximum(e, 1), wide, overlap, counts=False)
+        sizes = [r.size for r in rows]
+        bounds = np.cumsum([0, *sizes])
+        # The search's order: per candidate, one data region before two.
+        for start, stop in zip(bounds[:-1], bounds[1:]):
+            for shift in (0, take.size):
+                part_slice = slice(start + shift, stop + shift)
+                cand, cand_e, cand_cycles = index[part_slice], e[part_slice], cycles[part_slice]
+                better = (cand_e > 0) & (cand_cycles < best[cand])
+                won = cand[better]
+                best[won], best_p[won], best_q[won], best_e[won] = (cand_cycles[better], p_all[part_slice][better],
+                                                                    q_value, cand_e[better])
+                best_wide[won] = wide[part_slice][better]
+                best_overlap[won] = overlap[part_slice][better]
     mapped = best_e > 0
     failure = np.where((failure == 0) & ~mapped, 4, failure)
     safe = [np.where(mapped, value, 1) for value in (best_p, best_q, best_e)]
-    cycles, acc = _costs(_Layer(layer, pts), pts, *safe, best_wide & mapped, counts=True)
+    cycles, acc = _costs(LayerTable(layer, pts), pts, *safe, best_wide & mapped, best_overlap & mapped, counts=True)
     zero = lambda values: np.where(mapped, values, 0).astype(np.int64)  # noqa: E731
     return LayerPerformance(cycles=zero(cycles), accesses={key: zero(acc[key]) for key in ACCESS_KEYS},
                             p=zero(best_p), q=zero(best_q), e=zero(best_e), wide=zero(best_wide & mapped),
-                            failure=failure)
+                            overlap=zero(best_overlap & mapped), failure=failure)

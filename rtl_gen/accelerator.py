@@ -110,6 +110,8 @@ class Accelerator(wiring.Component):
             glb.lane_en.eq(ctrl.lane_en), glb.lane_entry.eq(ctrl.lane_entry), glb.lane_rd_en.eq(ctrl.lane_rd_en),
             glb.lane_wr_en.eq(ctrl.lane_wr_en), glb.lane_wr_mask.eq(ctrl.lane_wr_mask),
             glb.lane_wr_data.eq(ctrl.lane_wr_data), ctrl.lane_rd_data.eq(glb.lane_rd_data),
+            glb.dma_addr.eq(ctrl.dma_addr), glb.dma_rd_en.eq(ctrl.dma_rd_en), ctrl.dma_rd_data.eq(glb.dma_rd_data),
+            glb.dma_wr_en.eq(ctrl.dma_wr_en), glb.dma_wr_data.eq(ctrl.dma_wr_data),
         ]
         m.d.comb += [
             array.rows_config.eq(ctrl.rows_config), array.filters.eq(ctrl.filters), array.ifmap.eq(ctrl.ifmap),

@@ -1,11 +1,14 @@
-"""The controller: executes the schedule's commands, one after another.
+"""The controller: dispatches the schedule's commands, in order, to the transfer engine and the array.
 
 Each command runs as a fixed sequence of phases whose lengths depend only on
 the command's fields (and, for off-chip transfers, on when the off-chip side
-grants beats); :mod:`quidam.mapping.model` sums the same lengths.
+grants beats). Off-chip transfers run on their own engine, through the GLB's
+transfer port, beside the pass the array is running; the dispatch rule
+(:mod:`quidam.mapping.commands`) makes the order of events a function of the
+commands alone, which :mod:`quidam.mapping.model` replays.
 """
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
+from amaranth.hdl import Cat, Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -47,8 +50,10 @@ class Controller(wiring.Component):
         Read request (address, words) and its data beats; write request and
         its data beats.
     busy : Out(1)
-        A command is executing (the cycle that accepts a command is not busy).
-    glb_* : the global buffer port
+        A command is executing on the transfer engine or the array (the
+        cycle that accepts a command into an idle accelerator is not busy).
+    glb_* : the global buffer's word port (the array's)
+    dma_* : the global buffer's transfer port
     rows_config, filters, ifmap, compute, token, psum_init : Out(...)
         The array buses.
     psum_out_valid, psum_out, psum_lanes_out : In(...)
@@ -75,6 +80,8 @@ class Controller(wiring.Component):
             "busy": Out(1),
             "glb_addr": Out(glb_addr_bits), "glb_rd_en": Out(1), "glb_rd_data": In(word),
             "glb_wr_en": Out(1), "glb_wr_mask": Out(word // glb_granularity), "glb_wr_data": Out(word),
+            "dma_addr": Out(glb_addr_bits), "dma_rd_en": Out(1), "dma_rd_data": In(word), "dma_wr_en": Out(1),
+            "dma_wr_data": Out(word),
             "rows_config": Out(buses.rows_config), "filters": Out(buses.filters), "ifmap": Out(buses.ifmap),
             "compute": Out(buses.compute), "token": Out(buses.token), "psum_init": Out(config.psum_bits),
             "psum_out_valid": In(1), "psum_out": In(config.psum_bits), "psum_lanes_out": In(lane_psums),
@@ -93,14 +100,25 @@ class Controller(wiring.Component):
         word_bits, act, wt, pb = config.glb_word_bits, config.act_bits, config.wt_bits, config.psum_bits
         vi, vw, vp = word_bits // act, word_bits // wt, word_bits // pb
         lanes = self._format.psum_lanes
-        lanes_per_mask = word_bits // self._granularity
 
-        command = Signal(self._format.width)
-        rd, wr, ps = self._view(command, DramRead), self._view(command, DramWrite), self._view(command, Pass)
-        count = Signal(self._format.glb_addr_bits + 1)
+        # Dispatch, in order: a pass when the array and the transfer engine are idle, a transfer when the
+        # transfer engine is idle (and the array too, for a transfer with its sync bit).
+        array_idle, transfer_idle, accept_pass = Signal(), Signal(), Signal()
+        opcode = self.cmd.payload[:OPCODE_BITS]
+        is_pass, is_read = opcode == OPCODES[Pass], opcode == OPCODES[DramRead]
+        sync = Mux(is_read, self._view(self.cmd.payload, DramRead).sync,
+                   self._view(self.cmd.payload, DramWrite).sync)
+        m.d.comb += [
+            self.cmd.ready.eq(Mux(is_pass, array_idle & transfer_idle, transfer_idle & (array_idle | ~sync))),
+            accept_pass.eq(self.cmd.valid & self.cmd.ready & is_pass),
+            self.busy.eq(~(array_idle & transfer_idle)),
+        ]
+        self._transfers(m, transfer_idle, self.cmd.valid & self.cmd.ready & ~is_pass)
+
+        command = Signal(self._format.width)   # the pass the array runs
+        ps = self._view(command, Pass)
         # Compute cycles of a column: q*S*slots + mac latency, q*S and slots at most a scratchpad depth each.
         compute_count = Signal(2 * len(self.compute.qs) + 1)
-        full_mask = Const((1 << lanes_per_mask) - 1, lanes_per_mask)
 
         # Pass loop state.
         i_row, k, r = Signal(6), Signal(6), Signal(6)
@@ -170,53 +188,14 @@ class Controller(wiring.Component):
                              self.glb_wr_data.eq(Cat(*([self.psum_out] * vp)))]
             m.d.sync += [write_addr.eq(write_addr + ps.ps_row_words), writes_done.eq(writes_done + 1)]
 
-        m.d.comb += self.busy.eq(1)
-        with m.FSM():
-            with m.State("FETCH"):
-                m.d.comb += [self.busy.eq(0), self.cmd.ready.eq(1)]
-                with m.If(self.cmd.valid):
-                    m.d.sync += [command.eq(self.cmd.payload), count.eq(0)]
-                    opcode = self.cmd.payload[:OPCODE_BITS]
-                    with m.If(opcode == OPCODES[DramRead]):
-                        m.next = "RD_CMD"
-                    with m.Elif(opcode == OPCODES[DramWrite]):
-                        m.next = "WR_CMD"
-                    with m.Elif(opcode == OPCODES[Pass]):
-                        new = self._view(self.cmd.payload, Pass)
-                        m.d.sync += [i_row.eq(0), k.eq(0), r.eq(0), remaining.eq(new.channels),
-                                     step.eq(0), window_base.eq(0)]
-                        m.next = "CONFIG"
-
-            # ---- off-chip -> GLB
-            with m.State("RD_CMD"):
-                m.d.comb += [self.rd_cmd.valid.eq(1), self.rd_cmd.payload.addr.eq(rd.dram_addr),
-                             self.rd_cmd.payload.words.eq(rd.words)]
-                with m.If(self.rd_cmd.ready):
-                    m.next = "RD_DATA"
-            with m.State("RD_DATA"):
-                m.d.comb += self.rd_data.ready.eq(1)
-                with m.If(self.rd_data.valid):
-                    m.d.comb += [self.glb_wr_en.eq(1), self.glb_addr.eq(rd.glb_addr + count),
-                                 self.glb_wr_mask.eq(full_mask), self.glb_wr_data.eq(self.rd_data.payload)]
-                    m.d.sync += count.eq(count + 1)
-                    with m.If(count == rd.words - 1):
-                        m.next = "FETCH"
-
-            # ---- GLB -> off-chip
-            with m.State("WR_CMD"):
-                m.d.comb += [self.wr_cmd.valid.eq(1), self.wr_cmd.payload.addr.eq(wr.dram_addr),
-                             self.wr_cmd.payload.words.eq(wr.words)]
-                with m.If(self.wr_cmd.ready):
-                    m.d.comb += [self.glb_rd_en.eq(1), self.glb_addr.eq(wr.glb_addr)]
-                    m.next = "WR_DATA"
-            with m.State("WR_DATA"):
-                m.d.comb += [self.wr_data.valid.eq(1), self.wr_data.payload.eq(self.glb_rd_data)]
-                with m.If(self.wr_data.ready):
-                    m.d.sync += count.eq(count + 1)
-                    with m.If(count == wr.words - 1):
-                        m.next = "FETCH"
-                    with m.Else():
-                        m.d.comb += [self.glb_rd_en.eq(1), self.glb_addr.eq(wr.glb_addr + count + 1)]
+        with m.FSM(name="array"):
+            with m.State("IDLE"):
+                m.d.comb += array_idle.eq(1)
+                with m.If(accept_pass):
+                    new = self._view(self.cmd.payload, Pass)
+                    m.d.sync += [command.eq(self.cmd.payload), i_row.eq(0), k.eq(0), r.eq(0),
+                                 remaining.eq(new.channels), step.eq(0), window_base.eq(0)]
+                    m.next = "CONFIG"
 
             # ---- pass: configure each PE row
             with m.State("CONFIG"):
@@ -304,16 +283,63 @@ class Controller(wiring.Component):
             with m.State("STEP_END"):
                 m.d.sync += compute_count.eq(0)
                 with m.If(step == ps.F):
-                    m.next = "FETCH"
+                    m.next = "IDLE"
                 with m.Elif(ps.lookahead):
                     m.next = "COMPUTE"
                 with m.Else():
                     m.next = "FEED_START"
 
-        self._feeder(m, ps, feed_go, feed_busy, feed_last, if_beat, if_zero, if_lane, vi)
+        self._feeder(m, ps, accept_pass, feed_go, feed_busy, feed_last, if_beat, if_zero, if_lane, vi)
         return m
 
-    def _feeder(self, m, ps, go, busy, last, if_beat, if_zero, if_lane, vi):
+    def _transfers(self, m, idle, accept):
+        """The transfer engine: on ``accept``, runs the ``DramRead`` or ``DramWrite`` on ``cmd`` through the
+        GLB's transfer port; ``idle`` while it runs none."""
+        command = Signal(self._format.width)
+        rd, wr = self._view(command, DramRead), self._view(command, DramWrite)
+        count = Signal(self._format.glb_addr_bits + 1)
+        with m.FSM(name="transfer"):
+            with m.State("IDLE"):
+                m.d.comb += idle.eq(1)
+                with m.If(accept):
+                    m.d.sync += [command.eq(self.cmd.payload), count.eq(0)]
+                    with m.If(self.cmd.payload[:OPCODE_BITS] == OPCODES[DramRead]):
+                        m.next = "RD_CMD"
+                    with m.Else():
+                        m.next = "WR_CMD"
+
+            # ---- off-chip -> GLB
+            with m.State("RD_CMD"):
+                m.d.comb += [self.rd_cmd.valid.eq(1), self.rd_cmd.payload.addr.eq(rd.dram_addr),
+                             self.rd_cmd.payload.words.eq(rd.words)]
+                with m.If(self.rd_cmd.ready):
+                    m.next = "RD_DATA"
+            with m.State("RD_DATA"):
+                m.d.comb += self.rd_data.ready.eq(1)
+                with m.If(self.rd_data.valid):
+                    m.d.comb += [self.dma_wr_en.eq(1), self.dma_addr.eq(rd.glb_addr + count),
+                                 self.dma_wr_data.eq(self.rd_data.payload)]
+                    m.d.sync += count.eq(count + 1)
+                    with m.If(count == rd.words - 1):
+                        m.next = "IDLE"
+
+            # ---- GLB -> off-chip
+            with m.State("WR_CMD"):
+                m.d.comb += [self.wr_cmd.valid.eq(1), self.wr_cmd.payload.addr.eq(wr.dram_addr),
+                             self.wr_cmd.payload.words.eq(wr.words)]
+                with m.If(self.wr_cmd.ready):
+                    m.d.comb += [self.dma_rd_en.eq(1), self.dma_addr.eq(wr.glb_addr)]
+                    m.next = "WR_DATA"
+            with m.State("WR_DATA"):
+                m.d.comb += [self.wr_data.valid.eq(1), self.wr_data.payload.eq(self.dma_rd_data)]
+                with m.If(self.wr_data.ready):
+                    m.d.sync += count.eq(count + 1)
+                    with m.If(count == wr.words - 1):
+                        m.next = "IDLE"
+                    with m.Else():
+                        m.d.comb += [self.dma_rd_en.eq(1), self.dma_addr.eq(wr.glb_addr + count + 1)]
+
+    def _feeder(self, m, ps, start, go, busy, last, if_beat, if_zero, if_lane, vi):
         """The ifmap feeder: on ``go``, streams the new ifmap values of the next output column from the GLB, one
         per cycle, loop (set, channel, stream row, value); ``last`` in the cycle of the last value."""
         k, c_idx = Signal(6), Signal(11)
@@ -323,7 +349,7 @@ class Controller(wiring.Component):
         y, y_mod = Signal(16), Signal(4)
         # Where the next column's new values start: padded ifmap column, ring slot, count per stream row.
         x_start, x_start_mod, n_step, fed = Signal(13), Signal(11), Signal(11), Signal(12)
-        with m.If(self.cmd.valid & self.cmd.ready):
+        with m.If(start):
             new = self._view(self.cmd.payload, Pass)
             m.d.sync += [x_start.eq(0), x_start_mod.eq(0), n_step.eq(new.n_first), fed.eq(0)]
         with m.FSM(name="feeder"):

@@ -1,4 +1,5 @@
-"""The global buffer: ``glb_banks`` single-ported banks of ``glb_bank_depth`` words, with psum lane ports."""
+"""The global buffer: ``glb_banks`` single-ported banks of ``glb_bank_depth`` words, with psum lane ports and a
+transfer port."""
 
 import math
 from math import ceil
@@ -39,7 +40,11 @@ class GlobalBuffer(wiring.Component):
     high, bank ``b`` takes its address (``lane_entry``, shared), enables and
     data from lane ``b`` instead of the word port, so the reduction of every
     PE column reads or writes a word in each of those banks in the same
-    cycle. Each bank has the ports of a fakeram45 macro (address, write
+    cycle. The transfer port (``dma_*``, whole words) serves the off-chip
+    transfers beside the array: a bank it addresses takes its access from it
+    in that cycle. The schedule keeps the two apart (the banks a transfer
+    writes or reads are never the ones the running pass uses); the
+    ``mon_glb_conflict`` monitor is 1 in a cycle where they meet. Each bank has the ports of a fakeram45 macro (address, write
     enable, bit mask, data in, data out), which is what the macro
     implementation instantiates.
 
@@ -70,6 +75,11 @@ class GlobalBuffer(wiring.Component):
     lane_wr_data : In(data.ArrayLayout(glb_word_bits, psum_lanes))
     lane_rd_data : Out(data.ArrayLayout(glb_word_bits, psum_lanes))
         Lane ``b``: the word its bank read in the previous lane read.
+    dma_addr : In(addr_bits)
+    dma_rd_en, dma_wr_en : In(1)
+    dma_wr_data : In(glb_word_bits)
+    dma_rd_data : Out(glb_word_bits)
+        The word of the previous transfer-port read.
     """
 
     def __init__(self, config: AcceleratorConfig, *, memory: str = "behavioural", macro_shapes=()):
@@ -89,10 +99,13 @@ class GlobalBuffer(wiring.Component):
             "lane_en": In(1), "lane_entry": In(range(config.glb_bank_depth)),
             "lane_rd_en": In(lanes), "lane_wr_en": In(lanes), "lane_wr_mask": In(word // self.granularity),
             "lane_wr_data": In(data.ArrayLayout(word, lanes)), "lane_rd_data": Out(data.ArrayLayout(word, lanes)),
+            "dma_addr": In(self.addr_bits), "dma_rd_en": In(1), "dma_wr_en": In(1), "dma_wr_data": In(word),
+            "dma_rd_data": Out(word),
         })
         #: Simulation monitors: one bit per bank, 1 when the bank is read (written) this cycle.
         self.monitors = {"rd": Signal(config.glb_banks, name="mon_glb_rd"),
-                         "wr": Signal(config.glb_banks, name="mon_glb_wr")}
+                         "wr": Signal(config.glb_banks, name="mon_glb_wr"),
+                         "conflict": Signal(name="mon_glb_conflict")}
 
     @property
     def words(self) -> int:
@@ -123,15 +136,19 @@ class GlobalBuffer(wiring.Component):
     def elaborate(self, platform):
         config, m = self._config, Module()
         depth = config.glb_bank_depth
-        bank = Signal(range(max(2, config.glb_banks)))
-        entry = Signal(range(depth))
-        m.d.comb += [bank.eq(self.addr // depth), entry.eq(self.addr % depth)]
-        read_bank = Signal.like(bank)
+        bank, dma_bank = Signal(range(max(2, config.glb_banks))), Signal(range(max(2, config.glb_banks)))
+        entry, dma_entry = Signal(range(depth)), Signal(range(depth))
+        m.d.comb += [bank.eq(self.addr // depth), entry.eq(self.addr % depth),
+                     dma_bank.eq(self.dma_addr // depth), dma_entry.eq(self.dma_addr % depth)]
+        read_bank, dma_read_bank = Signal.like(bank), Signal.like(dma_bank)
         with m.If(self.rd_en):
             m.d.sync += read_bank.eq(bank)
-        outputs = []
+        with m.If(self.dma_rd_en):
+            m.d.sync += dma_read_bank.eq(dma_bank)
+        outputs, conflicts = [], []
         for index in range(config.glb_banks):
-            port = self._bank_port(m, index, bank == index, entry)
+            port, conflict = self._bank_port(m, index, bank == index, entry, dma_bank == index, dma_entry)
+            conflicts.append(conflict)
             if self._tiling is None:
                 storage = memory.Memory(shape=config.glb_word_bits, depth=depth, init=[])
                 m.submodules[f"bank{index}"] = storage
@@ -148,32 +165,45 @@ class GlobalBuffer(wiring.Component):
             m.d.comb += [self.monitors["rd"][index].eq(port["rd_en"]), self.monitors["wr"][index].eq(port["wr_en"])]
             if index < self._lanes:
                 m.d.comb += self.lane_rd_data[index].eq(outputs[-1])
-        with m.Switch(read_bank):
-            for index, value in enumerate(outputs):
-                with m.Case(index):
-                    m.d.comb += self.rd_data.eq(value)
+        m.d.comb += self.monitors["conflict"].eq(Cat(conflicts).any())
+        for selected, target in ((read_bank, self.rd_data), (dma_read_bank, self.dma_rd_data)):
+            with m.Switch(selected):
+                for index, value in enumerate(outputs):
+                    with m.Case(index):
+                        m.d.comb += target.eq(value)
         return m
 
-    def _bank_port(self, m, index, selected, entry):
-        """Bank ``index``'s access this cycle: from its psum lane while ``lane_en``, else from the word port."""
+    def _bank_port(self, m, index, selected, entry, dma_selected, dma_entry):
+        """Bank ``index``'s access this cycle: from the transfer port when it addresses the bank, else from its
+        psum lane while ``lane_en``, else from the word port; and whether two of them met on the bank."""
         config = self._config
         port = {"entry": Signal(range(config.glb_bank_depth), name=f"bank{index}_entry"),
                 "rd_en": Signal(name=f"bank{index}_rd_en"), "wr_en": Signal(name=f"bank{index}_wr_en"),
                 "wr_mask": Signal(len(self.wr_mask), name=f"bank{index}_wr_mask"),
                 "wr_data": Signal(config.glb_word_bits, name=f"bank{index}_wr_data")}
+        word_used = (self.rd_en | self.wr_en) & selected
+        dma_used = (self.dma_rd_en | self.dma_wr_en) & dma_selected
         word_port = [port["entry"].eq(entry), port["rd_en"].eq(self.rd_en & selected),
                      port["wr_en"].eq(self.wr_en & selected), port["wr_mask"].eq(self.wr_mask),
                      port["wr_data"].eq(self.wr_data)]
+        dma_port = [port["entry"].eq(dma_entry), port["rd_en"].eq(self.dma_rd_en), port["wr_en"].eq(self.dma_wr_en),
+                    port["wr_mask"].eq((1 << len(self.wr_mask)) - 1), port["wr_data"].eq(self.dma_wr_data)]
         if index >= self._lanes:
-            m.d.comb += word_port
-            return port
-        with m.If(self.lane_en):
+            with m.If(dma_used):
+                m.d.comb += dma_port
+            with m.Else():
+                m.d.comb += word_port
+            return port, dma_used & word_used
+        lane_used = self.lane_en & (self.lane_rd_en[index] | self.lane_wr_en[index])
+        with m.If(dma_used):
+            m.d.comb += dma_port
+        with m.Elif(self.lane_en):
             m.d.comb += [port["entry"].eq(self.lane_entry), port["rd_en"].eq(self.lane_rd_en[index]),
                          port["wr_en"].eq(self.lane_wr_en[index]), port["wr_mask"].eq(self.lane_wr_mask),
                          port["wr_data"].eq(self.lane_wr_data[index])]
         with m.Else():
             m.d.comb += word_port
-        return port
+        return port, dma_used & (word_used | lane_used)
 
     def _macro_bank(self, m, index, port):
         """One bank tiled from fakeram45 macros, driven by ``port`` (see :meth:`_bank_port`); its read data."""

@@ -193,12 +193,15 @@ class TB:
             glb_writes = int(glb.mon_glb_wr.value).bit_count()
             acc["glb.read"] += glb_reads
             acc["glb.write"] += glb_writes
+            if int(glb.mon_glb_conflict.value):
+                raise AssertionError(f"cycle {self.cycles}: a transfer and the array met on a GLB bank")
             acc["array.ifmap_bus"] += int(ctrl.ifmap.value[0])
             acc["array.filter_bus"] += int(ctrl.filters.value[0])
+            # The transfer port's word is not the array's (it moves one word per cycle at most).
             if int(ctrl.token.value[0]):
-                acc["array.psum_in"] += glb_reads
+                acc["array.psum_in"] += glb_reads - int(ctrl.dma_rd_en.value)
             if int(array.psum_out_valid.value):
-                acc["array.psum_out"] += glb_writes
+                acc["array.psum_out"] += glb_writes - int(ctrl.dma_wr_en.value)
             for key, handle in self._pe.items():
                 acc[key] += handle.value.to_unsigned().bit_count()
 

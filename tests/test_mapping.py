@@ -1,6 +1,7 @@
 """The mapper and the analytical model without simulation: coverage of the real networks, the closed-form cost
 the search ranks mappings by, capacity errors, and the command encoding."""
 
+import itertools
 import json
 import subprocess
 import sys
@@ -45,18 +46,17 @@ def test_the_closed_form_cost_of_any_mapping_equals_the_model_of_its_schedule(co
     for q in (1, 2, config.ifmap_spad_depth // layer.S):
         for p in (1, 3, min(layer.M, config.psum_spad_depth)):
             for e in (1, 2, min(layer.E, config.cols)):
-                for wide in (False, True):
-                    plan = _Plan(layer, config, timing, p, q, e, wide)
-                    need = plan.glb_need()
-                    if p * q * layer.S > config.filter_spad_depth or need is None or need > points["glb_words"][0]:
+                for wide, overlap in itertools.product((False, True), repeat=2):
+                    plan = _Plan(layer, config, timing, p, q, e, wide, overlap)
+                    if not plan.fits():
                         continue
                     performance = evaluate(_build(plan))
-                    cycles, accesses = mapping_costs(layer, points, p=p, q=q, e=e, wide=wide)
-                    assert cycles[0] == performance.cycles, (p, q, e, wide)
+                    cycles, accesses = mapping_costs(layer, points, p=p, q=q, e=e, wide=wide, overlap=overlap)
+                    assert cycles[0] == performance.cycles, (p, q, e, wide, overlap)
                     assert {key: int(value[0]) for key, value in accesses.items()} == performance.accesses
                     assert performance.macs == layer.macs
                     costed += 1
-    assert costed >= 8
+    assert costed >= 16
 
 
 def test_the_schedule_reads_every_weight_and_writes_every_output_once():
