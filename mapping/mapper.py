@@ -14,9 +14,12 @@ word port (the tile at the bottom of the GLB, row ``(m, j)`` after row
 ``(m, j-1)``) or, wide, every column at once on the psum lanes: row
 ``(m, j)`` in bank ``j mod psum_lanes``, from entry 0 of the first
 ``psum_lanes`` banks, and the filters and ifmap rows after it in the last
-lane's bank and the banks above. Among the (p, q, output rows per block,
-reduction) that fit the scratchpads and the GLB, :func:`map_layer` takes the
-one the analytical model finds fastest: the search of
+lane's bank and the banks above. With two data regions (``overlap``), each in
+banks of its own after the psum tile's, alternate passes keep their data in
+alternate regions and each pass's reads run beside the pass before it.
+Among the (p, q, output rows per block, reduction, data regions) that fit the
+scratchpads and the GLB, :func:`map_layer` takes the one the analytical model
+finds fastest: the search of
 :func:`~quidam.mapping.search.layer_performance`, on this one design point.
 """
 
