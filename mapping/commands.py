@@ -105,9 +105,11 @@ class Pass:
         Padded ifmap row of stream row 0, first unpadded row held in the GLB,
         stream rows of the block (``(cols-1)*U + set_rows``), and the stream
         row from which every row is needed (``(cols-1)*U``).
-    w_base, w_row_words : int
-        GLB word address of the pass's filter rows (in load order) and
-        words per filter row (``ceil(S / weights per word)``).
+    w_base, filter_groups : int
+        GLB word address of the pass's filter words and the groups of
+        :attr:`CommandFormat.filter_lanes` PE rows they load: group ``g``'s
+        word for filter scratchpad entry ``a`` at ``w_base + g*p*qs + a``,
+        one value per PE row of the group.
     if_base, chan_stride, if_row_words : int
         GLB word address of the ifmap block, words per channel, words per row.
     ps_base, ps_row_words : int
@@ -150,7 +152,7 @@ class Pass:
     y_span: int
     y_dense: int
     w_base: int
-    w_row_words: int
+    filter_groups: int
     if_base: int
     chan_stride: int
     if_row_words: int
@@ -171,7 +173,7 @@ _WIDTHS: dict[str, object] = {
     "H": 12, "W": 12, "F": 12,
     "n_first": 11, "inc_first": 12, "inc_first_mod": 11, "n_next": 11, "inc_next": 4, "inc_next_mod": 11,
     "u_mod": 11, "y_start": 16, "y_first": 12, "y_span": 16, "y_dense": 16,
-    "w_base": "glb", "w_row_words": 11, "if_base": "glb", "chan_stride": "glb", "if_row_words": 12,
+    "w_base": "glb", "filter_groups": 6, "if_base": "glb", "chan_stride": "glb", "if_row_words": 12,
     "ps_base": "glb", "ps_row_words": 12,
 }
 
@@ -211,6 +213,9 @@ class CommandFormat:
     psum_lanes : int
         GLB banks with a psum lane port of their own, ``min(cols, glb_banks)``:
         a wide reduction writes one psum into each in the same cycle.
+    filter_lanes : int
+        PE rows one filter word loads at once, one weight each: ``min(rows,
+        glb_word_bits // wt_bits)``.
     width : int
         Width of a command word: opcode plus the widest command's fields.
     """
@@ -220,6 +225,7 @@ class CommandFormat:
         self._glb_addr_bits = max(1, (self._glb_words - 1).bit_length())
         self._bank_depth = config.glb_bank_depth
         self._psum_lanes = min(config.cols, config.glb_banks)
+        self._filter_lanes = min(config.rows, config.glb_word_bits // config.wt_bits)
 
     @property
     def glb_words(self) -> int:
@@ -236,6 +242,10 @@ class CommandFormat:
     @property
     def psum_lanes(self) -> int:
         return self._psum_lanes
+
+    @property
+    def filter_lanes(self) -> int:
+        return self._filter_lanes
 
     def fields(self, kind: type) -> dict[str, int]:
         """Field name -> width in bits of command class ``kind``, in encoding order."""

@@ -42,9 +42,13 @@ def pack_operands(schedule: Schedule, ifmap_codes: np.ndarray, weight_codes: np.
     packed = _pack_rows(ifmap.reshape(C * H, W), config.act_bits, config.glb_word_bits, dram.ifmap_row_words)
     image[dram.ifmap_base:dram.ifmap_base + len(packed)] = packed
     weights = operand_bits(weight_codes, config.wt_bits)
-    m, c, r = dram.weight_rows.T
-    packed = _pack_rows(weights[m, c, r, :], config.wt_bits, config.glb_word_bits, dram.weight_row_words)
-    image[dram.weight_base:dram.weight_base + len(packed)] = packed
+    for block in dram.weight_blocks:
+        index = block.weights()
+        m, c, r, s = np.moveaxis(index, -1, 0)
+        values = np.where(m >= 0, weights[m, c, r, s], 0).astype(np.uint64)
+        shifts = (np.arange(block.filter_lanes) * config.wt_bits).astype(np.uint64)
+        words = np.bitwise_or.reduce(values << shifts, axis=1)
+        image[block.base:block.base + block.words] = [int(word) for word in words]
     return image
 
 

@@ -35,8 +35,8 @@ from quidam.errors import QuidamError
 from quidam.workloads.layer import ConvLayer
 
 from .commands import MAX_SIDE, MAX_STRIDE, CommandFormat, DramRead, DramWrite, Pass
-from .schedule import DramLayout, Schedule
-from .search import LayerTable, layer_performance, lookahead_ring, point_table, uses_lookahead
+from .schedule import DramLayout, Schedule, WeightBlock
+from .search import LayerTable, filter_groups, layer_performance, lookahead_ring, point_table, uses_lookahead
 
 __all__ = ["MappingError", "accelerator_timing", "map_layer", "plan_layer"]
 
@@ -88,7 +88,7 @@ class _Plan:
         self._points = point_table([config], [timing])
         self._table = table = LayerTable(layer, self._points)
         self.h, self.t = int(table.h[0]), int(table.t[0])
-        self.if_row_words, self.w_row_words = int(table.if_row_words[0]), int(table.w_row_words[0])
+        self.if_row_words, self.filter_lanes = int(table.if_row_words[0]), fmt.filter_lanes
         self.ps_row_words = int(table.ps_row_words[0])
         self._regions = [int(base[0]) for base in table.regions(p, q, e, self._points, wide)[:2]]
 
@@ -150,7 +150,7 @@ def _pass(plan: _Plan, *, first, p, e0, e_blk, r0, h_act, c_blk, w_base, if_base
         n_first=S, inc_first=max(U, S), inc_first_mod=S % plan.ring,
         n_next=min(U, S), inc_next=U, inc_next_mod=min(U, S) % plan.ring, u_mod=min(U, S) % plan.ring,
         y_start=e0 * U + r0, y_first=y_first, y_span=(e_blk - 1) * U + h_act, y_dense=(e_blk - 1) * U,
-        w_base=w_base, w_row_words=plan.w_row_words,
+        w_base=w_base, filter_groups=filter_groups(c_blk, plan.q, plan.h, h_act, plan.filter_lanes),
         if_base=if_base, chan_stride=n_rows * plan.if_row_words, if_row_words=plan.if_row_words,
         ps_base=0, ps_row_words=plan.ps_row_words,
     )
@@ -172,36 +172,32 @@ def _build(plan: _Plan) -> Schedule:
     L, cfg = plan.layer, plan.config
     ifmap_words = L.C * L.H * plan.if_row_words
     weight_base = ifmap_words
-    weight_rows: list[tuple[int, int, int]] = []
-    weight_block_at: dict[tuple[int, int, int], int] = {}
+    weight_blocks: dict[tuple[int, int, int], WeightBlock] = {}
     commands: list = []
     groups: list = []
     blocks = list(plan.blocks())
     # Weight blocks in first-use order, shared by every output-row block.
+    address = weight_base
     for m0, p, e0, e_blk, tile in blocks:
         for r0, h_act, c0, c_blk in tile:
-            key = (m0, r0, c0)
-            if key in weight_block_at:
-                continue
-            weight_block_at[key] = weight_base + len(weight_rows) * plan.w_row_words
-            for k in range(ceil(c_blk / plan.q)):
-                for r in range(h_act):
-                    for m in range(p):
-                        for c in range(k * plan.q, min((k + 1) * plan.q, c_blk)):
-                            weight_rows.append((m0 + m, c0 + c, r0 + r))
-    ofmap_base = weight_base + len(weight_rows) * plan.w_row_words
+            if (m0, r0, c0) not in weight_blocks:
+                block = WeightBlock(base=address, m0=m0, p=p, r0=r0, set_rows=h_act, c0=c0, channels=c_blk,
+                                    q=plan.q, S=L.S, set_stride=plan.h, filter_lanes=plan.filter_lanes)
+                weight_blocks[(m0, r0, c0)] = block
+                address += block.words
+    ofmap_base = address
     # With two data regions a pass's reads follow the pass before it and run beside it (no sync); a finished
     # psum tile's writes wait for the array and, overlapped, come after the next pass's reads.
     sync, writes, index = int(not plan.overlap), [], 0
     for m0, p, e0, e_blk, tile in blocks:
         for in_tile, (r0, h_act, c0, c_blk) in enumerate(tile):
             w_base = plan.data_base(index, p, e_blk)
-            w_words = h_act * p * c_blk * plan.w_row_words
+            w_words = weight_blocks[(m0, r0, c0)].words
             if_base = w_base + w_words
             y_first, n_rows = _ifmap_rows(plan, e0, e_blk, r0, h_act)
             if not plan.overlap:
                 commands += writes
-            commands.append(DramRead(dram_addr=weight_block_at[(m0, r0, c0)], glb_addr=w_base, words=w_words,
+            commands.append(DramRead(dram_addr=weight_blocks[(m0, r0, c0)].base, glb_addr=w_base, words=w_words,
                                      sync=sync))
             if n_rows:
                 for c in range(c_blk):
@@ -223,7 +219,7 @@ def _build(plan: _Plan) -> Schedule:
     commands += writes
     dram = DramLayout(
         ifmap_base=0, ifmap_row_words=plan.if_row_words, weight_base=weight_base,
-        weight_row_words=plan.w_row_words, weight_rows=np.array(weight_rows, dtype=np.int64).reshape(-1, 3),
+        weight_blocks=tuple(weight_blocks.values()),
         ofmap_base=ofmap_base, ofmap_row_words=plan.ps_row_words,
         words=ofmap_base + L.M * L.E * plan.ps_row_words)
     choice = {"p": plan.p, "q": plan.q, "e": plan.e, "wide": int(plan.wide), "overlap": int(plan.overlap),

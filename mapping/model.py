@@ -9,7 +9,8 @@ Every command runs as a sequence of phases of closed-form length (see
   cycle from the request on and a beat takes one word of credit, at most one
   beat per cycle, so beat ``k`` lands in cycle ``max(k, ceil(k * word_bytes /
   bandwidth))``;
-* ``Pass``: ``rows`` configuration cycles, one cycle per filter value, then
+* ``Pass``: ``rows`` configuration cycles, one cycle per filter word (a word
+  per group of ``filter_lanes`` PE rows and filter scratchpad entry), then
   per output column: 1 + one cycle per streamed ifmap value + compute
   (``q*S*slots + mac_latency + 1``) + reduction (``ii*(tokens-1) +
   result_delay + 1``, ``tokens = p * groups``: ``groups`` = columns, or
@@ -75,7 +76,7 @@ def transfer_cycles(words: int, config: AcceleratorConfig) -> int:
     return max(words, ceil(words * word_bytes / config.dram_bytes_per_cycle))
 
 
-def pass_cycles(*, rows, filter_values, F, compute, first_feed, next_feed, tokens, ii, result_delay, lookahead):
+def pass_cycles(*, rows, filter_words, F, compute, first_feed, next_feed, tokens, ii, result_delay, lookahead):
     """Cycles of a ``Pass`` after its accepting cycle: the timing contract, on ints or numpy arrays alike.
 
     ``compute`` is one column's ``q*S*slots + mac_latency + 1``; ``first_feed`` and ``next_feed`` the ifmap
@@ -83,7 +84,7 @@ def pass_cycles(*, rows, filter_values, F, compute, first_feed, next_feed, token
     """
     columns = np.where(lookahead, 1 + first_feed + (F - 1) * np.maximum(compute, next_feed + 1) + compute,
                        F * (1 + compute) + first_feed + (F - 1) * next_feed)
-    return rows + filter_values + columns + F * (ii * (tokens - 1) + result_delay + 2)
+    return rows + filter_words + columns + F * (ii * (tokens - 1) + result_delay + 2)
 
 
 def _stream_rows(ps: Pass) -> list[int]:
@@ -106,8 +107,8 @@ def _pass_costs(ps: Pass, rows: int, mac_latency: int, result_delay: int) -> tup
     ii = 1 if ps.first else 2
     values_per_step_row = ps.n_first + (ps.F - 1) * ps.n_next
     feed_values = ps.channels * len(stream_rows) * values_per_step_row
-    filter_values = ps.set_rows * ps.p * ps.channels * ps.S
-    cycles = int(pass_cycles(rows=rows, filter_values=filter_values, F=ps.F, compute=ps.qs * ps.slots + mac_latency + 1,
+    filter_words = ps.filter_groups * ps.p * ps.qs
+    cycles = int(pass_cycles(rows=rows, filter_words=filter_words, F=ps.F, compute=ps.qs * ps.slots + mac_latency + 1,
                              first_feed=ps.channels * len(stream_rows) * ps.n_first,
                              next_feed=ps.channels * len(stream_rows) * ps.n_next, tokens=tokens, ii=ii,
                              result_delay=result_delay, lookahead=ps.lookahead))
@@ -119,15 +120,15 @@ def _pass_costs(ps: Pass, rows: int, mac_latency: int, result_delay: int) -> tup
     active_rows = ps.sets * ps.set_rows
     macs = ps.set_rows * ps.cols * ps.p * ps.channels * ps.S * ps.F
     counts = {
-        "glb.read": filter_values + ps.channels * inside_rows * inside_columns + (0 if ps.first else ps.F * psums),
+        "glb.read": filter_words + ps.channels * inside_rows * inside_columns + (0 if ps.first else ps.F * psums),
         "glb.write": ps.F * psums,
         "array.ifmap_bus": feed_values,
-        "array.filter_bus": filter_values,
+        "array.filter_bus": filter_words,
         "array.psum_in": 0 if ps.first else ps.F * psums,
         "array.psum_out": ps.F * psums,
         "spad.ifmap_read": macs, "spad.filter_read": macs, "spad.psum_write": macs,
         "spad.ifmap_write": ps.channels * multicast * values_per_step_row,
-        "spad.filter_write": filter_values * ps.cols,
+        "spad.filter_write": active_rows * ps.cols * ps.p * ps.qs,
         # Each MAC but a psum's first reads it back; each active PE reads every psum once more for its token.
         "spad.psum_read": macs - active_rows * psums * ps.F + ps.F * psums * active_rows,
         "macs": macs,

@@ -10,8 +10,64 @@ from quidam.config import AcceleratorConfig
 from quidam.workloads.layer import ConvLayer
 
 from .commands import CommandFormat, DramRead, DramWrite, Pass
+from .search import filter_groups
 
-__all__ = ["DramLayout", "Schedule"]
+__all__ = ["DramLayout", "Schedule", "WeightBlock"]
+
+
+@dataclass(frozen=True)
+class WeightBlock:
+    """The filter words of one (filter block, filter-row fold, channel block), as its passes load them.
+
+    Word ``(g*p + m)*q*S + c*S + s`` from ``base`` holds, in lane ``l``, the
+    weight the PE row ``i = g*filter_lanes + l`` keeps in filter scratchpad
+    entry ``(m*q + c)*S + s``: filter ``m0 + m``, channel ``c0 + k*q + c`` and
+    filter row ``r0 + r`` for the row's set ``k = i // set_stride`` and row
+    ``r = i mod set_stride`` in it; a lane whose row, set or channel the pass
+    does not have holds 0.
+
+    Members
+    -------
+    base : int
+        Off-chip word address.
+    m0, p, r0, set_rows, c0, channels : int
+        The block's filters, filter rows and channels.
+    q, S, set_stride, filter_lanes : int
+        The mapping's channels per set, filter width, PE rows per set, and
+        PE rows per filter word.
+    """
+
+    base: int
+    m0: int
+    p: int
+    r0: int
+    set_rows: int
+    c0: int
+    channels: int
+    q: int
+    S: int
+    set_stride: int
+    filter_lanes: int
+
+    @property
+    def groups(self) -> int:
+        return filter_groups(self.channels, self.q, self.set_stride, self.set_rows, self.filter_lanes)
+
+    @property
+    def words(self) -> int:
+        return self.groups * self.p * self.q * self.S
+
+    def weights(self) -> np.ndarray:
+        """``(words, filter_lanes, 4)`` int64: the ``(m, c, r, s)`` in each lane of each word, -1 for 0."""
+        g, m, c, s, lane = np.meshgrid(np.arange(self.groups), np.arange(self.p), np.arange(self.q),
+                                       np.arange(self.S), np.arange(self.filter_lanes), indexing="ij")
+        row = g * self.filter_lanes + lane
+        k, r = row // self.set_stride, row % self.set_stride
+        channel = k * self.q + c
+        valid = (r < self.set_rows) & (channel < self.channels)
+        index = np.stack([self.m0 + m, self.c0 + channel, self.r0 + r, s], axis=-1)
+        index[~valid] = -1
+        return index.reshape(self.words, self.filter_lanes, 4)
 
 
 @dataclass(frozen=True)
@@ -23,12 +79,9 @@ class DramLayout:
     ifmap_base, ifmap_row_words : int
         The ifmap, ``[C][H][ifmap_row_words]`` words: each row packed from
         lane 0, ``floor(word_bits / act_bits)`` values per word.
-    weight_base, weight_row_words : int
-        The weights, one filter row of ``S`` values per ``weight_row_words``
-        words, in the order ``weight_rows`` lists (the order the passes load
-        them).
-    weight_rows : numpy.ndarray
-        ``(n, 3)`` int64 ``(m, c, r)`` of each stored filter row.
+    weight_base : int
+        The weights: the :class:`WeightBlock` s one after another.
+    weight_blocks : tuple of WeightBlock
     ofmap_base, ofmap_row_words : int
         The output psums, ``[M][E][ofmap_row_words]`` words.
     words : int
@@ -38,8 +91,7 @@ class DramLayout:
     ifmap_base: int
     ifmap_row_words: int
     weight_base: int
-    weight_row_words: int
-    weight_rows: np.ndarray
+    weight_blocks: tuple
     ofmap_base: int
     ofmap_row_words: int
     words: int

@@ -48,14 +48,14 @@ from quidam.workloads.layer import ConvLayer
 from .commands import MAX_SIDE, MAX_STRIDE, CommandFormat
 from .model import ACCESS_KEYS, pass_cycles
 
-__all__ = ["FAILURES", "POINT_FIELDS", "LayerPerformance", "LayerTable", "layer_performance", "lookahead_ring", "mapping_costs",
-           "point_table", "uses_lookahead"]
+__all__ = ["FAILURES", "POINT_FIELDS", "LayerPerformance", "LayerTable", "filter_groups", "filter_words",
+           "layer_performance", "lookahead_ring", "mapping_costs", "point_table", "uses_lookahead"]
 
-#: The per-point arrays :func:`layer_performance` reads (integers; ``glb_words``, ``bank_depth`` and
-#: ``psum_lanes`` are :class:`~quidam.mapping.commands.CommandFormat`'s, the last three the accelerator's
-#: latencies, ``Accelerator.timing``).
+#: The per-point arrays :func:`layer_performance` reads (integers; ``glb_words``, ``bank_depth``,
+#: ``psum_lanes`` and ``filter_lanes`` are :class:`~quidam.mapping.commands.CommandFormat`'s, the last
+#: three the accelerator's latencies, ``Accelerator.timing``).
 POINT_FIELDS = ("rows", "cols", "ifmap_spad_depth", "filter_spad_depth", "psum_spad_depth", "glb_words",
-                "bank_depth", "psum_lanes", "glb_word_bits", "act_bits", "wt_bits", "psum_bits",
+                "bank_depth", "psum_lanes", "filter_lanes", "glb_word_bits", "act_bits", "wt_bits", "psum_bits",
                 "dram_bytes_per_cycle", "mac_latency", "accumulate_interval", "result_delay")
 
 #: Why a layer does not map, by the code in :attr:`LayerPerformance.failure` (0: it maps).
@@ -108,7 +108,7 @@ def point_table(configs: list[AcceleratorConfig], timings: list[dict]) -> dict[s
     for config, timing in zip(configs, timings, strict=True):
         fmt = CommandFormat(config)
         fields = {**config.to_dict(), **timing, "glb_words": fmt.glb_words, "bank_depth": fmt.bank_depth,
-                  "psum_lanes": fmt.psum_lanes}
+                  "psum_lanes": fmt.psum_lanes, "filter_lanes": fmt.filter_lanes}
         rows.append([fields[name] for name in POINT_FIELDS])
     table = np.array(rows, dtype=np.int64).reshape(len(configs), len(POINT_FIELDS))
     return {name: table[:, index] for index, name in enumerate(POINT_FIELDS)}
@@ -127,6 +127,17 @@ def uses_lookahead(layer: ConvLayer, q, ifmap_spad_depth):
 
 def _ceil_div(a, b):
     return -(-a // b)
+
+
+def filter_groups(channels, q, set_stride, set_rows, filter_lanes):
+    """Groups of ``filter_lanes`` PE rows a pass loads filter words for (``Pass.filter_groups``; ints or
+    arrays): the rows from the first to the last active one, ``ceil(channels / q)`` sets of ``set_stride``."""
+    return _ceil_div((_ceil_div(channels, q) - 1) * set_stride + set_rows, filter_lanes)
+
+
+def filter_words(channels, p, q, S, set_stride, set_rows, filter_lanes):
+    """Filter words a pass loads, one per group and filter scratchpad entry of its ``p*q*S``."""
+    return filter_groups(channels, q, set_stride, set_rows, filter_lanes) * p * q * S
 
 
 def _transfer(words, pts):
@@ -150,13 +161,13 @@ class LayerTable:
         self.E, self.F, self.U, self.S = layer.E, layer.F, layer.stride, layer.S
         word_bits = pts["glb_word_bits"]
         self.if_row_words = _ceil_div(layer.W, word_bits // pts["act_bits"])
-        self.w_row_words = _ceil_div(layer.S, word_bits // pts["wt_bits"])
         self.ps_row_words = _ceil_div(self.F, word_bits // pts["psum_bits"])
         self.n_next = min(layer.stride, layer.S)
         self.values_per_row = layer.S + (self.F - 1) * self.n_next
         self.inside_columns = self._inside_columns()
         self.h = np.minimum(layer.R, pts["rows"])
         self.t = pts["rows"] // self.h
+        self.filter_lanes = pts["filter_lanes"]
 
     def _inside_columns(self) -> int:
         L = self.L
@@ -179,7 +190,8 @@ class LayerTable:
         L = self.L
         channels = np.minimum(q * self.t, L.C)
         rows = np.minimum(L.H, (e - 1) * L.stride + self.h)
-        return self.h * p * channels * self.w_row_words + channels * rows * self.if_row_words
+        return (filter_words(channels, p, q, L.S, self.h, self.h, self.filter_lanes)
+                + channels * rows * self.if_row_words)
 
     def fits(self, p, q, e, pts, wide):
         """Whether the passes of (p, q, e) fit the GLB with one data region after the psum tile (lane
@@ -269,10 +281,10 @@ def _costs(lay: LayerTable, pts: dict, p, q, e, wide, overlap, counts: bool):
                     n = block * n_h * n_c
                     # The first pass of each tile (full fold, first channel block) reads no psums from the GLB.
                     firsts = np.where((ha == h) & (cb == np.minimum(qt, C)), block, 0)
-                    filter_values = ha * ps * cb * S
-                    weight_words = ha * ps * cb * lay.w_row_words
+                    weight_words = filter_words(cb, ps, q, S, h, ha, pts["filter_lanes"])
+                    filter_writes = _ceil_div(cb, q) * ha * ps * q * S
                     feed = cb * nstream * lay.values_per_row
-                    later = pass_cycles(rows=rows, filter_values=filter_values, F=F,
+                    later = pass_cycles(rows=rows, filter_words=weight_words, F=F,
                                         compute=q * S * slots + mac_latency + 1, first_feed=cb * nstream * S,
                                         next_feed=cb * nstream * lay.n_next, tokens=tokens, ii=2,
                                         result_delay=result_delay, lookahead=lookahead)
@@ -283,12 +295,12 @@ def _costs(lay: LayerTable, pts: dict, p, q, e, wide, overlap, counts: bool):
                         active_rows = _ceil_div(cb, q) * ha
                         for key, value in (
                                 ("dram.read", weight_words), ("glb.write", weight_words + F * psums),
-                                ("glb.read", filter_values + F * psums), ("array.ifmap_bus", feed),
-                                ("array.filter_bus", filter_values), ("array.psum_in", F * psums),
+                                ("glb.read", weight_words + F * psums), ("array.ifmap_bus", feed),
+                                ("array.filter_bus", weight_words), ("array.psum_in", F * psums),
                                 ("array.psum_out", F * psums), ("spad.ifmap_read", macs),
                                 ("spad.filter_read", macs), ("spad.psum_write", macs), ("macs", macs),
                                 ("spad.ifmap_write", cb * eb * ha * lay.values_per_row),
-                                ("spad.filter_write", filter_values * eb),
+                                ("spad.filter_write", filter_writes * eb),
                                 ("spad.psum_read", macs - active_rows * psums * F + F * psums * active_rows)):
                             acc[key] = acc[key] + n * value
 
@@ -372,11 +384,12 @@ def _overlap_saving(lay: LayerTable, pts: dict, p, q, e, wide):
         slots = np.maximum(ps, pts["accumulate_interval"])
         tokens = lay.groups(eb, pts, wide) * ps
         nstream = (eb - 1) * np.minimum(U, ha) + ha
-        cycles = pass_cycles(rows=pts["rows"], filter_values=ha * ps * cb * S, F=F,
+        weights = filter_words(cb, ps, q, S, h, ha, pts["filter_lanes"])
+        cycles = pass_cycles(rows=pts["rows"], filter_words=weights, F=F,
                              compute=q * S * slots + pts["mac_latency"] + 1, first_feed=cb * nstream * S,
                              next_feed=cb * nstream * lay.n_next, tokens=tokens, ii=np.where(first, 1, 2),
                              result_delay=pts["result_delay"], lookahead=lookahead)
-        transfers = (2 + _transfer(ha * ps * cb * lay.w_row_words, pts)
+        transfers = (2 + _transfer(weights, pts)
                      + cb * np.where(n_rows > 0, 2 + _transfer(n_rows * lay.if_row_words, pts), 0))
         return _Run.of(cycles, transfers, count)
 

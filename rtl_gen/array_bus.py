@@ -9,7 +9,7 @@ holds the widths that depend on the configuration.
 from amaranth.lib import data
 
 from quidam.config import AcceleratorConfig
-from quidam.mapping.commands import field_bits
+from quidam.mapping.commands import CommandFormat, field_bits
 
 __all__ = ["ArrayBuses"]
 
@@ -41,8 +41,10 @@ class ArrayBuses:
         ``set``, ``r`` (filter row inside the set), ``channels`` (valid
         channel slots of the set).
     filters : StructLayout
-        A filter value for every PE of ``row``: ``valid``, ``row``, ``addr``
-        (filter scratchpad entry), ``data``.
+        A filter word for the PE rows of ``group``: ``valid``, ``group``,
+        ``addr`` (filter scratchpad entry), ``data`` (one value per row of the
+        group: PE row ``i`` takes lane ``i mod filter_lanes`` of group ``i //
+        filter_lanes``, :attr:`~quidam.mapping.commands.CommandFormat.filter_lanes`).
     ifmap : StructLayout
         An ifmap value multicast to every PE of PE set ``set`` whose stream
         row is ``y``: ``valid``, ``set``, ``y``, ``slot`` (ifmap scratchpad
@@ -66,7 +68,9 @@ class ArrayBuses:
             "valid": 1, "row": INDEX_BITS, "active": 1, "set": INDEX_BITS, "r": INDEX_BITS,
             "channels": COUNT_BITS,
         })
-        self.filters = data.StructLayout({"valid": 1, "row": INDEX_BITS, "addr": filter_addr, "data": wt})
+        lanes = CommandFormat(config).filter_lanes
+        self.filters = data.StructLayout({"valid": 1, "group": INDEX_BITS, "addr": filter_addr,
+                                          "data": data.ArrayLayout(wt, lanes)})
         self.ifmap = data.StructLayout({
             "valid": 1, "set": INDEX_BITS, "y": STREAM_ROW_BITS, "slot": ifmap_addr, "data": act,
         })

@@ -97,8 +97,8 @@ class Controller(wiring.Component):
 
     def elaborate(self, platform):
         config, m = self._config, Module()
-        word_bits, act, wt, pb = config.glb_word_bits, config.act_bits, config.wt_bits, config.psum_bits
-        vi, vw, vp = word_bits // act, word_bits // wt, word_bits // pb
+        word_bits, act, pb = config.glb_word_bits, config.act_bits, config.psum_bits
+        vi, vp = word_bits // act, word_bits // pb
         lanes = self._format.psum_lanes
 
         # Dispatch, in order: a pass when the array and the transfer engine are idle, a transfer when the
@@ -123,8 +123,7 @@ class Controller(wiring.Component):
         # Pass loop state.
         i_row, k, r = Signal(6), Signal(6), Signal(6)
         remaining = Signal(12)
-        set_channels = Signal(12)
-        m_idx, c_idx, s_idx = Signal(11), Signal(11), Signal(11)
+        m_idx = Signal(11)
         row_word = Signal(len(self.glb_addr) + 1)
         filter_m_base, filter_cs = Signal(11), Signal(11)
         step, window_base = Signal(12), Signal(11)
@@ -136,14 +135,13 @@ class Controller(wiring.Component):
 
         # Registered bus beats (the GLB read returns one cycle after the address).
         fil_beat = Signal(self.filters.shape())
-        fil_lane = Signal(range(max(vw, 2)))
         if_beat = Signal(self.ifmap.shape())
         if_lane = Signal(range(max(vi, 2)))
         if_zero = Signal()
         m.d.sync += [fil_beat.valid.eq(0), if_beat.valid.eq(0)]
         m.d.comb += [
             self.filters.eq(fil_beat),
-            self.filters.data.eq(_lane(self.glb_rd_data, fil_lane, wt, vw)),
+            self.filters.data.eq(self.glb_rd_data[:len(self.filters.data.as_value())]),
             self.ifmap.eq(if_beat),
             self.ifmap.data.eq(Mux(if_zero, 0, _lane(self.glb_rd_data, if_lane, act, vi))),
         ]
@@ -209,31 +207,21 @@ class Controller(wiring.Component):
                 with m.Else():
                     m.d.sync += r.eq(r + 1)
                 with m.If(i_row == config.rows - 1):
-                    m.d.sync += [k.eq(0), r.eq(0), i_row.eq(0), m_idx.eq(0), c_idx.eq(0), s_idx.eq(0),
-                                 remaining.eq(ps.channels),
-                                 set_channels.eq(self._at_most(ps.channels, ps.q)),
-                                 row_word.eq(ps.w_base), filter_m_base.eq(0), filter_cs.eq(0)]
+                    m.d.sync += [k.eq(0), r.eq(0), i_row.eq(0), m_idx.eq(0), row_word.eq(ps.w_base),
+                                 filter_m_base.eq(0), filter_cs.eq(0)]
                     m.next = "FILTERS"
 
-            # ---- pass: GLB -> filter scratchpads, one value per cycle, loop (set, r, m, c, s)
+            # ---- pass: GLB -> filter scratchpads, one word per cycle for a group of PE rows, loop (group, m, c*S + s)
             with m.State("FILTERS"):
-                m.d.comb += [self.glb_rd_en.eq(1), self.glb_addr.eq(row_word + s_idx // vw)]
-                m.d.sync += [fil_beat.valid.eq(1), fil_beat.row.eq(i_row),
-                             fil_beat.addr.eq(filter_m_base + filter_cs), fil_lane.eq(s_idx % vw)]
-                m.d.sync += [s_idx.eq(s_idx + 1), filter_cs.eq(filter_cs + 1)]
-                with m.If(s_idx == ps.S - 1):
-                    m.d.sync += [s_idx.eq(0), row_word.eq(row_word + ps.w_row_words), c_idx.eq(c_idx + 1)]
-                    with m.If(c_idx == set_channels - 1):
-                        m.d.sync += [c_idx.eq(0), filter_cs.eq(0), filter_m_base.eq(filter_m_base + ps.qs),
-                                     m_idx.eq(m_idx + 1)]
-                        with m.If(m_idx == ps.p - 1):
-                            m.d.sync += [m_idx.eq(0), filter_m_base.eq(0), r.eq(r + 1), i_row.eq(i_row + 1)]
-                            with m.If(r == ps.set_rows - 1):
-                                left = remaining - set_channels
-                                m.d.sync += [r.eq(0), k.eq(k + 1), i_row.eq((k + 1) * ps.set_stride),
-                                             remaining.eq(left), set_channels.eq(self._at_most(left, ps.q))]
-                                with m.If(k == ps.sets - 1):
-                                    m.next = "FEED_START"
+                m.d.comb += [self.glb_rd_en.eq(1), self.glb_addr.eq(row_word)]
+                m.d.sync += [fil_beat.valid.eq(1), fil_beat.group.eq(k), fil_beat.addr.eq(filter_m_base + filter_cs),
+                             row_word.eq(row_word + 1), filter_cs.eq(filter_cs + 1)]
+                with m.If(filter_cs == ps.qs - 1):
+                    m.d.sync += [filter_cs.eq(0), filter_m_base.eq(filter_m_base + ps.qs), m_idx.eq(m_idx + 1)]
+                    with m.If(m_idx == ps.p - 1):
+                        m.d.sync += [m_idx.eq(0), filter_m_base.eq(0), k.eq(k + 1)]
+                        with m.If(k == ps.filter_groups - 1):
+                            m.next = "FEED_START"
 
             # ---- pass step: stream the new ifmap values of output column `step` (the feeder below)
             with m.State("FEED_START"):

@@ -44,7 +44,8 @@ class PE(wiring.Component):
 
     A PE runs the 1-D convolution primitive of the row-stationary dataflow:
     its filter scratchpad holds ``p`` filters x ``q`` channels of one filter
-    row (entry ``(m*q + c)*S + s``), its ifmap scratchpad a ring of ``ring``
+    row (entry ``(m*q + c)*S + s``; a filter beat writes one entry in every
+    active PE of a group of ``filter_lanes`` rows, each from its own lane), its ifmap scratchpad a ring of ``ring``
     entries per channel for ``q`` channels of one ifmap row (``S``, the
     sliding window, or ``S + min(U, S)`` with lookahead: the next column's
     new values arrive while the PE computes; the ``i``-th value streamed
@@ -138,9 +139,10 @@ class PE(wiring.Component):
 
         # Filter and ifmap captures from the multicast buses.
         fil, ifm = self.filters, self.ifmap
+        lanes = CommandFormat(config).filter_lanes
         m.d.comb += [
-            filter_spad.wr_en.eq(fil.valid & (fil.row == self._row) & (self._col < compute.cols)),
-            filter_spad.wr_addr.eq(fil.addr), filter_spad.wr_data.eq(fil.data),
+            filter_spad.wr_en.eq(fil.valid & (fil.group == self._row // lanes) & enabled),
+            filter_spad.wr_addr.eq(fil.addr), filter_spad.wr_data.eq(fil.data[self._row % lanes]),
             ifmap_spad.wr_en.eq(ifm.valid & enabled & (ifm.set == pe_set) & (ifm.y == stream_row)),
             ifmap_spad.wr_addr.eq(ifm.slot), ifmap_spad.wr_data.eq(ifm.data),
         ]

@@ -62,8 +62,9 @@ def test_the_closed_form_cost_of_any_mapping_equals_the_model_of_its_schedule(co
 def test_the_schedule_reads_every_weight_and_writes_every_output_once():
     _, layer = parse_layer_ref("resnet20:7")
     schedule = map_layer(layer, SMALL)
-    rows = {tuple(row) for row in schedule.dram.weight_rows.tolist()}
-    assert len(rows) == len(schedule.dram.weight_rows) == layer.M * layer.C * layer.R
+    stored = np.concatenate([block.weights().reshape(-1, 4) for block in schedule.dram.weight_blocks])
+    stored = stored[stored[:, 0] >= 0]
+    assert len({tuple(weight) for weight in stored.tolist()}) == len(stored) == layer.M * layer.C * layer.R * layer.S
     performance = evaluate(schedule)
     words = layer.M * layer.E * schedule.dram.ofmap_row_words
     assert performance.accesses["dram.write"] == words
