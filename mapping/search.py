@@ -335,8 +335,12 @@ def _costs(lay: LayerTable, pts: dict, p, q, e, wide, overlap, counts: bool):
                 lo = L.padding - y_pad
                 inside = _stream_rows_inside(lo, lo + L.H, eb, ha, U)
                 acc["glb.read"] = acc["glb.read"] + weight * inside * lay.inside_columns
-    if np.any(overlap):
-        cycles = cycles - np.where(overlap, _overlap_saving(lay, pts, p, q, e, wide), 0)
+    rows = np.flatnonzero(overlap)
+    if rows.size:
+        part = {name: values[rows] for name, values in pts.items()}
+        saving = _overlap_saving(LayerTable(L, part), part, p[rows], q[rows], e[rows], wide[rows])
+        cycles = cycles.copy()
+        cycles[rows] -= saving
     return cycles, acc
 
 
@@ -359,6 +363,11 @@ class _Run:
                     np.where(other.present, other.last_pass, self.last_pass), self.saving + other.saving + joint,
                     self.present | other.present)
 
+    def __getitem__(self, index) -> "_Run":
+        values = (self.first_transfers, self.last_pass, self.saving, self.present)
+        shape = np.broadcast_shapes(*(np.shape(value) for value in values))
+        return _Run(*(np.broadcast_to(value, shape)[index] for value in values))
+
     def times(self, count) -> "_Run":
         joint = np.maximum(count - 1, 0) * np.minimum(self.last_pass, self.first_transfers)
         return _Run(self.first_transfers, self.last_pass, np.where(self.present, count * self.saving + joint, 0),
@@ -380,7 +389,8 @@ def _overlap_saving(lay: LayerTable, pts: dict, p, q, e, wide):
     full_c, rest_c = C // qt, C % qt
     first_c = np.minimum(qt, C)
 
-    def pass_run(ps, eb, ha, cb, first, n_rows, count):
+    def pass_run(ps, eb, last, ha, cb, first, n_rows, count):
+        # The pass's cycles on the two output-row block sizes (axis 1 of eb: full, last), then per block.
         slots = np.maximum(ps, pts["accumulate_interval"])
         tokens = lay.groups(eb, pts, wide) * ps
         nstream = (eb - 1) * np.minimum(U, ha) + ha
@@ -389,43 +399,50 @@ def _overlap_saving(lay: LayerTable, pts: dict, p, q, e, wide):
                              compute=q * S * slots + pts["mac_latency"] + 1, first_feed=cb * nstream * S,
                              next_feed=cb * nstream * lay.n_next, tokens=tokens, ii=np.where(first, 1, 2),
                              result_delay=pts["result_delay"], lookahead=lookahead)
+        cycles = np.where(last, cycles[:, 1:2], cycles[:, 0:1])
         transfers = (2 + _transfer(weights, pts)
                      + cb * np.where(n_rows > 0, 2 + _transfer(n_rows * lay.if_row_words, pts), 0))
         return _Run.of(cycles, transfers, count)
 
     def tile(ps, b):
         e0 = b * e
-        eb = np.clip(lay.E - e0, 1, e)
+        eb_last = np.clip(lay.E - (n_blocks - 1) * e, 1, e)
+        eb = np.stack([e, eb_last])[None]   # 1 x (full, last) x points
+        last = b == n_blocks - 1
         run = None
         for fold in range(int(folds.max())):
             r0 = fold * h
             ha = np.maximum(np.minimum(h, L.R - r0), 1)
             y_pad = e0 * U + r0
             y_first = np.maximum(0, y_pad - L.padding)
-            n_rows = np.maximum(0, np.minimum(L.H, y_pad - L.padding + (eb - 1) * U + ha) - y_first)
+            rows_end = y_pad - L.padding + (np.where(last, eb_last, e) - 1) * U + ha
+            n_rows = np.maximum(0, np.minimum(L.H, rows_end) - y_first)
             in_fold = (fold < folds).astype(np.int64)
-            parts = (pass_run(ps, eb, ha, first_c, fold == 0, n_rows, in_fold),
-                     pass_run(ps, eb, ha, qt, False, n_rows, in_fold * np.maximum(full_c - 1, 0)),
-                     pass_run(ps, eb, ha, np.maximum(rest_c, 1), False, n_rows, in_fold * (full_c > 0) * (rest_c > 0)))
+            parts = (pass_run(ps, eb, last, ha, first_c, fold == 0, n_rows, in_fold),
+                     pass_run(ps, eb, last, ha, qt, False, n_rows, in_fold * np.maximum(full_c - 1, 0)),
+                     pass_run(ps, eb, last, ha, np.maximum(rest_c, 1), False, n_rows,
+                              in_fold * (full_c > 0) * (rest_c > 0)))
             for part in parts:
                 run = part if run is None else run.then(part)
         return run
 
-    def filter_block(ps):
-        # The output-row blocks in order: the first edge blocks, the interior ones (all alike), the last edge.
-        run = None
-        for k in [*range(edge), None, *range(edge, 2 * edge)]:
-            if k is None:
-                b, count = np.full_like(n_blocks, edge), np.maximum(0, n_blocks - 2 * edge)
-            else:
-                b = k if k < edge else n_blocks - 2 * edge + k
-                count = ((b < n_blocks) & (b >= 0) & ((k < edge) | (b >= edge))).astype(np.int64)
-            part = tile(ps, np.maximum(b, 0)).times(count)
-            run = part if run is None else run.then(part)
-        return run
-
+    # The output-row blocks in order: the first edge blocks, the interior ones (all alike), the last edge;
+    # each block's tile on both filter-block sizes at once (axis 0: full, rest; axis 1: the block).
+    blocks, counts = [], []
+    for k in [*range(edge), None, *range(edge, 2 * edge)]:
+        if k is None:
+            blocks.append(np.full_like(n_blocks, edge))
+            counts.append(np.maximum(0, n_blocks - 2 * edge))
+        else:
+            b = k if k < edge else n_blocks - 2 * edge + k
+            blocks.append(np.maximum(b, 0) + np.zeros_like(n_blocks))
+            counts.append(((b < n_blocks) & (b >= 0) & ((k < edge) | (b >= edge))).astype(np.int64))
     full_p, rest_p = L.M // p, L.M % p
-    run = filter_block(p).times(full_p).then(filter_block(np.maximum(rest_p, 1)).times((rest_p > 0).astype(np.int64)))
+    tiles = tile(np.stack([p, np.maximum(rest_p, 1)])[:, None], np.stack(blocks)).times(np.stack(counts))
+    run = tiles[:, 0]
+    for k in range(1, len(blocks)):
+        run = run.then(tiles[:, k])
+    run = run[0].times(full_p).then(run[1].times((rest_p > 0).astype(np.int64)))
     return run.saving
 
 
@@ -492,9 +509,15 @@ def layer_performance(layer: ConvLayer, points: dict) -> LayerPerformance:
         overlap = np.repeat([False, True], take.size)
         q = np.full(index.size, q_value)
         stacked = LayerTable(layer, part)
-        e = np.where(overlap, _largest_e(stacked, part, p_all, q, wide, True),
-                     _largest_e(stacked, part, p_all, q, wide, False))
-        cycles, _ = _costs(stacked, part, p_all, q, np.maximum(e, 1), wide, overlap, counts=False)
+        single, double = (_largest_e(stacked, part, p_all, q, wide, flag) for flag in (False, True))
+        e = np.where(overlap, double, single)
+        # With the same e two regions are never slower than one: one region is costed only where it holds more.
+        costed = np.flatnonzero((e > 0) & (overlap | (single > double)))
+        cycles = np.full(index.size, np.iinfo(np.int64).max)
+        if costed.size:
+            sub = {name: values[costed] for name, values in part.items()}
+            cycles[costed], _ = _costs(LayerTable(layer, sub), sub, p_all[costed], q[costed], e[costed],
+                                       wide[costed], overlap[costed], counts=False)
         sizes = [r.size for r in rows]
         bounds = np.cumsum([0, *sizes])
         # The search's order: per candidate, one data region before two.
