@@ -93,16 +93,18 @@ def test_off_chip_backpressure_changes_only_the_cycles(record_property, tmp_path
     assert run.rtl_cycles > run.model_cycles
 
 
-@pytest.mark.parametrize("fields,wide,lookahead", [
-    ({"pe_type": "lightpe1", "glb_banks": 1, "ifmap_spad_depth": 3}, 0, 0),
-    ({"pe_type": "lightpe1", "glb_banks": 4, "ifmap_spad_depth": 8}, 1, 1),
-], ids=["serial-reduction-no-lookahead", "wide-reduction-lookahead"])
-def test_each_reduction_and_feed_mode(record_property, tmp_path, fields, wide, lookahead):
+@pytest.mark.parametrize("fields,modes", [
+    ({"pe_type": "lightpe1", "glb_banks": 1, "ifmap_spad_depth": 3}, (0, 0, 0)),
+    ({"pe_type": "lightpe1", "glb_banks": 4, "ifmap_spad_depth": 8}, (1, 1, 0)),
+    ({"pe_type": "lightpe1", "glb_banks": 8, "ifmap_spad_depth": 8}, (1, 1, 1)),
+], ids=["serial-reduction-no-lookahead", "wide-reduction-lookahead", "wide-lookahead-transfers-beside-the-array"])
+def test_each_reduction_feed_and_transfer_mode(record_property, tmp_path, fields, modes):
+    # Four lane banks leave the GLB no banks for two data regions; eight leave four.
     config = parse_config({"rows": 3, "cols": 5, "glb_kib": 8, "psum_spad_depth": 8, **fields})
     layer = ConvLayer(name="modes", C=6, M=10, H=12, W=12, R=3, S=3, stride=1, padding=1)
     run = run_layer(config, layer, tmp_path / "build")
-    _check(run, layer, f"3x5 lightpe1 wide={wide} lookahead={lookahead}", record_property)
-    assert (run.schedule["wide"], run.schedule["lookahead"]) == (wide, lookahead)
+    _check(run, layer, f"3x5 lightpe1 wide, lookahead, overlap = {modes}", record_property)
+    assert (run.schedule["wide"], run.schedule["lookahead"], run.schedule["overlap"]) == modes
 
 
 def test_macro_memories_simulate_like_the_behavioural_ones(record_property, tmp_path):
