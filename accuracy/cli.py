@@ -1,0 +1,115 @@
+"""``quidam accuracy`` (train every PE format, resumable) and ``quidam coexplore`` (accuracy vs hardware)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import click
+
+from quidam.errors import ConfigError
+from quidam.inputs import output_dir
+
+from .data import DATASET_NAMES
+
+__all__ = ["accuracy_command", "coexplore_command"]
+
+_RESULTS = Path("reports/accuracy")
+
+
+def _network(name: str, dataset: str):
+    from quidam.workloads.networks import get_network
+
+    if dataset not in DATASET_NAMES:
+        raise ConfigError(f"--dataset: unknown dataset {dataset!r}; allowed: {', '.join(DATASET_NAMES)}")
+    try:
+        return get_network(name, dataset)
+    except ConfigError as error:
+        raise ConfigError(f"--network: {error}") from None
+
+
+@click.command("accuracy")
+@click.option("--network", required=True, metavar="NET", help="resnet8, vgg8 (digits); resnet20, resnet56, vgg16, "
+              "resnet8, vgg8 (CIFAR).")
+@click.option("--dataset", default="digits", show_default=True, metavar="DATASET",
+              help="digits (built in), cifar10 or cifar100 (from --data-dir).")
+@click.option("--pe", "pe", default="all", show_default=True, metavar="all|FORMAT,...",
+              help="Formats: fp32, int16, lightpe1, lightpe2, int<A>x<W> (all: the seed types, int8x8, int4x4, "
+                   "int2x2).")
+@click.option("--seeds", type=click.IntRange(1, 100), default=5, show_default=True, help="Seeds 0..N-1 per format.")
+@click.option("--epochs", type=click.IntRange(1, 10_000), help="Epochs (default: the recipe's for the dataset).")
+@click.option("--data-dir", type=click.Path(path_type=Path), help="Folder holding cifar-10-batches-py or "
+              "cifar-100-python (or that folder itself).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=_RESULTS,
+              show_default=True, help="Folder of the results file and the weights.")
+def accuracy_command(network, dataset, pe, seeds, epochs, data_dir, out_dir):
+    """Quantization-aware training of a network in every PE format and seed; top-1 through the golden convolution.
+
+    Resumable: finished (format, seed) runs in OUT/<network>-<dataset>.json are
+    kept, the others trained; each run is written as soon as it finishes.
+    Exit status 1 when a format's golden-path predictions differ from its
+    fake-quant model's on any test image (integer formats), 2 on bad input.
+    """
+    from .data import load_data
+    from .quantizers import parse_labels
+    from .runs import code_digest, run_accuracy
+    from .train import DEFAULT_EPOCHS, Recipe
+
+    net = _network(network, dataset)
+    labels = parse_labels(pe)
+    data = load_data(dataset, data_dir)
+    out_dir = output_dir(out_dir, "output folder")
+    recipe = Recipe(epochs=epochs or DEFAULT_EPOCHS[dataset])
+    start = time.perf_counter()
+    results = run_accuracy(net, data, labels, range(seeds), recipe, out_dir, progress=True, echo=click.echo)
+    click.echo(f"{net.name} on {dataset}: {len(labels)} formats x {seeds} seeds in "
+               f"{time.perf_counter() - start:.1f} s; {len(data.train_y)} train, {len(data.test_y)} test images")
+    code, mismatched = code_digest(), []
+    for label in labels:
+        runs = [results["runs"][label][str(seed)] for seed in range(seeds)]
+        top1 = [run["top1"] for run in runs]
+        std = results["summary"][label]["top1_std"] if len(top1) == results["summary"][label]["seeds"] else 0.0
+        click.echo(f"  {label:<9} top-1 {100 * sum(top1) / len(top1):6.2f} % +- {100 * std:.2f} "
+                   f"over {len(top1)} seeds")
+        mismatched += [f"{label} seed {seed}" for seed, run in enumerate(runs)
+                       if label != "fp32" and run["agree"] != run["images"]]
+    stale = sum(run["code_digest"] != code for by_seed in results["runs"].values() for run in by_seed.values())
+    if stale:
+        click.echo(f"  note: {stale} kept runs were trained by other code (code digest differs)")
+    click.echo(f"wrote {out_dir / f'{net.name}-{dataset}.json'}")
+    if mismatched:
+        click.echo(f"error: golden-path predictions differ from the fake-quant model's: {', '.join(mismatched)}",
+                   err=True)
+        raise click.exceptions.Exit(1)
+
+
+@click.command("coexplore")
+@click.option("--network", required=True, metavar="NET", help="A network trained by quidam accuracy.")
+@click.option("--dataset", default="digits", show_default=True, metavar="DATASET", help="digits, cifar10 or cifar100.")
+@click.option("--results", "results_dir", type=click.Path(file_okay=False, path_type=Path), default=_RESULTS,
+              show_default=True, help="Folder of quidam accuracy's results.")
+@click.option("--space", default="default", show_default=True, metavar="default|FILE.yaml",
+              help="Design space (see quidam.dse.space).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Output folder (default: reports/coexplore/<network>-<dataset>).")
+def coexplore_command(network, dataset, results_dir, space, out_dir):
+    """Accuracy vs normalized perf/area and vs normalized energy: Pareto fronts, plot and table.
+
+    Joins quidam accuracy's results with the exploration of the same workload
+    (the committed model cards); writes coexplore.json, coexplore.md and
+    coexplore.png.
+    """
+    from .coexplore import write_coexplore
+
+    net = _network(network, dataset)
+    out_dir = output_dir(out_dir or Path("reports/coexplore") / f"{net.name}-{dataset}", "output folder")
+    table, files = write_coexplore(net.name, dataset, results_dir=results_dir, out_dir=out_dir, space=space)
+    click.echo(f"{net.name} on {dataset}: {table['points_with_accuracy']} of {table['points']} design points "
+               f"have an accuracy; fronts of {len(table['fronts']['perf_per_area'])} (perf/area) and "
+               f"{len(table['fronts']['energy'])} (energy) points")
+    for row in table["formats"]:
+        best = row["best_perf"]
+        where = (f"best perf/area {best['norm_perf_per_area']:.2f}, least energy "
+                 f"{row['best_energy']['norm_energy']:.2f}" if best else "no model card")
+        click.echo(f"  {row['label']:<9} top-1 {100 * row['top1_mean']:6.2f} % +- {100 * row['top1_std']:.2f}; {where}")
+    click.echo(f"wrote {', '.join(str(path) for path in files.values())}")
