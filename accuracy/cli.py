@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 
@@ -42,7 +43,9 @@ def _network(name: str, dataset: str):
               "cifar-100-python (or that folder itself).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=_RESULTS,
               show_default=True, help="Folder of the results file and the weights.")
-def accuracy_command(network, dataset, pe, seeds, epochs, data_dir, out_dir):
+@click.option("--check-weights", is_flag=True, help="Reload the weights of every kept run, check their SHA-256 and "
+              "evaluate them again (exit 1 when a result changed).")
+def accuracy_command(network, dataset, pe, seeds, epochs, data_dir, out_dir, check_weights):
     """Quantization-aware training of a network in every PE format and seed; top-1 through the golden convolution.
 
     Resumable: finished (format, seed) runs in OUT/<network>-<dataset>.json are
@@ -53,15 +56,20 @@ def accuracy_command(network, dataset, pe, seeds, epochs, data_dir, out_dir):
     from .data import load_data
     from .quantizers import parse_labels
     from .runs import code_digest, run_accuracy
-    from .train import DEFAULT_EPOCHS, Recipe
+    from .train import RECIPES
 
     net = _network(network, dataset)
     labels = parse_labels(pe)
     data = load_data(dataset, data_dir)
     out_dir = output_dir(out_dir, "output folder")
-    recipe = Recipe(epochs=epochs or DEFAULT_EPOCHS[dataset])
+    recipe = RECIPES[dataset] if epochs is None else dataclasses.replace(RECIPES[dataset], epochs=epochs)
     start = time.perf_counter()
-    results = run_accuracy(net, data, labels, range(seeds), recipe, out_dir, progress=True, echo=click.echo)
+    try:
+        results = run_accuracy(net, data, labels, range(seeds), recipe, out_dir, check_weights=check_weights,
+                               progress=True, echo=click.echo)
+    except RuntimeError as error:
+        click.echo(f"error: {error}", err=True)
+        raise click.exceptions.Exit(1) from None
     click.echo(f"{net.name} on {dataset}: {len(labels)} formats x {seeds} seeds in "
                f"{time.perf_counter() - start:.1f} s; {len(data.train_y)} train, {len(data.test_y)} test images")
     code, mismatched = code_digest(), []

@@ -32,21 +32,23 @@ from quidam.inputs import InputError, load_json
 from quidam.workloads.networks import Network
 
 from .data import ImageData
-from .train import Recipe, evaluate, save_weights, train
+from .train import Recipe, evaluate, load_weights, save_weights, train
 
 __all__ = ["code_digest", "read_results", "results_path", "run_accuracy", "summarize", "weights_path"]
 
 _ROOT = Path(__file__).resolve().parent.parent
-# The sources that decide a trained network's numbers: this package, the number formats, the layer tables.
-_CODE = ("accuracy", "formats", "workloads")
+# The sources that decide a trained network's numbers: training, the network, the data, the number formats and
+# the layer tables (not the command line, the results bookkeeping or the co-exploration).
+_CODE = ("accuracy/quantizers.py", "accuracy/network.py", "accuracy/train.py", "accuracy/data.py", "formats/*.py",
+         "workloads/*.py")
 
 
 def code_digest() -> str:
-    """SHA-256 of the Python sources of :mod:`quidam.accuracy`, :mod:`quidam.formats` and :mod:`quidam.workloads`."""
+    """SHA-256 of the sources that decide a trained network's numbers (training, network, data, formats, layers)."""
     hasher = hashlib.sha256()
-    for folder in _CODE:
-        for path in sorted((_ROOT / folder).glob("*.py")):
-            hasher.update(f"{folder}/{path.name}\0".encode())
+    for pattern in _CODE:
+        for path in sorted(_ROOT.glob(pattern)):
+            hasher.update(f"{path.relative_to(_ROOT).as_posix()}\0".encode())
             hasher.update(path.read_bytes())
     return hasher.hexdigest()
 
@@ -87,8 +89,18 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def _check(weights: Path, stored: dict, network: Network, label: str, data: ImageData) -> None:
+    """Reload a kept run's weights and evaluate them again; refuse a changed file or result."""
+    if weights.is_file() and _sha256(weights) != stored["weights_sha256"]:
+        raise InputError(f"weights file {weights}: corrupted or changed (its SHA-256 differs from the results file)")
+    scores = evaluate(load_weights(weights, network, label), data)
+    changed = [key for key, value in scores.items() if stored.get(key) != value]
+    if changed:
+        raise RuntimeError(f"{label}: the weights in {weights} give another {', '.join(changed)} than recorded")
+
+
 def run_accuracy(network: Network, data: ImageData, labels: tuple[str, ...], seeds: range, recipe: Recipe,
-                 out_dir: str | os.PathLike[str], *, progress: bool = False,
+                 out_dir: str | os.PathLike[str], *, check_weights: bool = False, progress: bool = False,
                  echo: Callable[[str], None] = print) -> dict:
     """Train and evaluate every (label, seed) not already in the results file; return the results.
 
@@ -106,10 +118,21 @@ def run_accuracy(network: Network, data: ImageData, labels: tuple[str, ...], see
         Training recipe; a stored run counts only with the same recipe and data digest.
     out_dir : path
         Folder of the results file and the weights.
+    check_weights : bool
+        Reload every kept run's weights file, check its SHA-256 and evaluate it
+        again; a different result raises.
     progress : bool
         Show a progress bar per training.
     echo : callable
         Receives one line per run.
+
+    Raises
+    ------
+    InputError
+        A malformed results file; with ``check_weights``, a missing, corrupted
+        or changed weights file.
+    RuntimeError
+        With ``check_weights``, a kept run whose weights no longer give its result.
     """
     path = results_path(out_dir, network)
     lock = path.with_name(f".{path.name}.lock")
@@ -121,7 +144,9 @@ def run_accuracy(network: Network, data: ImageData, labels: tuple[str, ...], see
         for seed in seeds:
             stored = results["runs"].get(label, {}).get(str(seed))
             if stored and all(stored.get(key) == value for key, value in wanted.items()):
-                echo(f"{label} seed {seed}: top-1 {stored['top1']:.4f} (kept)")
+                if check_weights:
+                    _check(path.parent / stored["weights"], stored, network, label, data)
+                echo(f"{label} seed {seed}: top-1 {stored['top1']:.4f} (kept{', weights checked' * check_weights})")
                 continue
             start = time.perf_counter()
             model = train(network, label, data, seed, recipe, progress=progress)

@@ -2,8 +2,13 @@
 
 The recipe (:class:`Recipe`, recorded with every result) is QADAM's: SGD with
 Nesterov momentum 0.9, weight decay 5e-4, batch 128, learning rate 0.1 divided
-by 5 at 30, 60 and 80 % of the epochs; only the number of epochs is the
-dataset's (:data:`DEFAULT_EPOCHS`). Every step runs the fake-quant forward
+by 5 at 30, 60 and 80 % of the epochs, for 200 epochs on CIFAR
+(:data:`RECIPES`). On digits it is the same but for batch 32, learning rate
+0.05 and 30 epochs: the networks have no batch normalization (every layer is
+a plain convolution the accelerator runs, plus a bias), and with 1,437
+training images QADAM's batch and rate gave 11 steps per epoch and fp32 test
+accuracies of 92-96 % after 40 epochs (measured on seed 0 of both digits
+networks), against 97.5-98 % with these. Every step runs the fake-quant forward
 pass (:class:`~quidam.accuracy.network.QuantizedNetwork`) in float32 with
 straight-through gradients. A seed fixes the initial weights and the order of
 the batches; training runs on one CPU thread (``torch.set_num_threads(1)``),
@@ -37,10 +42,8 @@ from quidam.workloads.networks import Network
 from .data import ImageData
 from .network import QuantizedNetwork
 
-__all__ = ["DEFAULT_EPOCHS", "WEIGHTS_BYTES", "Recipe", "evaluate", "load_weights", "save_weights", "train"]
+__all__ = ["RECIPES", "WEIGHTS_BYTES", "Recipe", "evaluate", "load_weights", "save_weights", "train"]
 
-#: Epochs of the full recipe per dataset (QADAM trains CIFAR for 200).
-DEFAULT_EPOCHS = {"digits": 40, "cifar10": 200, "cifar100": 200}
 #: Largest weights file read, bytes.
 WEIGHTS_BYTES = 256 << 20
 
@@ -60,6 +63,11 @@ class Recipe:
 
     def to_dict(self) -> dict:
         return {"optimizer": "sgd", **asdict(self), "milestones": list(self.milestones)}
+
+
+#: The full recipe of each dataset (``quidam accuracy --epochs`` replaces only the epochs).
+RECIPES = {"digits": Recipe(epochs=30, batch=32, lr=0.05), "cifar10": Recipe(epochs=200),
+           "cifar100": Recipe(epochs=200)}
 
 
 def _augment(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -176,9 +184,9 @@ def load_weights(path: str | os.PathLike[str], network: Network, label: str) -> 
             raise InputError(f"weights file {path}: {key} must be {value!r}, found "
                              f"{str(stored[key]) if key in stored else 'nothing'!r}")
     with torch.no_grad():
-        tensors = [("peaks", model.peaks)] + [
-            (f"{kind}_{i}", getattr(model, f"{kind}s")[i]) for i in range(len(network.layers))
-            for kind in ("weight", "bias")]
+        tensors = [("peaks", model.peaks)]
+        for i, (weight, bias) in enumerate(zip(model.weights, model.biases)):
+            tensors += [(f"weight_{i}", weight), (f"bias_{i}", bias)]
         for name, tensor in tensors:
             array = stored.get(name)
             if array is None or array.shape != tuple(tensor.shape) or array.dtype.kind != "f" \
