@@ -275,3 +275,35 @@ def test_accuracy_command_resumes_without_redoing_finished_seeds(tmp_path):
     assert "weights file" in line and "lightpe2-seed1.npz" in line
     results_file.write_text("{\"runs\": [1, 2]}")
     assert "malformed" in refused(*args)
+
+
+def test_coexplore_joins_accuracy_with_the_design_points(tmp_path):
+    network = get_network("resnet8", "digits")
+    summary = {"fp32": 0.98, "int16": 0.975, "lightpe1": 0.97, "lightpe2": 0.976, "int4x4": 0.95}
+    results = {"network": "resnet8", "dataset": "digits", "runs": {},
+               "summary": {label: {"seeds": 5, "top1_mean": top1, "top1_std": 0.004, "top5_mean": 1.0}
+                           for label, top1 in summary.items()}}
+    (tmp_path / "acc").mkdir()
+    (tmp_path / "acc" / "resnet8-digits.json").write_text(json.dumps(results))
+    space = tmp_path / "space.yaml"
+    space.write_text("pe_types: [fp32, int16, lightpe1, lightpe2]\nbase: {glb_banks: 8, glb_word_bits: 64}\n"
+                     "grid: {rows: [4, 8, 12], cols: [4, 8, 14], glb_kib: [32, 64]}\n")
+    out = tmp_path / "co"
+    code, stdout, err = run_cli("coexplore", "--network", "resnet8", "--results", tmp_path / "acc", "--space", space,
+                                "--out", out)
+    assert code == 0, err
+    table = json.loads((out / "coexplore.json").read_text())
+    assert (out / "coexplore.png").read_bytes()[:4] == b"\x89PNG" and "int4x4" in (out / "coexplore.md").read_text()
+    rows = {row["label"]: row for row in table["formats"]}
+    assert rows["int4x4"]["points"] == 0 and rows["int4x4"]["best_perf"] is None
+    assert all(rows[label]["points"] > 0 for label in ("fp32", "int16", "lightpe1", "lightpe2"))
+    assert rows["int16"]["best_perf"]["norm_perf_per_area"] == 1.0  # normalized to the best INT16 point
+    for name, key, better in (("perf_per_area", "norm_perf_per_area", 1), ("energy", "norm_energy", -1)):
+        front = table["fronts"][name]
+        assert front and front[-1 if better == 1 else 0]["accuracy"] <= max(summary.values())
+        points = [(p["accuracy"], better * p[key]) for p in front]
+        for a in points:  # no front point dominates another
+            assert not any(b[0] >= a[0] and b[1] >= a[1] and b != a for b in points)
+        assert max(p["accuracy"] for p in front) == summary["fp32"]
+    line = refused("coexplore", "--network", "vgg8", "--results", tmp_path / "acc", "--out", out)
+    assert "vgg8-digits.json" in line and "quidam accuracy" in line
