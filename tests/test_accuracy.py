@@ -288,7 +288,7 @@ def test_coexplore_joins_accuracy_with_the_design_points(tmp_path):
     space = tmp_path / "space.yaml"
     space.write_text("pe_types: [fp32, int16, lightpe1, lightpe2]\nbase: {glb_banks: 8, glb_word_bits: 64}\n"
                      "grid: {rows: [4, 8, 12], cols: [4, 8, 14], glb_kib: [32, 64]}\n")
-    out = tmp_path / "co"
+    out = tmp_path / "co" / "resnet8-digits"
     code, stdout, err = run_cli("coexplore", "--network", "resnet8", "--results", tmp_path / "acc", "--space", space,
                                 "--out", out)
     assert code == 0, err
@@ -307,3 +307,12 @@ def test_coexplore_joins_accuracy_with_the_design_points(tmp_path):
         assert max(p["accuracy"] for p in front) == summary["fp32"]
     line = refused("coexplore", "--network", "vgg8", "--results", tmp_path / "acc", "--out", out)
     assert "vgg8-digits.json" in line and "quidam accuracy" in line
+    # The HTML report gains the section.
+    explored = tmp_path / "explore"
+    assert run_cli("explore", "--workload", "resnet8", "--dataset", "digits", "--space", space,
+                   "--out", explored / "resnet8-digits")[0] == 0
+    page = tmp_path / "report.html"
+    code, _, err = run_cli("report", "--explore", explored, "--coexplore", tmp_path / "co", "--out", page)
+    assert code == 0, err
+    text = page.read_text()
+    assert "Accuracy vs hardware" in text and "resnet8 on digits" in text and "97.50 &plusmn; 0.40" in text
