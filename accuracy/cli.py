@@ -13,7 +13,7 @@ from quidam.inputs import output_dir
 
 from .data import DATASET_NAMES
 
-__all__ = ["accuracy_command", "coexplore_command"]
+__all__ = ["accuracy_command", "coexplore_command", "tensors_command"]
 
 _RESULTS = Path("reports/accuracy")
 
@@ -121,3 +121,50 @@ def coexplore_command(network, dataset, results_dir, space, out_dir):
                  f"{row['best_energy']['norm_energy']:.2f}" if best else "no model card")
         click.echo(f"  {row['label']:<9} top-1 {100 * row['top1_mean']:6.2f} % +- {100 * row['top1_std']:.2f}; {where}")
     click.echo(f"wrote {', '.join(str(path) for path in files.values())}")
+
+
+@click.command("accuracy-tensors")
+@click.option("--network", required=True, metavar="NET", help="A network trained by quidam accuracy.")
+@click.option("--dataset", default="digits", show_default=True, metavar="DATASET", help="digits, cifar10 or cifar100.")
+@click.option("--pe", "label", required=True, metavar="FORMAT", help="The trained format (fp32, lightpe1, int8x8, ...).")
+@click.option("--seed", type=click.IntRange(0, 100), default=0, show_default=True, help="The trained seed.")
+@click.option("--layer", "index", type=click.IntRange(0), required=True, help="Layer index (quidam workloads show).")
+@click.option("--image", type=click.IntRange(0), default=0, show_default=True, help="Test image index.")
+@click.option("--results", "results_dir", type=click.Path(file_okay=False, path_type=Path), default=_RESULTS,
+              show_default=True, help="Folder of quidam accuracy's results and weights.")
+@click.option("--data-dir", type=click.Path(path_type=Path), help="CIFAR folder (as for quidam accuracy).")
+@click.option("--out", "out_file", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="The .npz to write (the input of quidam simulate --tensors).")
+def tensors_command(network, dataset, label, seed, index, image, results_dir, data_dir, out_file):
+    """Write one trained layer's real operands (a test image through the layers before it) for quidam simulate.
+
+    \b
+    Example: quidam accuracy-tensors --network resnet8 --pe lightpe2 --layer 1 --out l1.npz
+             quidam simulate --config LIGHTPE2.yaml --layer resnet8:1 --dataset digits --tensors l1.npz
+    """
+    from quidam.inputs import InputError
+
+    from .data import load_data
+    from .quantizers import pe_config
+    from .runs import read_results, results_path
+    from .tensors import write_layer_tensors
+    from .train import load_weights
+
+    net = _network(network, dataset)
+    pe_config(label)
+    if index >= len(net.layers):
+        raise ConfigError(f"--layer: {net.name} has layers 0..{len(net.layers) - 1}, not {index}")
+    path = results_path(results_dir, net)
+    run = read_results(path, net)["runs"].get(label, {}).get(str(seed))
+    if run is None:
+        raise InputError(f"accuracy results {path}: no run of {label} seed {seed}; train it with quidam accuracy")
+    model = load_weights(path.parent / run["weights"], net, label)
+    data = load_data(dataset, data_dir)
+    if image >= len(data.test_y):
+        raise ConfigError(f"--image: the test split has images 0..{len(data.test_y) - 1}, not {image}")
+    arrays = write_layer_tensors(model, data.test_x[image], index, image, out_file)
+    layer = net.layers[index]
+    click.echo(f"{net.name} layer {index} ({layer.name}) in {label}, seed {seed}, test image {image}: ifmap "
+               f"{arrays['ifmap_codes'].shape}, weights {arrays['weight_codes'].shape}, scales "
+               f"{float(arrays['activation_scale']):.6g} x {float(arrays['weight_scale']):.6g}")
+    click.echo(f"wrote {out_file}")

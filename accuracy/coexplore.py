@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from quidam.dse.explore import Exploration, explore, pareto_front
-from quidam.files import write_json, write_text
+from quidam.files import write_bytes, write_json, write_text
 from quidam.inputs import InputError
 from quidam.workloads.networks import Network, get_network
 
@@ -154,9 +154,7 @@ def _plot(table: dict, path: Path) -> None:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=110)
     plt.close(figure)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_bytes(buffer.getvalue())
-    os.replace(temporary, path)
+    write_bytes(path, buffer.getvalue())
 
 
 def write_coexplore(network: str, dataset: str, *, results_dir: str | os.PathLike[str],

@@ -42,6 +42,7 @@ STAGE_COMMANDS: dict[str, tuple[str, str]] = {
     "report": ("quidam.dse.cli", "report_command"),
     "accuracy": ("quidam.accuracy.cli", "accuracy_command"),
     "coexplore": ("quidam.accuracy.cli", "coexplore_command"),
+    "accuracy-tensors": ("quidam.accuracy.cli", "tensors_command"),
 }
 
 

@@ -316,3 +316,42 @@ def test_coexplore_joins_accuracy_with_the_design_points(tmp_path):
     assert code == 0, err
     text = page.read_text()
     assert "Accuracy vs hardware" in text and "resnet8 on digits" in text and "97.50 &plusmn; 0.40" in text
+
+
+def test_a_trained_layer_runs_bit_exact_on_the_rtl(tmp_path):
+    """A trained LightPE-2 layer, its real weights and a real test image after the layers before it, through the
+    generated accelerator (Icarus): the RTL's psums are the golden path's."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "acc"
+    assert run_cli("accuracy", "--network", "resnet8", "--pe", "lightpe2", "--seeds", "1", "--epochs", "1",
+                   "--out", out)[0] == 0
+    tensors = tmp_path / "layer3.npz"
+    code, stdout, err = run_cli("accuracy-tensors", "--network", "resnet8", "--pe", "lightpe2", "--layer", "3",
+                                "--image", "7", "--results", out, "--out", tensors)
+    assert code == 0, err
+    config = tmp_path / "lightpe2.yaml"
+    config.write_text("pe_type: lightpe2\nrows: 3\ncols: 4\nglb_kib: 8\nglb_banks: 2\n")
+    done = subprocess.run([sys.executable, "-m", "quidam", "simulate", "--config", str(config), "--layer",
+                           "resnet8:3", "--dataset", "digits", "--tensors", str(tensors), "--json", "--dump",
+                           str(tmp_path / "dump"), "--build", str(tmp_path / "build")], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout)
+    assert result["bit_exact"] and result["rtl_cycles"] == result["model_cycles"]
+    stored = np.load(tensors)
+    assert np.array_equal(np.load(tmp_path / "dump" / "ofmap.npy"), stored["psums"])
+    assert np.count_nonzero(stored["ifmap_codes"]) > 0 and str(stored["label"]) == "lightpe2"
+
+
+def test_simulate_refuses_tensors_of_another_shape_or_format(tmp_path):
+    config = tmp_path / "int8.yaml"
+    config.write_text("pe_type: int\nact_bits: 8\nwt_bits: 8\n")
+    tensors = tmp_path / "t.npz"
+    np.savez(tensors, ifmap_codes=np.zeros((1, 16, 8, 8), np.uint8), weight_codes=np.zeros((16, 16, 3, 3), np.uint8))
+    args = ("simulate", "--config", config, "--layer", "resnet8:3", "--dataset", "digits", "--tensors", tensors)
+    assert "weight_codes must have the layer's shape (32, 16, 3, 3)" in refused(*args)
+    np.savez(tensors, ifmap_codes=np.zeros((1, 16, 8, 8), np.uint16), weight_codes=np.full((32, 16, 3, 3), 300))
+    assert "signed 8-bit values" in refused(*args)
+    tensors.write_bytes(b"not a zip")
+    assert "not an .npz" in refused(*args)
