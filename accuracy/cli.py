@@ -83,7 +83,8 @@ def accuracy_command(network, dataset, pe, seeds, epochs, data_dir, out_dir, che
                        if label != "fp32" and run["agree"] != run["images"]]
     stale = sum(run["code_digest"] != code for by_seed in results["runs"].values() for run in by_seed.values())
     if stale:
-        click.echo(f"  note: {stale} kept runs were trained by other code (code digest differs)")
+        click.echo(f"  note: {stale} kept runs were trained by code of another digest than this checkout's "
+                   f"(kept all the same; delete the results file to retrain them)")
     click.echo(f"wrote {out_dir / f'{net.name}-{dataset}.json'}")
     if mismatched:
         click.echo(f"error: golden-path predictions differ from the fake-quant model's: {', '.join(mismatched)}",

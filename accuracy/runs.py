@@ -40,7 +40,7 @@ _ROOT = Path(__file__).resolve().parent.parent
 # The sources that decide a trained network's numbers: training, the network, the data, the number formats and
 # the layer tables (not the command line, the results bookkeeping or the co-exploration).
 _CODE = ("accuracy/quantizers.py", "accuracy/network.py", "accuracy/train.py", "accuracy/data.py", "formats/*.py",
-         "workloads/*.py")
+         "workloads/layer.py", "workloads/networks.py")
 
 
 def code_digest() -> str:
