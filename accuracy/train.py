@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import io
 import os
-import time
 import zipfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
