@@ -55,7 +55,7 @@ def accuracy_command(network, dataset, pe, seeds, epochs, data_dir, out_dir, che
     """
     from .data import load_data
     from .quantizers import parse_labels
-    from .runs import code_digest, run_accuracy
+    from .runs import code_digest, run_accuracy, summarize
     from .train import RECIPES
 
     net = _network(network, dataset)
@@ -72,15 +72,13 @@ def accuracy_command(network, dataset, pe, seeds, epochs, data_dir, out_dir, che
         raise click.exceptions.Exit(1) from None
     click.echo(f"{net.name} on {dataset}: {len(labels)} formats x {seeds} seeds in "
                f"{time.perf_counter() - start:.1f} s; {len(data.train_y)} train, {len(data.test_y)} test images")
-    code, mismatched = code_digest(), []
-    for label in labels:
-        runs = [results["runs"][label][str(seed)] for seed in range(seeds)]
-        top1 = [run["top1"] for run in runs]
-        std = results["summary"][label]["top1_std"] if len(top1) == results["summary"][label]["seeds"] else 0.0
-        click.echo(f"  {label:<9} top-1 {100 * sum(top1) / len(top1):6.2f} % +- {100 * std:.2f} "
-                   f"over {len(top1)} seeds")
-        mismatched += [f"{label} seed {seed}" for seed, run in enumerate(runs)
-                       if label != "fp32" and run["agree"] != run["images"]]
+    asked = {label: {str(seed): results["runs"][label][str(seed)] for seed in range(seeds)} for label in labels}
+    for label, scores in summarize(asked).items():
+        click.echo(f"  {label:<9} top-1 {100 * scores['top1_mean']:6.2f} % +- {100 * scores['top1_std']:.2f} "
+                   f"over {scores['seeds']} seeds")
+    code = code_digest()
+    mismatched = [f"{label} seed {seed}" for label, by_seed in asked.items() for seed, run in by_seed.items()
+                  if label != "fp32" and run["agree"] != run["images"]]
     stale = sum(run["code_digest"] != code for by_seed in results["runs"].values() for run in by_seed.values())
     if stale:
         click.echo(f"  note: {stale} kept runs were trained by code of another digest than this checkout's "
