@@ -142,7 +142,7 @@ def _plot(table: dict, path: Path) -> None:
         points = table["fronts"][front]
         if points:
             axis.plot([p[key] for p in points], [100 * p["accuracy"] for p in points], "k--", linewidth=1,
-                      label="Pareto front")
+                      marker="s", markersize=11, markerfacecolor="none", label="Pareto front")
         axis.set_xscale("log")
         axis.set_xlabel(xlabel)
         axis.grid(alpha=0.3)
