@@ -355,3 +355,18 @@ def test_simulate_refuses_tensors_of_another_shape_or_format(tmp_path):
     assert "signed 8-bit values" in refused(*args)
     tensors.write_bytes(b"not a zip")
     assert "not an .npz" in refused(*args)
+
+
+@pytest.mark.parametrize("name", ["resnet8", "vgg8"])
+def test_committed_results_are_complete_and_make_coexplore_trains_nothing(tmp_path, name):
+    committed = Path(__file__).resolve().parents[1] / "reports" / "accuracy" / f"{name}-digits.json"
+    (tmp_path / committed.name).write_bytes(committed.read_bytes())
+    code, stdout, err = run_cli("accuracy", "--network", name, "--dataset", "digits", "--out", tmp_path)
+    assert code == 0, err
+    assert stdout.count("(kept)") == len(DEFAULT_LABELS) * 5 and not (tmp_path / "weights").exists()
+    results = json.loads(committed.read_text())
+    assert results["summary"]["fp32"]["top1_mean"] >= 0.97
+    for label, by_seed in results["runs"].items():
+        assert sorted(by_seed) == [str(seed) for seed in range(5)]
+        if label != "fp32":
+            assert all(run["agree"] == run["images"] == 360 for run in by_seed.values())
