@@ -4,5 +4,6 @@
 CIFAR), :mod:`.network` (a workload's layer table as a network, the host-side
 steps, the golden path), :mod:`.train` (recipe, training, evaluation, weights
 files), :mod:`.runs` (resumable results per format and seed), :mod:`.coexplore`
-(accuracy joined with the exploration's points) and :mod:`.cli`.
+(accuracy joined with the exploration's points), :mod:`.tensors` (one trained
+layer's operands for the RTL) and :mod:`.cli`.
 """

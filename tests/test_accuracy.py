@@ -201,6 +201,16 @@ def test_cifar_loader_reads_the_python_pickle_folders(tmp_path, name):
     assert load_data(name, folder).digest == data.digest  # the folder itself works too
 
 
+def test_cifar_folder_trains_end_to_end_with_augmentation(tmp_path):
+    _write_cifar(tmp_path / "data", "cifar10")
+    code, stdout, err = run_cli("accuracy", "--network", "resnet8", "--dataset", "cifar10", "--data-dir",
+                                tmp_path / "data", "--pe", "int8x8", "--seeds", "1", "--epochs", "1",
+                                "--out", tmp_path / "acc")
+    assert code == 0, err
+    run = json.loads((tmp_path / "acc" / "resnet8-cifar10.json").read_text())["runs"]["int8x8"]["0"]
+    assert run["images"] == 6 and run["agree"] == 6 and run["recipe"]["batch"] == 128
+
+
 def test_cifar_loader_refuses_missing_malformed_and_hostile_batches(tmp_path):
     folder = _write_cifar(tmp_path, "cifar10")
     (folder / "data_batch_3").unlink()
