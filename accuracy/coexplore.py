@@ -33,7 +33,7 @@ from quidam.inputs import InputError
 from quidam.workloads.networks import Network, get_network
 
 from .quantizers import pe_config
-from .runs import read_results, results_path
+from .runs import read_results, results_path, summarize
 
 __all__ = ["coexplore", "write_coexplore"]
 
@@ -67,7 +67,7 @@ def coexplore(network: Network, results_dir: str | os.PathLike[str], *, space: s
     if not path.exists():
         raise InputError(f"accuracy results {path}: no such file; run `quidam accuracy --network {network.name} "
                          f"--dataset {network.dataset}` first")
-    summary = read_results(path, network).get("summary", {})
+    summary = summarize(read_results(path, network)["runs"])
     if not summary:
         raise InputError(f"accuracy results {path}: no finished run")
     result = explore(network.name, network.dataset, space=space, models_dir=models_dir)

@@ -34,13 +34,19 @@ from quidam.workloads.networks import Network
 from .data import ImageData
 from .train import Recipe, evaluate, load_weights, save_weights, train
 
-__all__ = ["code_digest", "read_results", "results_path", "run_accuracy", "summarize", "weights_path"]
+__all__ = ["RUN_KEYS", "code_digest", "read_results", "results_path", "run_accuracy", "summarize", "weights_path"]
 
 _ROOT = Path(__file__).resolve().parent.parent
 # The sources that decide a trained network's numbers: training, the network, the data, the number formats and
 # the layer tables (not the command line, the results bookkeeping or the co-exploration).
 _CODE = ("accuracy/quantizers.py", "accuracy/network.py", "accuracy/train.py", "accuracy/data.py", "formats/*.py",
          "workloads/layer.py", "workloads/networks.py")
+
+
+#: The keys every stored run has.
+RUN_KEYS = frozenset({"top1", "top5", "fake_quant_top1", "agree", "images", "max_logit_difference", "epochs",
+                      "train_seconds", "recipe", "data_digest", "code_digest", "weights", "weights_sha256"})
+_NUMBERS = ("top1", "top5", "fake_quant_top1", "agree", "images", "max_logit_difference")
 
 
 def code_digest() -> str:
@@ -71,6 +77,12 @@ def read_results(path: Path, network: Network) -> dict:
     if not (isinstance(results, dict) and isinstance(results.get("runs"), dict)
             and all(isinstance(runs, dict) for runs in results["runs"].values())):
         raise InputError(f"accuracy results {path}: malformed (a dict with a dict of runs per format expected)")
+    for label, by_seed in results["runs"].items():
+        for seed, run in by_seed.items():
+            missing = RUN_KEYS - run.keys() if isinstance(run, dict) else RUN_KEYS
+            if missing or not all(isinstance(run[key], (int, float)) for key in _NUMBERS):
+                raise InputError(f"accuracy results {path}: run {label} seed {seed} is malformed "
+                                 f"(missing or non-numeric: {', '.join(sorted(missing) or _NUMBERS)})")
     return results
 
 

@@ -19,7 +19,7 @@ import torch
 from quidam.accuracy.data import load_data
 from quidam.accuracy.network import QuantizedNetwork, headroom, program
 from quidam.accuracy.quantizers import DEFAULT_LABELS, fake_quantize, formats, parse_labels, pe_config, saturation
-from quidam.accuracy.runs import read_results
+from quidam.accuracy.runs import RUN_KEYS, read_results
 from quidam.accuracy.train import Recipe, evaluate, load_weights, save_weights, train
 from quidam.cli import main
 from quidam.errors import QuidamError
@@ -285,14 +285,18 @@ def test_accuracy_command_resumes_without_redoing_finished_seeds(tmp_path):
     assert "weights file" in line and "lightpe2-seed1.npz" in line
     results_file.write_text("{\"runs\": [1, 2]}")
     assert "malformed" in refused(*args)
+    results_file.write_text(json.dumps({"runs": {"int4x4": {"0": {"top1": "high"}}}}))
+    assert "run int4x4 seed 0 is malformed" in refused(*args)
 
 
 def test_coexplore_joins_accuracy_with_the_design_points(tmp_path):
     network = get_network("resnet8", "digits")
     summary = {"fp32": 0.98, "int16": 0.975, "lightpe1": 0.97, "lightpe2": 0.976, "int4x4": 0.95}
-    results = {"network": "resnet8", "dataset": "digits", "runs": {},
-               "summary": {label: {"seeds": 5, "top1_mean": top1, "top1_std": 0.004, "top5_mean": 1.0}
-                           for label, top1 in summary.items()}}
+    offsets = (-0.004, 0.0, 0.004)  # three seeds: mean top1, sample std 0.004
+    run = {key: 0 for key in RUN_KEYS} | {"images": 360, "agree": 360, "top5": 1.0}
+    results = {"network": "resnet8", "dataset": "digits",
+               "runs": {label: {str(seed): {**run, "top1": top1 + offset} for seed, offset in enumerate(offsets)}
+                        for label, top1 in summary.items()}}
     (tmp_path / "acc").mkdir()
     (tmp_path / "acc" / "resnet8-digits.json").write_text(json.dumps(results))
     space = tmp_path / "space.yaml"
