@@ -11,7 +11,7 @@ OUT     ?= build/$(PE)
 SWEEP   ?= default
 JOBS    ?=
 
-.PHONY: help setup test test-fast generate characterize characterize-mac models explore report
+.PHONY: help setup test test-fast generate characterize characterize-mac models explore report coexplore
 
 help:  ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -49,3 +49,12 @@ explore: $(STAMP)  ## Explore the default space on the six workloads from the co
 
 report: $(STAMP)  ## One HTML page (reports/quidam.html): model accuracy, exploration results, comparison with QADAM
 	$(QUIDAM) report --out reports/quidam.html
+
+# The digits networks of quidam accuracy; each trains on its own core, kept results are never retrained.
+COEXPLORE_NETS := resnet8 vgg8
+
+coexplore: $(STAMP)  ## Accuracy of every format x 5 seeds on digits (trained only when missing), fronts vs perf/area and energy into reports/coexplore/
+	@set -e; pids=; for net in $(COEXPLORE_NETS); do \
+	  $(QUIDAM) accuracy --network $$net --dataset digits & pids="$$pids $$!"; done; \
+	  for pid in $$pids; do wait $$pid; done
+	@set -e; for net in $(COEXPLORE_NETS); do $(QUIDAM) coexplore --network $$net --dataset digits; done

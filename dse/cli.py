@@ -93,10 +93,13 @@ def explore_command(workload, dataset, pe, space, out_dir, models_dir, dram_pj_p
 @click.option("--model-report", "model_report_dir", type=click.Path(file_okay=False, path_type=Path),
               default=Path("reports/models"), show_default=True,
               help="Folder of quidam fit's accuracy report (accuracy.png).")
-def report_command(out_file, explore_dir, models_dir, data_dir, model_report_dir):
+@click.option("--coexplore", "coexplore_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("reports/coexplore"), show_default=True,
+              help="Folder of the co-exploration results (one subfolder per network, from quidam coexplore).")
+def report_command(out_file, explore_dir, models_dir, data_dir, model_report_dir, coexplore_dir):
     """One self-contained HTML page: model accuracy, exploration results and the comparison with QADAM.
 
-    Reads what quidam fit and quidam explore wrote; exit status 2 when there
+    Reads what quidam fit, quidam explore and quidam coexplore wrote; exit status 2 when there
     is no exploration result to report.
 
     \b
@@ -104,5 +107,5 @@ def report_command(out_file, explore_dir, models_dir, data_dir, model_report_dir
     """
     output_dir(out_file.parent, "output folder")
     path = write_html_report(out_file, models_dir=models_dir, data_dir=data_dir, model_report_dir=model_report_dir,
-                             explore_dir=explore_dir)
+                             explore_dir=explore_dir, coexplore_dir=coexplore_dir)
     click.echo(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")

@@ -11,7 +11,11 @@ costs seconds and never refits or re-explores:
 * exploration: every ``reports/explore/<workload>-<dataset>/`` folder written
   by ``quidam explore``: its counts and failures, its QADAM-style plot, the
   best configuration of each PE type, and the comparison with QADAM's
-  published ratios, gathered in one table across the workloads.
+  published ratios, gathered in one table across the workloads;
+* accuracy in the loop: every ``reports/coexplore/<network>-<dataset>/``
+  folder written by ``quidam coexplore``: each format's top-1 accuracy (mean
+  and standard deviation over the seeds) beside its best normalized
+  performance per area and least normalized energy, and the fronts' plot.
 
 Plots are embedded as base64 PNG; the page needs no other file. What is
 missing (a PE type without a card or held-out points, a workload not
@@ -207,10 +211,35 @@ def _exploration_section(folder: Path, summary: dict, table: dict) -> str:
     return "\n".join(parts)
 
 
+def _coexploration_section(coexplore_dir: Path) -> str:
+    folders = sorted(path for path in coexplore_dir.iterdir() if path.is_dir()) if coexplore_dir.is_dir() else []
+    parts = ["<h2>Accuracy vs hardware (co-exploration)</h2>"]
+    for folder in folders:
+        if not ((folder / "coexplore.json").exists() and (folder / "coexplore.png").exists()):
+            continue
+        try:
+            table = load_json(folder / "coexplore.json", "co-exploration result")
+            rows = [[_e(row["label"]), str(row["seeds"]), f"{100 * row['top1_mean']:.2f} &plusmn; "
+                     f"{100 * row['top1_std']:.2f}",
+                     f"{row['best_perf']['norm_perf_per_area']:.2f}" if row["best_perf"] else "no model card",
+                     f"{row['best_energy']['norm_energy']:.2f}" if row["best_energy"] else ""]
+                    for row in table["formats"]]
+            title = f"{table['network']} on {table['dataset']}"
+        except (InputError, KeyError, TypeError) as error:
+            raise ConfigError(f"{folder / 'coexplore.json'}: unreadable ({error}); run quidam coexplore again") from None
+        parts += [f"<h3>{_e(title)}</h3>",
+                  _table(["format", "seeds", "top-1 (%)", "best perf/area (norm.)", "least energy (norm.)"], rows),
+                  _image(folder / "coexplore.png", f"accuracy vs hardware of {title}")]
+    if len(parts) == 1:
+        parts.append("<p class=\"note\">No co-exploration result: run <code>make coexplore</code>.</p>")
+    return "\n".join(parts)
+
+
 def write_html_report(out: str | os.PathLike[str], *, models_dir: str | os.PathLike[str] = "models/cards",
                       data_dir: str | os.PathLike[str] = "data/characterization",
                       model_report_dir: str | os.PathLike[str] = "reports/models",
-                      explore_dir: str | os.PathLike[str] = "reports/explore") -> Path:
+                      explore_dir: str | os.PathLike[str] = "reports/explore",
+                      coexplore_dir: str | os.PathLike[str] = "reports/coexplore") -> Path:
     """Write the report page to ``out`` (atomically) and return its path.
 
     Raises
@@ -226,7 +255,8 @@ def write_html_report(out: str | os.PathLike[str], *, models_dir: str | os.PathL
             _accuracy_section(Path(models_dir), Path(data_dir), Path(model_report_dir)),
             _comparison_section(explorations),
             "<h2>Exploration results</h2>",
-            *(_exploration_section(folder, summary, table) for folder, summary, table in explorations)]
+            *(_exploration_section(folder, summary, table) for folder, summary, table in explorations),
+            _coexploration_section(Path(coexplore_dir))]
     page = ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>quidam report</title>"
             f"<style>{_STYLE}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")
     out = Path(out)

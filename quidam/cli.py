@@ -40,6 +40,9 @@ STAGE_COMMANDS: dict[str, tuple[str, str]] = {
     "predict": ("quidam.models.cli", "predict_command"),
     "explore": ("quidam.dse.cli", "explore_command"),
     "report": ("quidam.dse.cli", "report_command"),
+    "accuracy": ("quidam.accuracy.cli", "accuracy_command"),
+    "coexplore": ("quidam.accuracy.cli", "coexplore_command"),
+    "accuracy-tensors": ("quidam.accuracy.cli", "tensors_command"),
 }
 
 

@@ -1,13 +1,14 @@
 """The input boundary: every file the command line reads, and every folder it writes to, passes here.
 
-Reading (:func:`read_text`, :func:`load_yaml`, :func:`load_json`) refuses, with
+Reading (:func:`read_text`, :func:`load_yaml`, :func:`load_json`; :func:`read_bytes` for
+binary files such as trained weights and image batches) refuses, with
 one line naming the file and what is allowed, before anything is parsed:
 
 * a path that is missing, a folder, or not a regular file (a FIFO, a device
   such as ``/dev/zero``, a socket);
 * a file larger than its limit (:data:`YAML_BYTES`, :data:`JSON_BYTES`,
   :data:`CSV_BYTES`), read no further than the limit;
-* text that is not UTF-8 (a UTF-8 byte-order mark is accepted), or that holds
+* (text only) text that is not UTF-8 (a UTF-8 byte-order mark is accepted), or that holds
   NUL bytes (a binary file).
 
 While parsing, YAML (the safe loader, always) refuses duplicate keys, aliases
@@ -41,7 +42,7 @@ import yaml
 from .errors import QuidamError
 
 __all__ = ["CSV_BYTES", "JSON_BYTES", "MAX_DEPTH", "MAX_DIGITS", "YAML_BYTES", "FiniteFloat", "InputError",
-           "check_finite", "load_json", "load_yaml", "output_dir", "read_text"]
+           "check_finite", "load_json", "load_yaml", "output_dir", "read_bytes", "read_text"]
 
 #: Largest YAML file read (configurations, sweeps, spaces), bytes.
 YAML_BYTES = 1 << 20
@@ -63,22 +64,22 @@ def _size(limit: int) -> str:
     return f"{limit >> 20} MiB" if limit >= 1 << 20 else f"{limit} bytes"
 
 
-def read_text(path: str | os.PathLike[str], what: str, *, limit: int = YAML_BYTES) -> str:
-    """The UTF-8 text of the regular file ``path``, at most ``limit`` bytes.
+def read_bytes(path: str | os.PathLike[str], what: str, *, limit: int) -> bytes:
+    """The bytes of the regular file ``path``, at most ``limit`` of them.
 
     Parameters
     ----------
     path : path
         The file.
     what : str
-        What the file is (``configuration``, ``sweep``, ...): the first word of every message.
+        What the file is (``configuration``, ``weights``, ...): the first word of every message.
     limit : int
         Largest size accepted, bytes.
 
     Raises
     ------
     InputError
-        Missing, not a regular file, too large, not UTF-8 or binary.
+        Missing, not a regular file or too large.
     """
     path = Path(path)
     prefix = f"{what} {path}"
@@ -102,6 +103,28 @@ def read_text(path: str | os.PathLike[str], what: str, *, limit: int = YAML_BYTE
         data = stream.read(limit + 1)
     if len(data) > limit:
         raise InputError(f"{prefix}: larger than the {_size(limit)} limit of a {what} file")
+    return data
+
+
+def read_text(path: str | os.PathLike[str], what: str, *, limit: int = YAML_BYTES) -> str:
+    """The UTF-8 text of the regular file ``path``, at most ``limit`` bytes.
+
+    Parameters
+    ----------
+    path : path
+        The file.
+    what : str
+        What the file is (``configuration``, ``sweep``, ...): the first word of every message.
+    limit : int
+        Largest size accepted, bytes.
+
+    Raises
+    ------
+    InputError
+        Refused by :func:`read_bytes`, not UTF-8 or binary.
+    """
+    data = read_bytes(path, what, limit=limit)
+    prefix = f"{what} {Path(path)}"
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:

@@ -12,7 +12,7 @@ import numpy as np
 
 from quidam.config import AcceleratorConfig
 from quidam.files import write_json, write_text
-from quidam.formats.conv import conv2d_golden, random_layer_operands
+from quidam.formats.conv import LayerOperands, conv2d_golden, random_layer_operands
 from quidam.mapping import evaluate, map_layer
 from quidam.mapping.dram_image import pack_operands, unpack_ofmap
 from quidam.rtl_gen.emit import write_accelerator
@@ -85,8 +85,12 @@ class LayerRun:
 
 def run_layer(config: AcceleratorConfig, layer: ConvLayer, build_dir: Path, *, seed: int = 1,
               memory: str = "behavioural", simulator: str = "icarus", trace: bool = False,
-              stall: float = 0.0) -> LayerRun:
+              stall: float = 0.0, operands: LayerOperands | None = None) -> LayerRun:
     """Map ``layer``, generate the accelerator into ``build_dir``, simulate one random image, compare.
+
+    ``operands`` replaces the random image and weights with given ones (one
+    image, in the codes :func:`~quidam.formats.conv2d_golden` reads), such as
+    a trained network's layer (``quidam accuracy-tensors``).
 
     With ``memory="macro"`` the GLB is built from fakeram45 instances, which
     simulate on a behavioural model of each macro (``macros.v``). A build
@@ -105,7 +109,8 @@ def run_layer(config: AcceleratorConfig, layer: ConvLayer, build_dir: Path, *, s
     build_dir = Path(build_dir).resolve()
     schedule = map_layer(layer, config)
     performance = evaluate(schedule)
-    operands = random_layer_operands(layer, config, np.random.default_rng(seed))
+    if operands is None:
+        operands = random_layer_operands(layer, config, np.random.default_rng(seed))
     image = pack_operands(schedule, operands.ifmap_codes[0], operands.weight_codes)
     fresh = write_accelerator(config, build_dir / "generated", memory=memory)
     sidecar_path = build_dir / "config.json"

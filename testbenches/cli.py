@@ -29,6 +29,33 @@ def _dump(run, config, out: Path) -> None:
     write_json(out / "config.json", config.to_dict())
 
 
+def _given_operands(path: Path, layer, config):
+    """The operands of ``--tensors``, checked against the layer's shape and the configuration's formats."""
+    import io
+    import zipfile
+
+    from quidam.formats.conv import LayerOperands, conv2d_golden
+    from quidam.inputs import InputError, read_bytes
+
+    data = read_bytes(path, "tensors file", limit=256 << 20)
+    try:
+        with np.load(io.BytesIO(data), allow_pickle=False) as arrays:
+            ifmap, weights = arrays["ifmap_codes"], arrays["weight_codes"]
+    except (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile) as error:
+        raise InputError(f"tensors file {path}: not an .npz with ifmap_codes and weight_codes "
+                         f"({' '.join(str(error).split())})") from None
+    shapes = {"ifmap_codes": (ifmap.shape, (1, layer.C, layer.H, layer.W)),
+              "weight_codes": (weights.shape, (layer.M, layer.C, layer.R, layer.S))}
+    for name, (found, expected) in shapes.items():
+        if found != expected:
+            raise InputError(f"tensors file {path}: {name} must have the layer's shape {expected}, not {found}")
+    try:  # the golden convolution validates the codes against the configured formats
+        conv2d_golden(ifmap, weights, config=config, stride=layer.stride, padding=layer.padding)
+    except ConfigError as error:
+        raise InputError(f"tensors file {path}: {error}") from None
+    return LayerOperands(ifmap, weights, ifmap, weights)  # no scales given: --dump writes the codes themselves
+
+
 @click.command("simulate")
 @click.option("--config", "config_file", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Accelerator configuration (YAML).")
@@ -47,8 +74,12 @@ def _dump(run, config, out: Path) -> None:
               help="Write ifmap.npy, weights.npy, ofmap.npy and config.json here.")
 @click.option("--build", "build_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Build folder (default sim_build/simulate-<config hash>-<layer>).")
+@click.option("--tensors", "tensors_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Simulate these operands instead of random ones: an .npz with ifmap_codes (1, C, H, W) and "
+                   "weight_codes (M, C, R, S) as conv2d_golden reads them (quidam accuracy-tensors writes one).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the summary.")
-def simulate(config_file, layer_ref, dataset, channels_scale, simulator, seed, memory, dump_dir, build_dir, as_json):
+def simulate(config_file, layer_ref, dataset, channels_scale, simulator, seed, memory, dump_dir, build_dir,
+             tensors_file, as_json):
     """Simulate one layer on the RTL; compare with the golden convolution and the analytical model.
 
     Exits 1 when the output is not bit-exact or the RTL's cycles or access
@@ -74,7 +105,8 @@ def simulate(config_file, layer_ref, dataset, channels_scale, simulator, seed, m
         f"simulate-{config.config_hash[:12]}-{layer_ref.replace(':', '_')}-{memory}"), "build folder")
     if dump_dir:
         output_dir(dump_dir, "dump folder")
-    run = run_layer(config, layer, build_dir, seed=seed, memory=memory, simulator=simulator)
+    operands = _given_operands(tensors_file, layer, config) if tensors_file else None
+    run = run_layer(config, layer, build_dir, seed=seed, memory=memory, simulator=simulator, operands=operands)
     if dump_dir:
         _dump(run, config, dump_dir)
     ok = run.bit_exact and run.cycles_match and run.accesses_match

@@ -33,6 +33,7 @@ TIERS: dict[str, tuple[str, ...]] = {
     "test_packaging": ("slow",),
     "test_models::test_committed_cards_are_fitted_on_the_committed_datasets": ("slow",),
     "test_models::test_total_area_is_the_sum_of_the_block_models": ("slow",),
+    "test_accuracy::test_a_trained_layer_runs_bit_exact_on_the_rtl": ("rtl",),
 }
 
 

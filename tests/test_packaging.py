@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-SUBPACKAGES = ("formats", "workloads", "rtl_gen", "testbenches", "characterize", "models", "pdk")
+SUBPACKAGES = ("formats", "workloads", "rtl_gen", "testbenches", "characterize", "models", "pdk", "accuracy")
 
 
 @pytest.fixture(scope="module")

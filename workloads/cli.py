@@ -13,7 +13,7 @@ _COLUMNS = ("index", "name", "C", "M", "H", "W", "R", "S", "stride", "padding", 
 
 @click.group()
 def workloads():
-    """DNN layer tables (VGG-16, ResNet-20/56/34/50) built in from the papers."""
+    """DNN layer tables (VGG-16, ResNet-20/56/34/50; ResNet-8, VGG-8 for digits) built in from the papers."""
 
 
 @workloads.command("list")
@@ -28,7 +28,7 @@ def list_networks():
 
 @workloads.command("show")
 @click.argument("net")
-@click.option("--dataset", help="cifar10, cifar100 or imagenet (default: the network's own).")
+@click.option("--dataset", help="cifar10, cifar100, imagenet or digits (default: the network's own).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
 def show(net, dataset, as_json):
     """Print the layer table of NET: index, name, C, M, H, W, R, S, stride, padding, E, F, MACs."""

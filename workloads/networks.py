@@ -12,6 +12,11 @@
   [3, 4, 6, 3] basic (34) or bottleneck (50) blocks, FC 512 (2048)-1000.
   ResNet-50 puts the stride on the 3x3 conv of a bottleneck (torchvision's
   "v1.5"); projection shortcuts on the first block of every stage.
+- Compact forms for scikit-learn's 8x8 digits (1 channel, 10 classes), the
+  networks whose accuracy quidam trains in every PE format (:mod:`quidam.accuracy`):
+  ResNet-8 is the same CIFAR ResNet with n = 1 block per stage (16, 32, 64
+  channels on 8x8, 4x4, 2x2 maps); VGG-8 keeps VGG's 3x3 stages with 2x2 max
+  pools, 16-16 / 32-32 / 64-64-64 channels on 8x8, 4x4, 2x2 maps, FC 64-classes.
 """
 
 from __future__ import annotations
@@ -23,9 +28,12 @@ from quidam.errors import ConfigError
 
 from .layer import ConvLayer
 
-__all__ = ["DATASETS", "NETWORKS", "Network", "get_network", "parse_layer_ref"]
+__all__ = ["DATASETS", "IMAGE_CHANNELS", "NETWORKS", "Network", "get_network", "parse_layer_ref"]
 
-DATASETS = {"cifar10": (32, 10), "cifar100": (32, 100), "imagenet": (224, 1000)}
+#: Dataset -> (input side, classes).
+DATASETS = {"cifar10": (32, 10), "cifar100": (32, 100), "imagenet": (224, 1000), "digits": (8, 10)}
+#: Dataset -> input channels.
+IMAGE_CHANNELS = {"cifar10": 3, "cifar100": 3, "imagenet": 3, "digits": 1}
 
 
 @dataclass(frozen=True)
@@ -64,9 +72,13 @@ def _fc(name: str, inputs: int, outputs: int) -> ConvLayer:
     return ConvLayer(name, C=inputs, M=outputs, H=1, W=1, R=1, S=1)
 
 
-def _vgg16(size: int, classes: int) -> list[ConvLayer]:
-    stages = [(64, 2), (128, 2), (256, 3), (512, 3), (512, 3)]
-    layers, channels = [], 3
+_VGG16_STAGES = ((64, 2), (128, 2), (256, 3), (512, 3), (512, 3))
+_VGG8_STAGES = ((16, 2), (32, 2), (64, 3))
+
+
+def _vgg(stages, dataset: str) -> list[ConvLayer]:
+    size, classes = DATASETS[dataset]
+    layers, channels = [], IMAGE_CHANNELS[dataset]
     for stage, (width, count) in enumerate(stages, start=1):
         for i in range(1, count + 1):
             layers.append(ConvLayer(f"conv{stage}_{i}", C=channels, M=width, H=size, W=size, R=3, S=3, padding=1))
@@ -75,13 +87,14 @@ def _vgg16(size: int, classes: int) -> list[ConvLayer]:
     if size == 7:
         layers += [_fc("fc6", 512 * 7 * 7, 4096), _fc("fc7", 4096, 4096), _fc("fc8", 4096, classes)]
     else:
-        layers.append(_fc("fc", 512 * size * size, classes))
+        layers.append(_fc("fc", channels * size * size, classes))
     return layers
 
 
-def _resnet_cifar(blocks_per_stage: int, classes: int) -> list[ConvLayer]:
-    layers = [ConvLayer("conv1", C=3, M=16, H=32, W=32, R=3, S=3, padding=1)]
-    channels, size = 16, 32
+def _resnet_cifar(blocks_per_stage: int, dataset: str) -> list[ConvLayer]:
+    size, classes = DATASETS[dataset]
+    layers = [ConvLayer("conv1", C=IMAGE_CHANNELS[dataset], M=16, H=size, W=size, R=3, S=3, padding=1)]
+    channels = 16
     for stage, width in enumerate((16, 32, 64), start=1):
         for block in range(1, blocks_per_stage + 1):
             stride = 2 if stage > 1 and block == 1 else 1
@@ -128,11 +141,13 @@ def _resnet_imagenet(bottleneck: bool, classes: int) -> list[ConvLayer]:
 
 # name -> (builder(dataset) -> layers, datasets it is defined for, default dataset)
 NETWORKS = {
-    "vgg16": (lambda d: _vgg16(*DATASETS[d]), ("imagenet", "cifar10", "cifar100"), "imagenet"),
-    "resnet20": (lambda d: _resnet_cifar(3, DATASETS[d][1]), ("cifar10", "cifar100"), "cifar10"),
-    "resnet56": (lambda d: _resnet_cifar(9, DATASETS[d][1]), ("cifar10", "cifar100"), "cifar10"),
+    "vgg16": (lambda d: _vgg(_VGG16_STAGES, d), ("imagenet", "cifar10", "cifar100"), "imagenet"),
+    "resnet20": (lambda d: _resnet_cifar(3, d), ("cifar10", "cifar100"), "cifar10"),
+    "resnet56": (lambda d: _resnet_cifar(9, d), ("cifar10", "cifar100"), "cifar10"),
     "resnet34": (lambda d: _resnet_imagenet(False, DATASETS[d][1]), ("imagenet",), "imagenet"),
     "resnet50": (lambda d: _resnet_imagenet(True, DATASETS[d][1]), ("imagenet",), "imagenet"),
+    "resnet8": (lambda d: _resnet_cifar(1, d), ("digits", "cifar10", "cifar100"), "digits"),
+    "vgg8": (lambda d: _vgg(_VGG8_STAGES, d), ("digits", "cifar10", "cifar100"), "digits"),
 }
 
 
