@@ -45,10 +45,10 @@ def pack_operands(schedule: Schedule, ifmap_codes: np.ndarray, weight_codes: np.
     for block in dram.weight_blocks:
         index = block.weights()
         m, c, r, s = np.moveaxis(index, -1, 0)
-        values = np.where(m >= 0, weights[m, c, r, s], 0).astype(np.uint64)
-        shifts = (np.arange(block.filter_lanes) * config.wt_bits).astype(np.uint64)
-        words = np.bitwise_or.reduce(values << shifts, axis=1)
-        image[block.base:block.base + block.words] = [int(word) for word in words]
+        # Python integers: a word may be wider than 64 bits.
+        values = np.where(m >= 0, weights[m, c, r, s], 0).astype(object)
+        shifts = np.arange(block.filter_lanes, dtype=object) * config.wt_bits
+        image[block.base:block.base + block.words] = list((values << shifts).sum(axis=1))
     return image
 
 

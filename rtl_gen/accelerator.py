@@ -108,7 +108,7 @@ class Accelerator(wiring.Component):
             glb.addr.eq(ctrl.glb_addr), glb.rd_en.eq(ctrl.glb_rd_en), ctrl.glb_rd_data.eq(glb.rd_data),
             glb.wr_en.eq(ctrl.glb_wr_en), glb.wr_mask.eq(ctrl.glb_wr_mask), glb.wr_data.eq(ctrl.glb_wr_data),
             glb.lane_en.eq(ctrl.lane_en), glb.lane_entry.eq(ctrl.lane_entry), glb.lane_rd_en.eq(ctrl.lane_rd_en),
-            glb.lane_wr_en.eq(ctrl.lane_wr_en), glb.lane_wr_mask.eq(ctrl.lane_wr_mask),
+            glb.lane_wr_en.eq(ctrl.lane_wr_en),
             glb.lane_wr_data.eq(ctrl.lane_wr_data), ctrl.lane_rd_data.eq(glb.lane_rd_data),
             glb.dma_addr.eq(ctrl.dma_addr), glb.dma_rd_en.eq(ctrl.dma_rd_en), ctrl.dma_rd_data.eq(glb.dma_rd_data),
             glb.dma_wr_en.eq(ctrl.dma_wr_en), glb.dma_wr_data.eq(ctrl.dma_wr_data),

@@ -87,7 +87,7 @@ class Controller(wiring.Component):
             "psum_out_valid": In(1), "psum_out": In(config.psum_bits), "psum_lanes_out": In(lane_psums),
             "psum_lanes_init": Out(lane_psums),
             "lane_en": Out(1), "lane_entry": Out(range(config.glb_bank_depth)),
-            "lane_rd_en": Out(lanes), "lane_wr_en": Out(lanes), "lane_wr_mask": Out(word // glb_granularity),
+            "lane_rd_en": Out(lanes), "lane_wr_en": Out(lanes),
             "lane_wr_data": Out(data.ArrayLayout(word, lanes)), "lane_rd_data": In(data.ArrayLayout(word, lanes)),
         })
 
@@ -174,7 +174,7 @@ class Controller(wiring.Component):
                     m.d.comb += psum_mask.eq(((1 << lane_bits) - 1) << (lane * lane_bits))
         with m.If(self.psum_out_valid):
             with m.If(ps.wide):
-                m.d.comb += [self.lane_en.eq(1), self.lane_entry.eq(write_addr), self.lane_wr_mask.eq(psum_mask),
+                m.d.comb += [self.lane_en.eq(1), self.lane_entry.eq(write_addr), self.glb_wr_mask.eq(psum_mask),
                              self.lane_wr_en.eq(self._lanes_below(write_lo, ps.cols, lanes))]
                 m.d.comb += [self.lane_wr_data[b].eq(Cat(*([self.psum_lanes_out[b]] * vp))) for b in range(lanes)]
                 with m.If(write_g == ps.groups - 1):

@@ -64,14 +64,15 @@ class GlobalBuffer(wiring.Component):
     rd_data : Out(glb_word_bits)
     wr_en : In(1)
     wr_mask : In(glb_word_bits // granularity)
+        The lanes of a word the word port writes, and (the same lanes) the
+        psum lanes: one mask, so no bank selects between two masks that
+        the controller drives alike.
     wr_data : In(glb_word_bits)
     lane_en : In(1)
         The lane ports drive banks ``0 .. psum_lanes - 1`` this cycle.
     lane_entry : In(range(glb_bank_depth))
     lane_rd_en, lane_wr_en : In(psum_lanes)
         One bit per lane.
-    lane_wr_mask : In(glb_word_bits // granularity)
-        Shared by the lanes.
     lane_wr_data : In(data.ArrayLayout(glb_word_bits, psum_lanes))
     lane_rd_data : Out(data.ArrayLayout(glb_word_bits, psum_lanes))
         Lane ``b``: the word its bank read in the previous lane read.
@@ -97,7 +98,7 @@ class GlobalBuffer(wiring.Component):
             "addr": In(self.addr_bits), "rd_en": In(1), "rd_data": Out(word),
             "wr_en": In(1), "wr_mask": In(word // self.granularity), "wr_data": In(word),
             "lane_en": In(1), "lane_entry": In(range(config.glb_bank_depth)),
-            "lane_rd_en": In(lanes), "lane_wr_en": In(lanes), "lane_wr_mask": In(word // self.granularity),
+            "lane_rd_en": In(lanes), "lane_wr_en": In(lanes),
             "lane_wr_data": In(data.ArrayLayout(word, lanes)), "lane_rd_data": Out(data.ArrayLayout(word, lanes)),
             "dma_addr": In(self.addr_bits), "dma_rd_en": In(1), "dma_wr_en": In(1), "dma_wr_data": In(word),
             "dma_rd_data": Out(word),
@@ -199,7 +200,7 @@ class GlobalBuffer(wiring.Component):
             m.d.comb += dma_port
         with m.Elif(self.lane_en):
             m.d.comb += [port["entry"].eq(self.lane_entry), port["rd_en"].eq(self.lane_rd_en[index]),
-                         port["wr_en"].eq(self.lane_wr_en[index]), port["wr_mask"].eq(self.lane_wr_mask),
+                         port["wr_en"].eq(self.lane_wr_en[index]), port["wr_mask"].eq(self.wr_mask),
                          port["wr_data"].eq(self.lane_wr_data[index])]
         with m.Else():
             m.d.comb += word_port
