@@ -4,20 +4,23 @@ Usage: python bench/cycle_breakdown.py [--config configs/eyeriss.yaml] [--networ
 
 Every layer is mapped (:func:`quidam.mapping.map_layer`) and each command's cycles are split into the phases of
 the timing contract (``docs/architecture.md``): pass configuration, filter load, compute (``q*S*slots +
-mac_latency + 1`` per column), reduction, ifmap feed and per-column overhead (the rest of a pass), off-chip reads
-and writes. The commands' cycles add up to more than the schedule's where reads run beside the passes; the
-difference is reported as hidden. Shares are of the schedule's cycles (``evaluate``, exact to the RTL).
+mac_latency + 1`` per column), reduction (``mapping.model.reduction_cycles`` per column), ifmap feed and
+per-column overhead (the rest of a pass, were each reduction to run alone), off-chip reads and writes. What runs
+beside something else is counted in both and reported as hidden: the reductions beside the next column's compute
+(the pass's cycles with ``gap`` the whole reduction, less its cycles) and the reads beside the passes (the
+commands' cycles less the schedule's). Shares are of the schedule's cycles (``evaluate``, exact to the RTL).
 """
 
 from __future__ import annotations
 
 import argparse
 from collections import Counter
+from dataclasses import replace
 
 from quidam.config import load_config
 from quidam.mapping import evaluate, map_layer
 from quidam.mapping.commands import DramRead, DramWrite
-from quidam.mapping.model import command_cycles
+from quidam.mapping.model import command_cycles, reduction_cycles
 from quidam.workloads.networks import get_network
 
 __all__ = ["breakdown"]
@@ -29,9 +32,10 @@ def breakdown(config, network) -> tuple[Counter, int]:
     for layer in network.layers:
         schedule = map_layer(layer, config)
         timing = schedule.timing
-        cycles += evaluate(schedule).cycles
+        layer_cycles, commands = evaluate(schedule).cycles, 0
         for command in schedule.commands:
             spent = command_cycles(command, config, timing)
+            commands += spent
             if isinstance(command, DramRead):
                 phases["off-chip reads"] += spent
             elif isinstance(command, DramWrite):
@@ -39,13 +43,16 @@ def breakdown(config, network) -> tuple[Counter, int]:
             else:
                 filters = command.filter_groups * command.p * command.qs
                 compute = command.F * (command.qs * command.slots + timing["mac_latency"] + 1)
-                tokens, ii = command.groups * command.p, 1 if command.first else 2
-                reduction = command.F * (ii * (tokens - 1) + timing["result_delay"] + 2)
+                alone = reduction_cycles(command.groups * command.p, 1 if command.first else 2, timing["result_delay"])
+                serial = command_cycles(replace(command, gap=alone), config, timing)
                 phases["configuration"] += 1 + config.rows
                 phases["filter load"] += filters
                 phases["compute"] += compute
-                phases["reduction"] += reduction
-                phases["ifmap feed and column steps"] += spent - 1 - config.rows - filters - compute - reduction
+                phases["reduction"] += command.F * alone
+                phases["ifmap feed and column steps"] += serial - 1 - config.rows - filters - compute - command.F * alone
+                phases["hidden (reductions beside compute)"] -= serial - spent
+        phases["hidden (reads beside passes)"] -= commands - layer_cycles
+        cycles += layer_cycles
     return phases, cycles
 
 
@@ -58,9 +65,8 @@ def main() -> None:
     phases, cycles = breakdown(load_config(args.config), get_network(args.network, args.dataset))
     print(f"{args.network} on {args.config}: {cycles:,} cycles")
     for name, spent in phases.most_common():
-        print(f"  {name:28s} {spent:>13,}  {spent / cycles:6.1%}")
-    hidden = sum(phases.values()) - cycles
-    print(f"  {'hidden (reads beside passes)':28s} {-hidden:>13,}  {-hidden / cycles:6.1%}")
+        print(f"  {name:36s} {spent:>13,}  {spent / cycles:6.1%}")
+    assert sum(phases.values()) == cycles, "the phases do not add up to the schedules' cycles"
 
 
 if __name__ == "__main__":

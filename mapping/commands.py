@@ -112,6 +112,10 @@ class Pass:
         one value per PE row of the group.
     if_base, chan_stride, if_row_words : int
         GLB word address of the ifmap block, words per channel, words per row.
+    gap : int
+        Cycles from a column's first reduction token to the next column's compute start
+        (:func:`~quidam.mapping.model.reduction_gap`): less than the reduction where the next column
+        computes beside it, the whole reduction where it cannot.
     ps_base, ps_row_words : int
         The psum tile's GLB word address (``wide`` = 0: row ``(m, j)`` at
         ``ps_base + (m*cols + j) * ps_row_words``) or entry in each lane's
@@ -156,6 +160,7 @@ class Pass:
     if_base: int
     chan_stride: int
     if_row_words: int
+    gap: int
     ps_base: int
     ps_row_words: int
 
@@ -173,7 +178,7 @@ _WIDTHS: dict[str, object] = {
     "H": 12, "W": 12, "F": 12,
     "n_first": 11, "inc_first": 12, "inc_first_mod": 11, "n_next": 11, "inc_next": 4, "inc_next_mod": 11,
     "u_mod": 11, "y_start": 16, "y_first": 12, "y_span": 16, "y_dense": 16,
-    "w_base": "glb", "filter_groups": 6, "if_base": "glb", "chan_stride": "glb", "if_row_words": 12,
+    "w_base": "glb", "filter_groups": 6, "gap": 16, "if_base": "glb", "chan_stride": "glb", "if_row_words": 12,
     "ps_base": "glb", "ps_row_words": 12,
 }
 

@@ -36,7 +36,9 @@ from quidam.workloads.layer import ConvLayer
 
 from .commands import MAX_SIDE, MAX_STRIDE, CommandFormat, DramRead, DramWrite, Pass
 from .schedule import DramLayout, Schedule, WeightBlock
-from .search import LayerTable, filter_groups, layer_performance, lookahead_ring, point_table, uses_lookahead
+from .model import reduction_gap
+from .search import (LayerTable, filter_groups, layer_performance, lookahead_ring, point_table, reduces_beside,
+                     uses_lookahead)
 
 __all__ = ["MappingError", "accelerator_timing", "map_layer", "plan_layer"]
 
@@ -85,12 +87,12 @@ class _Plan:
         self.lanes, self.bank_depth = fmt.psum_lanes, fmt.bank_depth
         self.lookahead = uses_lookahead(layer, q, config.ifmap_spad_depth)
         self.ring = lookahead_ring(layer) if self.lookahead else layer.S
-        self._points = point_table([config], [timing])
-        self._table = table = LayerTable(layer, self._points)
+        self.points = point_table([config], [timing])
+        self._table = table = LayerTable(layer, self.points)
         self.h, self.t = int(table.h[0]), int(table.t[0])
         self.if_row_words, self.filter_lanes = int(table.if_row_words[0]), fmt.filter_lanes
         self.ps_row_words = int(table.ps_row_words[0])
-        self._regions = [int(base[0]) for base in table.regions(p, q, e, self._points, wide)[:2]]
+        self._regions = [int(base[0]) for base in table.regions(p, q, e, self.points, wide)[:2]]
 
     def blocks(self):
         L, q_t = self.layer, self.q * self.t
@@ -104,18 +106,18 @@ class _Plan:
 
     def groups(self, e_blk: int) -> int:
         """Reduction tokens per filter and output column: column groups (wide) or columns."""
-        return int(self._table.groups(e_blk, self._points, self.wide)[0])
+        return int(self._table.groups(e_blk, self.points, self.wide)[0])
 
     def data_base(self, index: int, p: int, e_blk: int) -> int:
         """GLB word address of pass ``index``'s filters (its ifmap rows follow them): the end of its psum
         tile, or with ``overlap`` the first or second data region, alternately."""
         if self.overlap:
             return self._regions[index % 2]
-        return int(self._table.data_base(p, e_blk, self._points, self.wide)[0])
+        return int(self._table.data_base(p, e_blk, self.points, self.wide)[0])
 
     def fits(self) -> bool:
         """Whether the scratchpads hold the passes and the GLB their psum tile and data region(s)."""
-        table, points, config = self._table, self._points, self.config
+        table, points, config = self._table, self.points, self.config
         if self.p * self.q * self.layer.S > config.filter_spad_depth or self.q * self.ring > config.ifmap_spad_depth:
             return False
         if self.p > config.psum_spad_depth:
@@ -126,7 +128,7 @@ class _Plan:
 
     def smallest_need(self) -> int:
         """GLB words up to the end of the data of the smallest pass there is, (1, 1, 1)."""
-        table, points = self._table, self._points
+        table, points = self._table, self.points
         return int((table.data_base(1, 1, points, False) + table.data_words(1, 1, 1))[0])
 
 
@@ -140,10 +142,15 @@ def _ifmap_rows(plan: _Plan, e0: int, e_blk: int, r0: int, h_act: int) -> tuple[
 
 
 def _pass(plan: _Plan, *, first, p, e0, e_blk, r0, h_act, c_blk, w_base, if_base, y_first, n_rows) -> Pass:
-    L = plan.layer
+    L, timing = plan.layer, plan.timing
     U, S = L.stride, L.S
+    slots = max(p, timing["accumulate_interval"])
+    beside = reduces_beside(plan.points, plan.wide, plan.overlap)[0]
+    gap = reduction_gap(tokens=plan.groups(e_blk) * p, ii=1 if first else 2, p=p, slots=slots, qs=plan.q * S,
+                        mac_latency=timing["mac_latency"], result_delay=timing["result_delay"],
+                        psum_read_span=timing["psum_read_span"], beside=beside)
     return Pass(
-        first=int(first), p=p, q=plan.q, slots=max(p, plan.timing["accumulate_interval"]), qs=plan.q * S,
+        first=int(first), p=p, q=plan.q, slots=slots, qs=plan.q * S,
         sets=ceil(c_blk / plan.q), set_stride=plan.h, set_rows=h_act, channels=c_blk, cols=e_blk,
         wide=int(plan.wide), groups=plan.groups(e_blk),
         S=S, U=U, lookahead=int(plan.lookahead), ring=plan.ring, pad=L.padding, H=L.H, W=L.W, F=L.F,
@@ -152,7 +159,7 @@ def _pass(plan: _Plan, *, first, p, e0, e_blk, r0, h_act, c_blk, w_base, if_base
         y_start=e0 * U + r0, y_first=y_first, y_span=(e_blk - 1) * U + h_act, y_dense=(e_blk - 1) * U,
         w_base=w_base, filter_groups=filter_groups(c_blk, plan.q, plan.h, h_act, plan.filter_lanes),
         if_base=if_base, chan_stride=n_rows * plan.if_row_words, if_row_words=plan.if_row_words,
-        ps_base=0, ps_row_words=plan.ps_row_words,
+        gap=int(gap), ps_base=0, ps_row_words=plan.ps_row_words,
     )
 
 

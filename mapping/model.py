@@ -10,15 +10,15 @@ Every command runs as a sequence of phases of closed-form length (see
   beat per cycle, so beat ``k`` lands in cycle ``max(k, ceil(k * word_bytes /
   bandwidth))``;
 * ``Pass``: ``rows`` configuration cycles, one cycle per filter word (a word
-  per group of ``filter_lanes`` PE rows and filter scratchpad entry), then
-  per output column: 1 + one cycle per streamed ifmap value + compute
-  (``q*S*slots + mac_latency + 1``) + reduction (``ii*(tokens-1) +
-  result_delay + 1``, ``tokens = p * groups``: ``groups`` = columns, or
-  column groups of ``psum_lanes`` on a wide reduction; ``ii`` = 2 when the
-  initial psums are read from the GLB, else 1) + 1. With ``lookahead`` the
-  next column's values stream in during compute: after the first column's
-  ``1 + feed``, each column but the last computes for ``max(compute, 1 +
-  next feed)`` cycles, the last for ``compute``.
+  per group of ``filter_lanes`` PE rows and filter scratchpad entry), 1 + the
+  first column's streamed ifmap values, then per output column a compute
+  (``q*S*slots + mac_latency + 1``) and a reduction (:func:`reduction_cycles`:
+  ``ii*(tokens-1) + result_delay + 1``, ``tokens = p * groups``: ``groups`` =
+  columns, or column groups of ``psum_lanes`` on a wide reduction; ``ii`` = 2
+  when the initial psums are read from the GLB, else 1) that runs beside the
+  next column's compute from ``Pass.gap`` cycles in (:func:`reduction_gap`);
+  with ``lookahead`` the next column's values stream in during compute.
+  :func:`pass_cycles` has the closed form.
 
 The commands overlap: transfers run on their own engine beside the pass the
 array runs (see :func:`evaluate`), so a schedule's cycles are not the sum of
@@ -39,7 +39,8 @@ from quidam.config import AcceleratorConfig
 
 from .commands import DramRead, DramWrite, Pass
 
-__all__ = ["ACCESS_KEYS", "Performance", "command_cycles", "evaluate", "pass_cycles", "transfer_cycles"]
+__all__ = ["ACCESS_KEYS", "Performance", "command_cycles", "evaluate", "pass_cycles", "reduction_cycles",
+           "reduction_gap", "transfer_cycles"]
 
 #: The access counters, grouped by level.
 ACCESS_KEYS = (
@@ -76,15 +77,41 @@ def transfer_cycles(words: int, config: AcceleratorConfig) -> int:
     return max(words, ceil(words * word_bytes / config.dram_bytes_per_cycle))
 
 
-def pass_cycles(*, rows, filter_words, F, compute, first_feed, next_feed, tokens, ii, result_delay, lookahead):
+def reduction_cycles(tokens, ii, result_delay):
+    """Cycles of one column's reduction, from its first token to its last psum write, inclusive."""
+    return ii * (tokens - 1) + result_delay + 1
+
+
+def reduction_gap(*, tokens, ii, p, slots, qs, mac_latency, result_delay, psum_read_span, beside):
+    """Cycles from a column's first reduction token to the next column's compute start (``Pass.gap``).
+
+    ``beside`` (ints or arrays): the next column computes while the reduction runs (a psum adder of its own
+    in each PE, tokens on the psum lanes, the ifmap feeder on banks of its own). Then the bottom PE row
+    (``psum_read_span`` cycles after row 0) must read its last psum, ``p - 1``, before the next column's
+    first MAC result overwrites it (``p + mac_latency`` cycles after the start) and before that column's
+    first psum read (``slots`` cycles after the start, when ``qs >= 2``). Otherwise the whole reduction.
+    """
+    last_read = ii * (tokens - 1) + psum_read_span
+    bound = np.where(qs >= 2, np.minimum(p + mac_latency, slots), p + mac_latency)
+    return np.where(beside, np.maximum(0, last_read - bound), reduction_cycles(tokens, ii, result_delay))
+
+
+def pass_cycles(*, rows, filter_words, F, compute, first_feed, next_feed, tokens, ii, result_delay, gap,
+                lookahead):
     """Cycles of a ``Pass`` after its accepting cycle: the timing contract, on ints or numpy arrays alike.
 
     ``compute`` is one column's ``q*S*slots + mac_latency + 1``; ``first_feed`` and ``next_feed`` the ifmap
-    values streamed for the first and for each later column; ``tokens`` the reduction tokens per column.
+    values streamed for the first and for each later column; ``tokens`` the reduction tokens per column;
+    ``gap`` the pass's :func:`reduction_gap`.
     """
-    columns = np.where(lookahead, 1 + first_feed + (F - 1) * np.maximum(compute, next_feed + 1) + compute,
-                       F * (1 + compute) + first_feed + (F - 1) * next_feed)
-    return rows + filter_words + columns + F * (ii * (tokens - 1) + result_delay + 2)
+    reduction = reduction_cycles(tokens, ii, result_delay)
+    # Column j > 0 ends max(gap + its compute (and feed), reduction of j - 1) after column j - 1.
+    ahead = np.maximum(compute, next_feed + 1)
+    later = np.where(lookahead,
+                     np.where(F >= 2, ahead + np.maximum(F - 2, 0) * np.maximum(gap + ahead, reduction)
+                              + np.maximum(gap + compute, reduction), compute),
+                     compute + (F - 1) * np.maximum(gap + 1 + next_feed + compute, reduction))
+    return rows + filter_words + 1 + first_feed + later + reduction
 
 
 def _stream_rows(ps: Pass) -> list[int]:
@@ -111,7 +138,7 @@ def _pass_costs(ps: Pass, rows: int, mac_latency: int, result_delay: int) -> tup
     cycles = int(pass_cycles(rows=rows, filter_words=filter_words, F=ps.F, compute=ps.qs * ps.slots + mac_latency + 1,
                              first_feed=ps.channels * len(stream_rows) * ps.n_first,
                              next_feed=ps.channels * len(stream_rows) * ps.n_next, tokens=tokens, ii=ii,
-                             result_delay=result_delay, lookahead=ps.lookahead))
+                             result_delay=result_delay, gap=ps.gap, lookahead=ps.lookahead))
 
     # Values read from the GLB: stream positions inside the unpadded ifmap.
     inside_columns = sum(sum(1 for x in _new_columns(ps, f) if 0 <= x - ps.pad < ps.W) for f in range(ps.F))

@@ -46,17 +46,18 @@ from quidam.config import AcceleratorConfig
 from quidam.workloads.layer import ConvLayer
 
 from .commands import MAX_SIDE, MAX_STRIDE, CommandFormat
-from .model import ACCESS_KEYS, pass_cycles
+from .model import ACCESS_KEYS, pass_cycles, reduction_gap
 
 __all__ = ["FAILURES", "POINT_FIELDS", "LayerPerformance", "LayerTable", "filter_groups", "filter_words",
            "layer_performance", "lookahead_ring", "mapping_costs", "point_table", "uses_lookahead"]
 
 #: The per-point arrays :func:`layer_performance` reads (integers; ``glb_words``, ``bank_depth``,
 #: ``psum_lanes`` and ``filter_lanes`` are :class:`~quidam.mapping.commands.CommandFormat`'s, the last
-#: three the accelerator's latencies, ``Accelerator.timing``).
+#: five the accelerator's latencies and reduction facts, ``Accelerator.timing``).
 POINT_FIELDS = ("rows", "cols", "ifmap_spad_depth", "filter_spad_depth", "psum_spad_depth", "glb_words",
                 "bank_depth", "psum_lanes", "filter_lanes", "glb_word_bits", "act_bits", "wt_bits", "psum_bits",
-                "dram_bytes_per_cycle", "mac_latency", "accumulate_interval", "result_delay")
+                "dram_bytes_per_cycle", "mac_latency", "accumulate_interval", "result_delay", "psum_read_span",
+                "reduce_beside")
 
 #: Why a layer does not map, by the code in :attr:`LayerPerformance.failure` (0: it maps).
 FAILURES = {
@@ -138,6 +139,29 @@ def filter_groups(channels, q, set_stride, set_rows, filter_lanes):
 def filter_words(channels, p, q, S, set_stride, set_rows, filter_lanes):
     """Filter words a pass loads, one per group and filter scratchpad entry of its ``p*q*S``."""
     return filter_groups(channels, q, set_stride, set_rows, filter_lanes) * p * q * S
+
+
+def reduces_beside(pts, wide, overlap):
+    """Whether a pass's next column computes while its reduction runs (``Pass.gap`` below the
+    reduction): the PE adds psums beside its MAC, the tokens run on the psum lanes, and the ifmap feeder
+    reads a data region in banks of its own (two regions)."""
+    return (pts["reduce_beside"] == 1) & wide & overlap
+
+
+def _pass_cycles(lay: "LayerTable", pts: dict, *, p, q, cb, ha, eb, wide, overlap, ii, lookahead):
+    """:func:`~quidam.mapping.model.pass_cycles` of a pass of ``p`` filters, ``cb`` channels, ``ha`` filter
+    rows and ``eb`` output rows (arrays)."""
+    S = lay.S
+    slots = np.maximum(p, pts["accumulate_interval"])
+    tokens = lay.groups(eb, pts, wide) * p
+    nstream = (eb - 1) * np.minimum(lay.U, ha) + ha
+    gap = reduction_gap(tokens=tokens, ii=ii, p=p, slots=slots, qs=q * S, mac_latency=pts["mac_latency"],
+                        result_delay=pts["result_delay"], psum_read_span=pts["psum_read_span"],
+                        beside=reduces_beside(pts, wide, overlap))
+    return pass_cycles(rows=pts["rows"], filter_words=filter_words(cb, p, q, S, lay.h, ha, pts["filter_lanes"]),
+                       F=lay.F, compute=q * S * slots + pts["mac_latency"] + 1, first_feed=cb * nstream * S,
+                       next_feed=cb * nstream * lay.n_next, tokens=tokens, ii=ii, result_delay=pts["result_delay"],
+                       gap=gap, lookahead=lookahead)
 
 
 def _transfer(words, pts):
@@ -248,8 +272,6 @@ def _costs(lay: LayerTable, pts: dict, p, q, e, wide, overlap, counts: bool):
     L, U, S, F, C = lay.L, lay.U, lay.S, lay.F, lay.L.C
     h, qt = lay.h, q * lay.t
     lookahead = uses_lookahead(L, q, pts["ifmap_spad_depth"])
-    rows = pts["rows"]
-    mac_latency, result_delay = pts["mac_latency"], pts["result_delay"]
     acc = {key: 0 for key in ACCESS_KEYS} if counts else None
     cycles = 0
     n_filter_blocks = _ceil_div(L.M, p)
@@ -257,11 +279,10 @@ def _costs(lay: LayerTable, pts: dict, p, q, e, wide, overlap, counts: bool):
     for ps, n_p in _classes(p, L.M):
         if not n_p.any():
             continue
-        slots = np.maximum(ps, pts["accumulate_interval"])
         for eb, n_e in _classes(e, lay.E):
             if not n_e.any():
                 continue
-            tokens, psums = lay.groups(eb, pts, wide) * ps, eb * ps
+            psums = eb * ps
             block = n_p * n_e
             # DramWrite of the psum tile, one command per filter (one per psum row when wide).
             cycles = cycles + block * ps * np.where(wide, eb * (2 + _transfer(lay.ps_row_words, pts)),
@@ -282,14 +303,10 @@ def _costs(lay: LayerTable, pts: dict, p, q, e, wide, overlap, counts: bool):
                     # The first pass of each tile (full fold, first channel block) reads no psums from the GLB.
                     firsts = np.where((ha == h) & (cb == np.minimum(qt, C)), block, 0)
                     weight_words = filter_words(cb, ps, q, S, h, ha, pts["filter_lanes"])
-                    filter_writes = _ceil_div(cb, q) * ha * ps * q * S
                     feed = cb * nstream * lay.values_per_row
-                    later = pass_cycles(rows=rows, filter_words=weight_words, F=F,
-                                        compute=q * S * slots + mac_latency + 1, first_feed=cb * nstream * S,
-                                        next_feed=cb * nstream * lay.n_next, tokens=tokens, ii=2,
-                                        result_delay=result_delay, lookahead=lookahead)
-                    # pass_cycles is linear in ii: a first pass (ii 1) takes F * (tokens - 1) cycles fewer.
-                    cycles = cycles + n * (3 + _transfer(weight_words, pts) + later) - firsts * F * (tokens - 1)
+                    later, first = (_pass_cycles(lay, pts, p=ps, q=q, cb=cb, ha=ha, eb=eb, wide=wide,
+                                                 overlap=overlap, ii=ii, lookahead=lookahead) for ii in (2, 1))
+                    cycles = cycles + n * (3 + _transfer(weight_words, pts) + later) - firsts * (later - first)
                     if counts:
                         macs = ha * eb * ps * cb * S * F
                         active_rows = _ceil_div(cb, q) * ha
@@ -300,7 +317,7 @@ def _costs(lay: LayerTable, pts: dict, p, q, e, wide, overlap, counts: bool):
                                 ("array.psum_out", F * psums), ("spad.ifmap_read", macs),
                                 ("spad.filter_read", macs), ("spad.psum_write", macs), ("macs", macs),
                                 ("spad.ifmap_write", cb * eb * ha * lay.values_per_row),
-                                ("spad.filter_write", filter_writes * eb),
+                                ("spad.filter_write", active_rows * ps * q * S * eb),
                                 ("spad.psum_read", macs - active_rows * psums * F + F * psums * active_rows)):
                             acc[key] = acc[key] + n * value
 
@@ -391,14 +408,9 @@ def _overlap_saving(lay: LayerTable, pts: dict, p, q, e, wide):
 
     def pass_run(ps, eb, last, ha, cb, first, n_rows, count):
         # The pass's cycles on the two output-row block sizes (axis 1 of eb: full, last), then per block.
-        slots = np.maximum(ps, pts["accumulate_interval"])
-        tokens = lay.groups(eb, pts, wide) * ps
-        nstream = (eb - 1) * np.minimum(U, ha) + ha
         weights = filter_words(cb, ps, q, S, h, ha, pts["filter_lanes"])
-        cycles = pass_cycles(rows=pts["rows"], filter_words=weights, F=F,
-                             compute=q * S * slots + pts["mac_latency"] + 1, first_feed=cb * nstream * S,
-                             next_feed=cb * nstream * lay.n_next, tokens=tokens, ii=np.where(first, 1, 2),
-                             result_delay=pts["result_delay"], lookahead=lookahead)
+        cycles = _pass_cycles(lay, pts, p=ps, q=q, cb=cb, ha=ha, eb=eb, wide=wide, overlap=True,
+                              ii=np.where(first, 1, 2), lookahead=lookahead)
         cycles = np.where(last, cycles[:, 1:2], cycles[:, 0:1])
         transfers = (2 + _transfer(weights, pts)
                      + cb * np.where(n_rows > 0, 2 + _transfer(n_rows * lay.if_row_words, pts), 0))

@@ -92,6 +92,8 @@ class Accelerator(wiring.Component):
             "mac_latency": self._array.mac_latency,
             "accumulate_interval": self._array.accumulate_interval,
             "result_delay": self._array.result_delay,
+            "psum_read_span": self._array.psum_read_span,
+            "reduce_beside": int(self._array.reduces_beside_compute),
         }
 
     def elaborate(self, platform):

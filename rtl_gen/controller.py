@@ -3,7 +3,9 @@
 Each command runs as a fixed sequence of phases whose lengths depend only on
 the command's fields (and, for off-chip transfers, on when the off-chip side
 grants beats). Off-chip transfers run on their own engine, through the GLB's
-transfer port, beside the pass the array is running; the dispatch rule
+transfer port, beside the pass the array is running; within a pass, each
+column's reduction runs on the reducer beside the next column's compute, from
+the pass's ``gap`` cycles in. The dispatch rule
 (:mod:`quidam.mapping.commands`) makes the order of events a function of the
 commands alone, which :mod:`quidam.mapping.model` replays.
 """
@@ -128,7 +130,7 @@ class Controller(wiring.Component):
         filter_m_base, filter_cs = Signal(11), Signal(11)
         step, window_base = Signal(12), Signal(11)
         feed_go, feed_busy, feed_last = Signal(), Signal(), Signal()
-        token_m, token_j, token_phase = Signal(11), Signal(6), Signal()
+        token_m, token_j, token_phase = Signal(11), Signal(6), Signal()   # the reducer's
         token_lo, write_lo, write_g = Signal(7), Signal(7), Signal(6)   # first column of the token's / write's group
         token_addr, write_addr = Signal(len(self.glb_addr) + 1), Signal(len(self.glb_addr) + 1)
         tokens_issued, writes_done = Signal(17), Signal(17)
@@ -155,9 +157,21 @@ class Controller(wiring.Component):
             self.compute.window_base.eq(window_base),
         ]
 
+        # The reducer runs a column's reduction while the array goes on: `since` counts the cycles from its first
+        # token (saturating), and the next column's compute (or, without lookahead, its feed) starts once it
+        # reaches the pass's `gap`.
+        reduce_go, reducer_free = Signal(), Signal()
+        since = Signal(len(ps.gap) + 1)
+        gap_open = Signal()
+        m.d.comb += gap_open.eq(since >= ps.gap)
+        with m.If(reduce_go):
+            m.d.sync += since.eq(0)
+        with m.Elif(~since.all()):
+            m.d.sync += since.eq(since + 1)
+        reduce_step = Signal.like(step)   # the output column being reduced
+
         psum_lane = Signal(range(max(vp, 2)))
-        psum_word = Signal(12)
-        m.d.comb += [psum_lane.eq(step % vp), psum_word.eq(step // vp)]
+        m.d.comb += psum_lane.eq(reduce_step % vp)
         identity = psum_identity(config)
         m.d.comb += self.psum_init.eq(Mux(ps.first, identity, _lane(self.glb_rd_data, psum_lane, pb, vp)))
         for b in range(lanes):
@@ -186,13 +200,44 @@ class Controller(wiring.Component):
                              self.glb_wr_data.eq(Cat(*([self.psum_out] * vp)))]
             m.d.sync += [write_addr.eq(write_addr + ps.ps_row_words), writes_done.eq(writes_done + 1)]
 
+        # ---- the reducer: one token per (m, column or group), every cycle or every other cycle
+        tokens = ps.groups * ps.p
+        with m.FSM(name="reducer"):
+            with m.State("IDLE"):
+                m.d.comb += reducer_free.eq(1)
+                with m.If(reduce_go):
+                    m.next = "RUN"
+            with m.State("RUN"):
+                issue = Signal()
+                m.d.comb += issue.eq((tokens_issued < tokens) & (ps.first | ~token_phase))
+                m.d.sync += token_phase.eq(~token_phase)
+                with m.If(issue):
+                    m.d.comb += [self.token.valid.eq(1), self.token.col.eq(token_j), self.token.m.eq(token_m)]
+                    with m.If(~ps.first & ps.wide):
+                        m.d.comb += [self.lane_en.eq(1), self.lane_entry.eq(token_addr),
+                                     self.lane_rd_en.eq(self._lanes_below(token_lo, ps.cols, lanes))]
+                    with m.Elif(~ps.first):
+                        m.d.comb += [self.glb_rd_en.eq(1), self.glb_addr.eq(token_addr)]
+                    m.d.sync += [tokens_issued.eq(tokens_issued + 1), token_addr.eq(token_addr + ps.ps_row_words),
+                                 token_j.eq(token_j + 1), token_lo.eq(token_lo + lanes)]
+                    with m.If(token_j == ps.groups - 1):
+                        m.d.sync += [token_j.eq(0), token_lo.eq(0), token_m.eq(token_m + 1)]
+                with m.If(self.psum_out_valid & (writes_done == tokens - 1)):
+                    m.d.comb += reducer_free.eq(1)
+                    with m.If(~reduce_go):
+                        m.next = "IDLE"
+        with m.If(reduce_go):   # after the reducer's own updates: a new reduction may start in the last one's end
+            m.d.sync += [token_m.eq(0), token_j.eq(0), token_phase.eq(0), tokens_issued.eq(0),
+                         token_lo.eq(0), write_lo.eq(0), write_g.eq(0), writes_done.eq(0), reduce_step.eq(step),
+                         token_addr.eq(ps.ps_base + step // vp), write_addr.eq(ps.ps_base + step // vp)]
+
         with m.FSM(name="array"):
             with m.State("IDLE"):
                 m.d.comb += array_idle.eq(1)
                 with m.If(accept_pass):
                     new = self._view(self.cmd.payload, Pass)
                     m.d.sync += [command.eq(self.cmd.payload), i_row.eq(0), k.eq(0), r.eq(0),
-                                 remaining.eq(new.channels), step.eq(0), window_base.eq(0)]
+                                 remaining.eq(new.channels), step.eq(0), window_base.eq(0), since.eq(-1)]
                     m.next = "CONFIG"
 
             # ---- pass: configure each PE row
@@ -223,59 +268,41 @@ class Controller(wiring.Component):
                         with m.If(k == ps.filter_groups - 1):
                             m.next = "FEED_START"
 
-            # ---- pass step: stream the new ifmap values of output column `step` (the feeder below)
+            # ---- pass step: stream the new ifmap values of output column `step` (the feeder below), once the
+            # reduction before it is `gap` cycles in
             with m.State("FEED_START"):
-                m.d.comb += feed_go.eq(1)
-                m.next = "FEED"
+                with m.If(gap_open):
+                    m.d.comb += feed_go.eq(1)
+                    m.next = "FEED"
             with m.State("FEED"):
                 with m.If(feed_last):
-                    m.d.sync += compute_count.eq(0)
                     m.next = "COMPUTE"
 
-            # ---- pass step: the PEs run q*S*slots MAC slots; wait for the last result. With lookahead the
-            # feeder streams the next column's new values into the other part of each ifmap ring meanwhile.
+            # ---- pass step: from `gap` cycles into the last column's reduction, the PEs run q*S*slots MAC slots;
+            # wait for the last result. With lookahead the feeder streams the next column's new values into the
+            # other part of each ifmap ring meanwhile. The column ends when the reducer can take it.
             with m.State("COMPUTE"):
-                computed = Signal()
-                m.d.comb += [self.compute.start.eq(compute_count == 0),
-                             feed_go.eq((compute_count == 0) & ps.lookahead & (step + 1 < ps.F)),
+                start, started, computed = Signal(), Signal(), Signal()
+                m.d.comb += [start.eq(~started & gap_open), self.compute.start.eq(start),
+                             feed_go.eq(start & ps.lookahead & (step + 1 < ps.F)),
                              computed.eq(compute_count == ps.qs * ps.slots + self._mac_latency)]
-                with m.If(~computed):
+                with m.If(start):
+                    m.d.sync += started.eq(1)
+                with m.If((start | started) & ~computed):
                     m.d.sync += compute_count.eq(compute_count + 1)   # holds at the end while the feed finishes
-                with m.If(computed & (~feed_busy | feed_last)):
-                    m.d.sync += [token_m.eq(0), token_j.eq(0), token_phase.eq(0), tokens_issued.eq(0),
-                                 token_lo.eq(0), write_lo.eq(0), write_g.eq(0),
-                                 writes_done.eq(0), token_addr.eq(ps.ps_base + psum_word),
-                                 write_addr.eq(ps.ps_base + psum_word)]
-                    m.next = "REDUCE"
+                with m.If(computed & (~feed_busy | feed_last) & reducer_free):
+                    m.d.comb += reduce_go.eq(1)
+                    m.d.sync += [step.eq(step + 1), window_base.eq(self._wrap(window_base + ps.u_mod, ps.ring)),
+                                 compute_count.eq(0), started.eq(0)]
+                    with m.If(step == ps.F - 1):
+                        m.next = "DRAIN"
+                    with m.Elif(~ps.lookahead):
+                        m.next = "FEED_START"
 
-            # ---- pass step: one token per (m, column or group), every cycle or every other cycle
-            with m.State("REDUCE"):
-                tokens = ps.groups * ps.p
-                issue = Signal()
-                m.d.comb += issue.eq((tokens_issued < tokens) & (ps.first | ~token_phase))
-                m.d.sync += token_phase.eq(~token_phase)
-                with m.If(issue):
-                    m.d.comb += [self.token.valid.eq(1), self.token.col.eq(token_j), self.token.m.eq(token_m)]
-                    with m.If(~ps.first & ps.wide):
-                        m.d.comb += [self.lane_en.eq(1), self.lane_entry.eq(token_addr),
-                                     self.lane_rd_en.eq(self._lanes_below(token_lo, ps.cols, lanes))]
-                    with m.Elif(~ps.first):
-                        m.d.comb += [self.glb_rd_en.eq(1), self.glb_addr.eq(token_addr)]
-                    m.d.sync += [tokens_issued.eq(tokens_issued + 1), token_addr.eq(token_addr + ps.ps_row_words),
-                                 token_j.eq(token_j + 1), token_lo.eq(token_lo + lanes)]
-                    with m.If(token_j == ps.groups - 1):
-                        m.d.sync += [token_j.eq(0), token_lo.eq(0), token_m.eq(token_m + 1)]
-                with m.If(self.psum_out_valid & (writes_done == tokens - 1)):
-                    m.d.sync += [step.eq(step + 1), window_base.eq(self._wrap(window_base + ps.u_mod, ps.ring))]
-                    m.next = "STEP_END"
-            with m.State("STEP_END"):
-                m.d.sync += compute_count.eq(0)
-                with m.If(step == ps.F):
+            # ---- pass end: the last column's reduction
+            with m.State("DRAIN"):
+                with m.If(reducer_free):
                     m.next = "IDLE"
-                with m.Elif(ps.lookahead):
-                    m.next = "COMPUTE"
-                with m.Else():
-                    m.next = "FEED_START"
 
         self._feeder(m, ps, accept_pass, feed_go, feed_busy, feed_last, if_beat, if_zero, if_lane, vi)
         return m

@@ -57,8 +57,11 @@ class PE(wiring.Component):
     for this column (or, a wide token, for its group of ``psum_lanes``
     columns) then adds the PE's psum ``m`` to the psum arriving from the PE
     above and passes the sum down: integer types in a psum adder, fp32 in
-    the MAC itself (``psum + 1.0 * partial``). A PE that is not active in the
-    pass contributes the identity.
+    the MAC itself (``psum + 1.0 * partial``). An integer PE's token may pass
+    while it computes the next column: the schedule's gap
+    (:func:`~quidam.mapping.model.reduction_gap`) puts every token read in
+    the cycles where the new column neither reads nor writes psum ``m``. A PE
+    that is not active in the pass contributes the identity.
 
     Parameters
     ----------
@@ -112,6 +115,12 @@ class PE(wiring.Component):
     def reduce_latency(self) -> int:
         """Cycles a reduction token spends in one PE row (psum read data to psum_down)."""
         return self._mac.latency if self._config.pe_type == "fp32" else 1
+
+    @property
+    def reduces_beside_compute(self) -> bool:
+        """Whether a reduction token can pass while the PE computes the next column: integer types add in a
+        psum adder of their own; fp32 adds in the MAC."""
+        return self._config.pe_type != "fp32"
 
     def elaborate(self, platform):
         config, m = self._config, Module()
@@ -186,7 +195,7 @@ class PE(wiring.Component):
                                  & Mux(tok.wide, tok.col == group, tok.col == self._col))
         m.d.comb += [
             psum_spad.rd_en.eq((issue & ~first) | (token_hit & active)),
-            psum_spad.rd_addr.eq(Mux(running, slot, tok.m)),
+            psum_spad.rd_addr.eq(Mux(token_hit, tok.m, slot)),
         ]
 
         # Operands arrive one cycle after the reads.

@@ -92,6 +92,16 @@ class PEArray(wiring.Component):
         return self._pes[0][0].reduce_latency
 
     @property
+    def psum_read_span(self) -> int:
+        """Cycles from a token's psum read in row 0 to its read in the bottom row."""
+        return (self._config.rows - 1) * self.reduce_latency
+
+    @property
+    def reduces_beside_compute(self) -> bool:
+        """Whether a column's reduction can run while the next column computes (see :class:`PE`)."""
+        return self._pes[0][0].reduces_beside_compute
+
+    @property
     def result_delay(self) -> int:
         """Cycles from a token entering row 0 to its column's sum on ``psum_out``; always odd.
 

@@ -197,10 +197,13 @@ class TB:
                 raise AssertionError(f"cycle {self.cycles}: a transfer and the array met on a GLB bank")
             acc["array.ifmap_bus"] += int(ctrl.ifmap.value[0])
             acc["array.filter_bus"] += int(ctrl.filters.value[0])
-            # The transfer port's word is not the array's (it moves one word per cycle at most).
-            if int(ctrl.token.value[0]):
-                acc["array.psum_in"] += glb_reads - int(ctrl.dma_rd_en.value)
-            if int(array.psum_out_valid.value):
+            # A token's initial psums: one word in each lane's bank (wide) or one through the word port; the
+            # ifmap feeder may read the word port beside a wide token, and the transfer port beside either.
+            token = ctrl.token.value
+            if int(token[0]):
+                acc["array.psum_in"] += (int(ctrl.lane_rd_en.value).bit_count() if int(token[1])
+                                         else int(ctrl.glb_rd_en.value))
+            if int(array.psum_out_valid.value):   # the transfer port's word is not the array's
                 acc["array.psum_out"] += glb_writes - int(ctrl.dma_wr_en.value)
             for key, handle in self._pe.items():
                 acc[key] += handle.value.to_unsigned().bit_count()
