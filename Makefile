@@ -11,7 +11,7 @@ OUT     ?= build/$(PE)
 SWEEP   ?= default
 JOBS    ?=
 
-.PHONY: help setup test test-fast generate characterize characterize-mac models explore report coexplore
+.PHONY: help setup test test-fast generate characterize characterize-mac characterize-blocks models explore report coexplore
 
 help:  ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -33,6 +33,9 @@ generate: $(STAMP)  ## Generate the MAC unit of PE=fp32|int16|lightpe1|lightpe2|
 
 characterize: $(STAMP)  ## Sweep PE (SWEEP=default|full|FILE.yaml, JOBS=N) on Dask into runs/ and data/characterization/PE.csv
 	$(QUIDAM) characterize --pe $(PE) --sweep $(SWEEP) $(if $(JOBS),--jobs $(JOBS))
+
+characterize-blocks: $(STAMP)  ## Characterize the blocks (PE, MAC, scratchpads, GLB, controller) into data/characterization/blocks/
+	$(QUIDAM) characterize-blocks
 
 characterize-mac: $(STAMP)  ## Synthesize, time and power the MAC unit of PE (Yosys + OpenSTA on Nangate45) into runs/
 	$(QUIDAM) characterize-mac --pe $(PE)

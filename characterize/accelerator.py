@@ -41,7 +41,7 @@ from .design import FRONT_END_MODULES, Design, generator_source_digest
 from .run_dir import canonical_json, sources_digest
 from .tools import ToolFailure
 
-__all__ = ["BLOCKS", "SAMPLES", "WORKLOAD", "LayerStimulus", "accelerator_design"]
+__all__ = ["BLOCKS", "SAMPLES", "WORKLOAD", "LayerStimulus", "accelerator_design", "trace_source_digest"]
 
 #: Area breakdown: block name and the pattern of the Amaranth module names it covers (first match wins).
 BLOCKS = (
@@ -66,7 +66,7 @@ SAMPLES = 300
 _RESET_VECTORS = 2
 
 
-def _trace_source_digest() -> str:
+def trace_source_digest() -> str:
     """SHA-256 over everything that shapes the recorded trace: mapper, workloads, formats, testbenches."""
     import quidam.formats
     import quidam.mapping
@@ -113,7 +113,7 @@ class LayerStimulus:
     def digest(self) -> str:
         """SHA-256 of the workload, the configuration and the trace's sources (part of the design id)."""
         return hashlib.sha256(canonical_json({**self.description, "config": self.config.to_dict(),
-                                              "sources": _trace_source_digest()}).encode()).hexdigest()
+                                              "sources": trace_source_digest()}).encode()).hexdigest()
 
     def resolve(self, stage_dir: Path) -> Stimulus:
         """Simulate the layer on the RTL in ``stage_dir/rtl_sim`` and return its trace as a :class:`Stimulus`.

@@ -4,18 +4,24 @@
   sweep of design points on Dask (:mod:`~quidam.characterize.sweep`), then the
   dataset ``<data>/<pe>.csv`` (:mod:`~quidam.characterize.dataset`).
 * ``quidam characterize-mac --pe TYPE``: the MAC unit of one PE type, one point.
+* ``quidam characterize-blocks [--pe TYPE ...]``: the block points of
+  :mod:`~quidam.characterize.blocks`, one after the other, then the block
+  datasets ``<data>/blocks/<kind>.csv``.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import click
 
-from quidam.config import PE_TYPES, parse_config
+from quidam.config import PE_TYPES, SEED_PE_TYPES, parse_config
 from quidam.inputs import FiniteFloat, output_dir
 
+from .block_dataset import BLOCK_DATA_DIR, block_dataset_path, block_row, write_block_dataset
+from .blocks import characterize_block, plan
 from .dataset import dataset_path, read_dataset, update_dataset
 from .flow import characterize_point, check_environment, point_run_dir
 from .mac import MAX_OPS, mac_design
@@ -23,7 +29,7 @@ from .points import BUILTIN_SWEEPS, UNITS, load_sweep
 from .sweep import WORKER_TIMEOUT_S, run_sweep
 from .tools import YOSYS_ENV
 
-__all__ = ["characterize", "characterize_mac", "SUMMARY"]
+__all__ = ["characterize", "characterize_blocks", "characterize_mac", "SUMMARY"]
 
 _BUILTINS = "|".join(name for name in BUILTIN_SWEEPS if "@" not in name)
 
@@ -149,3 +155,69 @@ def characterize(pe_type, sweep_name, jobs, scheduler, retry_failed, unit, runs_
         click.echo("no finished point: dataset not written")
     if summary.failed:
         raise click.exceptions.Exit(1)
+
+
+@click.command("characterize-blocks")
+@click.option("--pe", "pe_types", metavar="TYPE", multiple=True,
+              help=f"PE type (repeatable; default: {', '.join(SEED_PE_TYPES)}). For int: TYPE:ACTxWT, e.g. int:4x8.")
+@click.option("--sparse", is_flag=True,
+              help="Record the base depths and each depth varied alone (7 PEs per type), not every combination.")
+@click.option("--runs", "runs_root", type=click.Path(file_okay=False, path_type=Path), default=Path("runs"),
+              show_default=True, help="Root of the run folders.")
+@click.option("--data", "data_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=BLOCK_DATA_DIR, show_default=True, help="Folder of the block datasets (<kind>.csv).")
+@click.option("--pdk-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Nangate45 directory (default: $QUIDAM_PDK_DIR, else ../shared/pdk/nangate45).")
+@click.option("--yosys", metavar="YOSYS", help=f"yowasp (default) or a Yosys command; also ${YOSYS_ENV}.")
+@click.option("--retry-failed", is_flag=True, help="Run block points again whose stored result is a failure.")
+def characterize_blocks(pe_types, sparse, runs_root, data_dir, pdk_dir, yosys, retry_failed):
+    """Characterize the accelerator's blocks (PE, MAC, scratchpads, GLB, controller) and write their datasets.
+
+    Each block is cut out of the accelerator's Verilog, synthesized alone and
+    replayed with the port activity recorded in the RTL simulation of a real
+    layer (full, idle and write-only replays); each point goes to
+    RUNS/nangate45/<design id>/ and a point already done is read back. Writes
+    DATA/<kind>.csv. Exit status 1 when a point failed, 2 on bad input.
+
+    \b
+    Example: quidam characterize-blocks --pe lightpe1 --pe int:4x4
+    """
+    configs = [_pe_fields(text) for text in (pe_types or SEED_PE_TYPES)]
+    runs_root, pdk_dir = check_environment(runs_root, pdk_dir, yosys)
+    data_dir = output_dir(data_dir, "block dataset folder")
+    points = plan(configs, dense=not sparse)
+    click.echo(f"{len(points)} block points of {', '.join(pe_types or SEED_PE_TYPES)}")
+    start, rows, failed, computed = time.perf_counter(), {}, [], 0
+    for index, point in enumerate(points, start=1):
+        clock = time.perf_counter()
+        metrics, fresh = characterize_block(point, runs_root=runs_root, pdk_dir=pdk_dir, yosys=yosys,
+                                            retry=retry_failed)
+        computed += fresh
+        if metrics["status"] != "ok":
+            failed.append(f"{point.kind} {point.params}: {metrics['stage']}: {metrics['reason']}")
+            click.echo(f"[{index}/{len(points)}] {point.kind} FAILED: {failed[-1]}", err=True)
+            continue
+        rows.setdefault(point.kind, []).append(block_row(point, metrics))
+        if fresh:
+            click.echo(f"[{index}/{len(points)}] {point.kind} {point.key} {time.perf_counter() - clock:.1f} s")
+    for kind, kind_rows in rows.items():
+        path = block_dataset_path(data_dir, kind)
+        click.echo(f"dataset {path}: {write_block_dataset(kind_rows, path)} rows")
+    click.echo(f"{len(points)} block points ({computed} computed, {len(failed)} failed) in "
+               f"{time.perf_counter() - start:.0f} s")
+    if failed:
+        raise click.exceptions.Exit(1)
+
+
+def _pe_fields(text: str) -> dict:
+    """``lightpe1`` or ``int:4x8`` as configuration fields (validated)."""
+    pe_type, _, widths = text.partition(":")
+    fields: dict = {"pe_type": pe_type}
+    if widths:
+        act, _, wt = widths.partition("x")
+        if pe_type != "int" or not (act.isdigit() and wt.isdigit()):
+            raise click.BadParameter(f"{text!r}: widths are given only for int, as int:ACTxWT (int:4x8)",
+                                     param_hint="--pe")
+        fields.update(act_bits=int(act), wt_bits=int(wt))
+    parse_config(fields)
+    return fields

@@ -72,6 +72,10 @@ class Design:
         names, first match wins. When given, synthesis keeps the hierarchy
         until the cells are mapped (so each module's area is known), then
         flattens; when empty it flattens first.
+    variants : tuple of (str, Stimulus)
+        More workloads replayed through the same netlist after ``stimulus``
+        (in ``3_power/<name>/``; metrics ``variant__<name>__power__*``): one
+        synthesis serves several controlled replays of a block.
     """
 
     name: str
@@ -84,6 +88,7 @@ class Design:
     macros: tuple[str, ...] = ()
     generator_digest: str | None = None
     blocks: tuple[tuple[str, str], ...] = ()
+    variants: tuple[tuple[str, Stimulus], ...] = ()
 
     def __post_init__(self):
         if not self.clock_mhz > 0:

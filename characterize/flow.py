@@ -65,7 +65,8 @@ class PointFailed(QuidamError):
 
 #: Modules of this package that orchestrate points but cannot change one point's result (sweeps, dataset,
 #: command line): left out of :func:`flow_source_digest`, so editing them keeps every cached point valid.
-ORCHESTRATION_MODULES = frozenset({"__init__.py", "cli.py", "points.py", "sweep.py", "dataset.py"})
+ORCHESTRATION_MODULES = frozenset({"__init__.py", "cli.py", "points.py", "sweep.py", "dataset.py", "blocks.py",
+                                   "block_dataset.py"})
 
 
 def flow_source_digest() -> str:
@@ -122,6 +123,7 @@ def _identity(design: Design, versions: dict[str, str], library: Path, macros: l
                    **({"blocks": [list(block) for block in design.blocks]} if design.blocks else {})},
         "verilog_sha256": design.verilog_digest,
         "stimulus_sha256": design.stimulus.digest,
+        **({"variants": {name: stimulus.digest for name, stimulus in design.variants}} if design.variants else {}),
         "tools": versions,
         "pdk": {path.name: file_sha256(path) for path in [library, *(m.liberty_path for m in macros)]},
         "flow_sha256": flow_source_digest(),
@@ -167,7 +169,19 @@ def _run_stages(design: Design, run: RunDir, liberty: Path, macros: list[SRAMMac
 
     clock = time.perf_counter()
     power_dir = run.stage(power.STAGE)
-    stimulus = design.stimulus.resolve(power_dir)
+    metrics.update(_power(design, design.stimulus, power_dir, netlist, sta_dir, liberty, macros, yosys))
+    for name, stimulus in design.variants:
+        figures = _power(design, stimulus, power_dir / name, netlist, sta_dir, liberty, macros, yosys)
+        metrics.update({f"variant__{name}__{key}": value for key, value in figures.items()})
+    runtimes["power"] = time.perf_counter() - clock
+    return metrics
+
+
+def _power(design: Design, workload: Any, power_dir: Path, netlist: Path, sta_dir: Path, liberty: Path,
+           macros: list[SRAMMacro], yosys: str | None) -> dict[str, Any]:
+    """Stage ``3_power`` of ``netlist`` on one workload, in ``power_dir``: simulation, activity, power."""
+    power_dir.mkdir(parents=True, exist_ok=True)
+    stimulus = workload.resolve(power_dir)
     ports = ports_of(netlist.read_text())
     inputs = {name: width for name, (direction, width) in ports.items()
               if direction == "input" and name != design.clock_port}
@@ -180,13 +194,11 @@ def _run_stages(design: Design, run: RunDir, liberty: Path, macros: list[SRAMMac
                                  netlist=netlist, liberty=liberty, library=library, macros=macros,
                                  top=design.top, clock_port=design.clock_port, stimulus=stimulus,
                                  outputs=outputs)
-    metrics.update(power.analyze_power(sta_tool(), stage_dir=power_dir, libraries=libraries, netlist=netlist,
-                                       top=design.top, sdc=sta_dir / "constraints.sdc",
-                                       period_ns=design.period_ns, stimulus=stimulus,
-                                       activity=measured, widths=inputs, library=library,
-                                       macro_cells={macro.name for macro in macros}, blocks=design.blocks))
-    runtimes["power"] = time.perf_counter() - clock
-    return metrics
+    libraries = [liberty, *(macro.liberty_path for macro in macros)]
+    return power.analyze_power(sta_tool(), stage_dir=power_dir, libraries=libraries, netlist=netlist,
+                               top=design.top, sdc=sta_dir / "constraints.sdc", period_ns=design.period_ns,
+                               stimulus=stimulus, activity=measured, widths=inputs, library=library,
+                               macro_cells={macro.name for macro in macros}, blocks=design.blocks)
 
 
 def _locate(design: Design, pdk_dir: str | os.PathLike[str] | None, runs_root: str | os.PathLike[str],

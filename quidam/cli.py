@@ -35,6 +35,7 @@ STAGE_COMMANDS: dict[str, tuple[str, str]] = {
     "workloads": ("quidam.workloads.cli", "workloads"),
     "characterize": ("quidam.characterize.cli", "characterize"),
     "characterize-mac": ("quidam.characterize.cli", "characterize_mac"),
+    "characterize-blocks": ("quidam.characterize.cli", "characterize_blocks"),
     "simulate": ("quidam.testbenches.cli", "simulate"),
     "fit": ("quidam.models.cli", "fit"),
     "predict": ("quidam.models.cli", "predict_command"),

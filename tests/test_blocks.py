@@ -1,0 +1,89 @@
+"""Block-level characterization (characterize/blocks.py) and the composed accelerator model (models/composed.py)."""
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from quidam.characterize.block_dataset import block_dataset_path, block_row, write_block_dataset
+from quidam.characterize.blocks import KINDS, BlockPoint, characterize_block, plan
+from quidam.cli import cli
+from quidam.config import parse_config
+from quidam.models.composed import PE_BLOCKS, ComposedModel, compare_with_whole
+
+_BASE = {"pe_type": "lightpe1", "rows": 2, "cols": 2, "ifmap_spad_depth": 12, "filter_spad_depth": 64,
+         "psum_spad_depth": 16, "glb_kib": 16, "glb_banks": 4, "glb_word_bits": 64}
+
+#: The issue's limits: composed against whole accelerator.
+_LIMITS = {"area": 0.03, "leakage": 0.10, "dynamic_energy": 0.10, "energy": 0.10}
+_BLOCK_LIMIT = 0.15
+
+
+def test_the_array_size_is_an_exact_count_of_the_committed_blocks():
+    model = ComposedModel()
+    small, large = (model.compose(parse_config({**_BASE, "rows": n, "cols": n})) for n in (2, 4))
+    assert not small.warnings
+    for block in PE_BLOCKS:
+        assert large.area_um2[block] == pytest.approx(4 * small.area_um2[block], rel=1e-12)
+        assert large.leakage_w[block] == pytest.approx(4 * small.leakage_w[block], rel=1e-12)
+    assert large.area_um2["controller"] > 0 and large.energies["glb"]["read"] > 0
+
+
+def test_every_committed_seed_type_has_every_depth_combination():
+    model = ComposedModel()
+    for pe_type in ("fp32", "int16", "lightpe1", "lightpe2"):
+        rows = [row for row in model.tables["pe"] if row["pe_type"] == pe_type]
+        assert len({(r["ifmap_spad_depth"], r["filter_spad_depth"], r["psum_spad_depth"]) for r in rows}) == 27
+        for row in rows:  # each measured energy is positive, the blocks inside a PE add up to it
+            assert all(value > 0 for key, value in row.items() if key.startswith("energy__"))
+            inner = sum(row[f"synth__area__block__{block}_um2"] for block in PE_BLOCKS)
+            assert inner == pytest.approx(row["synth__area__total_um2"], rel=1e-3)
+
+
+def test_a_depth_outside_the_characterized_ones_is_warned_by_name():
+    composition = ComposedModel().compose(parse_config({**_BASE, "ifmap_spad_depth": 20}))
+    assert any(w.startswith("pe block: ifmap_spad_depth 20 (characterized: 12, 16, 24)") for w in composition.warnings)
+
+
+def test_bad_pe_argument_is_one_line_and_exit_2(tmp_path):
+    result = CliRunner().invoke(cli, ["characterize-blocks", "--pe", "int16:4x4", "--runs", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "widths are given only for int" in result.output
+
+
+def _characterize(config_fields, runs: Path, data: Path, kinds=tuple(KINDS)) -> dict:
+    results = {}
+    for point in plan([config_fields], dense=False):
+        if point.config == parse_config({**_BASE, **config_fields}) and point.kind in kinds:
+            metrics, computed = characterize_block(point, runs_root=runs)
+            assert metrics["status"] == "ok", metrics.get("reason")
+            results[point.kind] = (point, metrics, computed)
+    for kind, (point, metrics, _) in results.items():
+        write_block_dataset([block_row(point, metrics)], block_dataset_path(data, kind))
+    return results
+
+
+def test_a_scratchpad_replay_is_checked_against_the_rtl_and_cached(tmp_path):
+    results = _characterize({"pe_type": "lightpe1"}, tmp_path / "runs", tmp_path / "data", kinds=("ifmap_spad",))
+    point, metrics, computed = results["ifmap_spad"]
+    assert computed and metrics["power__activity__results_checked"] == metrics["workload__read"] > 0
+    assert metrics["variant__write__workload__read"] == 0 < metrics["workload__write"]
+    again, computed = characterize_block(point, runs_root=tmp_path / "runs")
+    assert not computed and again["design_id"] == metrics["design_id"]
+
+
+def test_composed_2x2_matches_the_whole_accelerator(tmp_path):
+    from quidam.characterize.accelerator import accelerator_design
+    from quidam.characterize.flow import characterize_point
+
+    _characterize({"pe_type": "lightpe1"}, tmp_path / "runs", tmp_path / "data")
+    # Every kind needs a table: the point's own rows are the only ones.
+    composition = ComposedModel(tmp_path / "data").compose(parse_config(_BASE))
+    assert not composition.warnings
+    whole = characterize_point(accelerator_design(parse_config(_BASE)), runs_root=tmp_path / "runs", strict=True)
+    errors = compare_with_whole(composition, whole)
+    for target, limit in _LIMITS.items():
+        assert abs(errors[target][2]) <= limit, (target, errors[target])
+    for target, (_, _, error) in errors.items():
+        if target.startswith("energy__"):
+            assert abs(error) <= _BLOCK_LIMIT, (target, errors[target])
