@@ -3,8 +3,9 @@
 * ``quidam fit [--pe TYPE ...]``: fit the model cards of the PE types whose
   dataset exists (:func:`~quidam.models.fit.fit_card`), validate them on the
   held-out points, write the accuracy report (:mod:`~quidam.models.report`).
-* ``quidam predict --config FILE [--json]``: the figures of one configuration
-  (:func:`~quidam.models.predict.predict`).
+* ``quidam predict --config FILE [--json] [--composed]``: the figures of one configuration
+  (:func:`~quidam.models.predict.predict`; with ``--composed`` from the
+  characterized blocks, :mod:`~quidam.models.composed`).
 """
 
 from __future__ import annotations
@@ -108,7 +109,9 @@ _SHOWN = (("synth__area__total_um2", "total area", "mm^2", 1e-6),
 @click.option("--json", "as_json", is_flag=True, help="Print every figure as JSON.")
 @click.option("--models", "models_dir", type=click.Path(file_okay=False, path_type=Path), default=_MODELS,
               show_default=True, help="Folder of the model cards.")
-def predict_command(config_file, as_json, models_dir):
+@click.option("--composed", is_flag=True, help="Compose the figures from the characterized blocks instead "
+              "(data/characterization/blocks, see models/composed.py).")
+def predict_command(config_file, as_json, models_dir, composed):
     """Predict area, power, fmax and per-action energies of one configuration from its PE type's models.
 
     Each figure comes with its model's cross-validated error. Warnings (on
@@ -119,6 +122,9 @@ def predict_command(config_file, as_json, models_dir):
     Example: quidam predict --config configs/eyeriss.yaml --json
     """
     config = load_config(config_file)
+    if composed:
+        _predict_composed(config_file, config, as_json)
+        return
     card = ModelCard.load(card_path(models_dir, config.pe_type))
     prediction = predict(card, config)
     for warning in prediction.warnings:
@@ -136,3 +142,24 @@ def predict_command(config_file, as_json, models_dir):
              for name, figure in figures.items() if name.startswith("energy__")]
     for label, value, unit, error in rows:
         click.echo(f"  {label:<26} {value:>12.4g} {unit:<5} +- {100 * error:.1f} % (CV)")
+
+
+def _predict_composed(config_file: Path, config, as_json: bool) -> None:
+    """``quidam predict --composed``: the block composition of one configuration."""
+    from .composed import ComposedModel
+
+    composition = ComposedModel().compose(config)
+    for warning in composition.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    if as_json:
+        click.echo(json.dumps(composition.to_dict(), indent=2))
+        return
+    click.echo(f"{config_file}: {config.pe_type}, {config.rows}x{config.cols} PEs (composed from blocks)")
+    click.echo(f"  {'total area':<26} {composition.total_area_um2 * 1e-6:>12.4g} mm^2")
+    for block, area in composition.area_um2.items():
+        click.echo(f"    {block:<24} {area * 1e-6:>12.4g} mm^2")
+    click.echo(f"  {'leakage power':<26} {composition.total_leakage_w * 1e3:>12.4g} mW")
+    click.echo(f"  {'critical path':<26} {composition.critical_path_ns:>12.4g} ns ({composition.critical_block})")
+    for block, actions in composition.energies.items():
+        for action, energy in actions.items():
+            click.echo(f"  {block + ' ' + action:<26} {energy * 1e12:>12.4g} pJ")
