@@ -148,9 +148,9 @@ def reduces_beside(pts, wide, overlap):
     return (pts["reduce_beside"] == 1) & wide & overlap
 
 
-def _pass_cycles(lay: "LayerTable", pts: dict, *, p, q, cb, ha, eb, wide, overlap, ii, lookahead):
+def _pass_cycles(lay: "LayerTable", pts: dict, *, p, q, cb, ha, eb, weights, wide, overlap, ii, lookahead):
     """:func:`~quidam.mapping.model.pass_cycles` of a pass of ``p`` filters, ``cb`` channels, ``ha`` filter
-    rows and ``eb`` output rows (arrays)."""
+    rows and ``eb`` output rows (arrays) that loads ``weights`` filter words."""
     S = lay.S
     slots = np.maximum(p, pts["accumulate_interval"])
     tokens = lay.groups(eb, pts, wide) * p
@@ -158,8 +158,8 @@ def _pass_cycles(lay: "LayerTable", pts: dict, *, p, q, cb, ha, eb, wide, overla
     gap = reduction_gap(tokens=tokens, ii=ii, p=p, slots=slots, qs=q * S, mac_latency=pts["mac_latency"],
                         result_delay=pts["result_delay"], psum_read_span=pts["psum_read_span"],
                         beside=reduces_beside(pts, wide, overlap))
-    return pass_cycles(rows=pts["rows"], filter_words=filter_words(cb, p, q, S, lay.h, ha, pts["filter_lanes"]),
-                       F=lay.F, compute=q * S * slots + pts["mac_latency"] + 1, first_feed=cb * nstream * S,
+    return pass_cycles(rows=pts["rows"], filter_words=weights, F=lay.F,
+                       compute=q * S * slots + pts["mac_latency"] + 1, first_feed=cb * nstream * S,
                        next_feed=cb * nstream * lay.n_next, tokens=tokens, ii=ii, result_delay=pts["result_delay"],
                        gap=gap, lookahead=lookahead)
 
@@ -304,8 +304,9 @@ def _costs(lay: LayerTable, pts: dict, p, q, e, wide, overlap, counts: bool):
                     firsts = np.where((ha == h) & (cb == np.minimum(qt, C)), block, 0)
                     weight_words = filter_words(cb, ps, q, S, h, ha, pts["filter_lanes"])
                     feed = cb * nstream * lay.values_per_row
-                    later, first = (_pass_cycles(lay, pts, p=ps, q=q, cb=cb, ha=ha, eb=eb, wide=wide,
-                                                 overlap=overlap, ii=ii, lookahead=lookahead) for ii in (2, 1))
+                    later, first = (_pass_cycles(lay, pts, p=ps, q=q, cb=cb, ha=ha, eb=eb, weights=weight_words,
+                                                 wide=wide, overlap=overlap, ii=ii, lookahead=lookahead)
+                                    for ii in (2, 1))
                     cycles = cycles + n * (3 + _transfer(weight_words, pts) + later) - firsts * (later - first)
                     if counts:
                         macs = ha * eb * ps * cb * S * F
@@ -409,7 +410,7 @@ def _overlap_saving(lay: LayerTable, pts: dict, p, q, e, wide):
     def pass_run(ps, eb, last, ha, cb, first, n_rows, count):
         # The pass's cycles on the two output-row block sizes (axis 1 of eb: full, last), then per block.
         weights = filter_words(cb, ps, q, S, h, ha, pts["filter_lanes"])
-        cycles = _pass_cycles(lay, pts, p=ps, q=q, cb=cb, ha=ha, eb=eb, wide=wide, overlap=True,
+        cycles = _pass_cycles(lay, pts, p=ps, q=q, cb=cb, ha=ha, eb=eb, weights=weights, wide=wide, overlap=True,
                               ii=np.where(first, 1, 2), lookahead=lookahead)
         cycles = np.where(last, cycles[:, 1:2], cycles[:, 0:1])
         transfers = (2 + _transfer(weights, pts)
