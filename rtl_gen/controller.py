@@ -282,18 +282,16 @@ class Controller(wiring.Component):
             # wait for the last result. With lookahead the feeder streams the next column's new values into the
             # other part of each ifmap ring meanwhile. The column ends when the reducer can take it.
             with m.State("COMPUTE"):
-                start, started, computed = Signal(), Signal(), Signal()
-                m.d.comb += [start.eq(~started & gap_open), self.compute.start.eq(start),
+                start, computed = Signal(), Signal()   # compute_count leaves 0 in the cycle after the start
+                m.d.comb += [start.eq((compute_count == 0) & gap_open), self.compute.start.eq(start),
                              feed_go.eq(start & ps.lookahead & (step + 1 < ps.F)),
                              computed.eq(compute_count == ps.qs * ps.slots + self._mac_latency)]
-                with m.If(start):
-                    m.d.sync += started.eq(1)
-                with m.If((start | started) & ~computed):
+                with m.If((start | (compute_count != 0)) & ~computed):
                     m.d.sync += compute_count.eq(compute_count + 1)   # holds at the end while the feed finishes
                 with m.If(computed & (~feed_busy | feed_last) & reducer_free):
                     m.d.comb += reduce_go.eq(1)
                     m.d.sync += [step.eq(step + 1), window_base.eq(self._wrap(window_base + ps.u_mod, ps.ring)),
-                                 compute_count.eq(0), started.eq(0)]
+                                 compute_count.eq(0)]
                     with m.If(step == ps.F - 1):
                         m.next = "DRAIN"
                     with m.Elif(~ps.lookahead):
