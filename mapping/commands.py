@@ -85,8 +85,12 @@ class Pass:
         writing bank ``j mod psum_lanes``; ``groups`` =
         ``ceil(cols / psum_lanes)``. ``wide`` = 0: a token reduces one
         column, through the word port (``groups`` = ``cols``).
-    S, U, pad, H, W, F : int
-        Filter width, stride, padding, ifmap height and width, output width.
+    S, U, pad, H, W : int
+        Filter width, stride, padding, ifmap height and width.
+    F, x0, x_first : int
+        Output columns of the pass (its width tile of the output row), the padded ifmap column where the
+        window of its first output column starts (``f0 * U`` for the tile from output column ``f0``), and
+        the first unpadded ifmap column the GLB holds of each row (a multiple of the values per word).
     lookahead, ring : int
         ``lookahead`` = 1: the next output column's new ifmap values stream
         in while the PEs compute the current one, into a ring of ``ring`` =
@@ -111,7 +115,8 @@ class Pass:
         word for filter scratchpad entry ``a`` at ``w_base + g*p*qs + a``,
         one value per PE row of the group.
     if_base, chan_stride, if_row_words : int
-        GLB word address of the ifmap block, words per channel, words per row.
+        GLB word address of the ifmap block, words per channel, words per row (the row's window from
+        ``x_first``).
     gap : int
         Cycles from a column's first reduction token to the next column's compute start
         (:func:`~quidam.mapping.model.reduction_gap`): less than the reduction where the next column
@@ -144,6 +149,8 @@ class Pass:
     H: int
     W: int
     F: int
+    x0: int
+    x_first: int
     n_first: int
     inc_first: int
     inc_first_mod: int
@@ -175,7 +182,7 @@ _WIDTHS: dict[str, object] = {
     "dram_addr": "dram", "glb_addr": "glb", "words": "glb", "sync": 1,
     "first": 1, "p": 11, "q": 11, "slots": 11, "qs": 11, "sets": 6, "set_stride": 6, "set_rows": 6,
     "channels": 12, "cols": 6, "wide": 1, "groups": 6, "S": 11, "U": 4, "lookahead": 1, "ring": 11, "pad": 6,
-    "H": 12, "W": 12, "F": 12,
+    "H": 12, "W": 12, "F": 12, "x0": 13, "x_first": 12,
     "n_first": 11, "inc_first": 12, "inc_first_mod": 11, "n_next": 11, "inc_next": 4, "inc_next_mod": 11,
     "u_mod": 11, "y_start": 16, "y_first": 12, "y_span": 16, "y_dense": 16,
     "w_base": "glb", "filter_groups": 6, "gap": 16, "if_base": "glb", "chan_stride": "glb", "if_row_words": 12,

@@ -5,9 +5,11 @@ rows (``R > rows`` folds the filter rows into several passes), ``t = rows // h``
 PE sets stacked down the array on ``t`` channel groups of ``q`` channels, up to
 ``cols`` output rows on the columns, ``p`` filters x ``q`` channels interleaved
 in every PE's scratchpads. Loop nest, outer to inner: filter block (``p``
-filters), output-row block, filter-row fold, channel block (``q * t``
-channels). The psum tile of a (filter block, output-row block) stays in the
-GLB across its folds and channel blocks and goes off chip after the last.
+filters), output-row block, width tile (``f`` output columns, or whole rows),
+filter-row fold, channel block (``q * t`` channels). The psum tile of a
+(filter block, output-row block, width tile) stays in the GLB across its
+folds and channel blocks and goes off chip after the last; a width tile holds
+only its window of each ifmap row.
 
 The psum tile is reduced either one PE column at a time through the GLB's
 word port (the tile at the bottom of the GLB, row ``(m, j)`` after row
@@ -17,7 +19,7 @@ word port (the tile at the bottom of the GLB, row ``(m, j)`` after row
 lane's bank and the banks above. With two data regions (``overlap``), each in
 banks of its own after the psum tile's, alternate passes keep their data in
 alternate regions and each pass's reads run beside the pass before it.
-Among the (p, q, output rows per block, reduction, data regions) that fit the
+Among the (p, q, output rows per block, width tile, reduction, data regions) that fit the
 scratchpads and the GLB, :func:`map_layer` takes the one the analytical model
 finds fastest: the search of
 :func:`~quidam.mapping.search.layer_performance`, on this one design point.
@@ -38,7 +40,7 @@ from .commands import MAX_SIDE, MAX_STRIDE, CommandFormat, DramRead, DramWrite, 
 from .schedule import DramLayout, Schedule, WeightBlock
 from .model import reduction_gap
 from .search import (LayerTable, filter_groups, layer_performance, lookahead_ring, point_table, reduces_beside,
-                     uses_lookahead)
+                     tile_x_first, uses_lookahead)
 
 __all__ = ["MappingError", "accelerator_timing", "map_layer", "plan_layer"]
 
@@ -80,9 +82,11 @@ class _Plan:
     """The passes of one (p, q, e, wide, overlap) choice and where they keep their data in the GLB."""
 
     def __init__(self, layer: ConvLayer, config: AcceleratorConfig, timing: dict, p: int, q: int, e: int,
-                 wide: bool = False, overlap: bool = False):
+                 wide: bool = False, overlap: bool = False, f: int | None = None):
         self.layer, self.config, self.timing = layer, config, timing
         self.p, self.q, self.e, self.wide, self.overlap = p, q, e, wide, overlap
+        self.f = layer.F if f is None else f
+        self.tiled = self.f < layer.F
         fmt = CommandFormat(config)
         self.lanes, self.bank_depth = fmt.psum_lanes, fmt.bank_depth
         self.lookahead = uses_lookahead(layer, q, config.ifmap_spad_depth)
@@ -91,18 +95,22 @@ class _Plan:
         self._table = table = LayerTable(layer, self.points)
         self.h, self.t = int(table.h[0]), int(table.t[0])
         self.if_row_words, self.filter_lanes = int(table.if_row_words[0]), fmt.filter_lanes
-        self.ps_row_words = int(table.ps_row_words[0])
-        self._regions = [int(base[0]) for base in table.regions(p, q, e, self.points, wide)[:2]]
+        self.vi = int(table.vi[0])
+        self.row_words = int(table.row_words(self.f)[0])
+        self.ps_row_words = int(table.ps_row_words(self.f)[0])
+        self.vp, self.ofmap_row_words = int(table.vp[0]), int(table.ps_row_words(layer.F)[0])
+        self._regions = [int(base[0]) for base in table.regions(p, q, e, self.f, self.points, wide)[:2]]
 
     def blocks(self):
+        """The psum tiles in order, ``(m0, p, e0, e_blk, f0, f_blk, passes)``, each with its passes' (r0,
+        h_act, c0, c_blk)."""
         L, q_t = self.layer, self.q * self.t
+        passes = [(r0, min(self.h, L.R - r0), c0, min(q_t, L.C - c0))
+                  for r0 in range(0, L.R, self.h) for c0 in range(0, L.C, q_t)]
         for m0 in range(0, L.M, self.p):
             for e0 in range(0, L.E, self.e):
-                tile = []
-                for r0 in range(0, L.R, self.h):
-                    for c0 in range(0, L.C, q_t):
-                        tile.append((r0, min(self.h, L.R - r0), c0, min(q_t, L.C - c0)))
-                yield m0, min(self.p, L.M - m0), e0, min(self.e, L.E - e0), tile
+                for f0 in range(0, L.F, self.f):
+                    yield m0, min(self.p, L.M - m0), e0, min(self.e, L.E - e0), f0, min(self.f, L.F - f0), passes
 
     def groups(self, e_blk: int) -> int:
         """Reduction tokens per filter and output column: column groups (wide) or columns."""
@@ -113,7 +121,15 @@ class _Plan:
         tile, or with ``overlap`` the first or second data region, alternately."""
         if self.overlap:
             return self._regions[index % 2]
-        return int(self._table.data_base(p, e_blk, self.points, self.wide)[0])
+        return int(self._table.data_base(p, e_blk, self.f, self.points, self.wide)[0])
+
+    def x_first(self, f0: int) -> int:
+        """First unpadded ifmap column the GLB holds of each row for the width tile from output column ``f0``."""
+        return int(tile_x_first(f0 * self.layer.stride, self.layer.padding, self.vi))
+
+    def row_reads(self, f0: int) -> int:
+        """Words read off chip per ifmap row for the width tile from output column ``f0`` (tiled)."""
+        return int(self._table.tile_reads(f0 // self.f, self.f)[0])
 
     def fits(self) -> bool:
         """Whether the scratchpads hold the passes and the GLB their psum tile and data region(s)."""
@@ -122,14 +138,16 @@ class _Plan:
             return False
         if self.p > config.psum_spad_depth:
             return False
-        if self.overlap:
-            return bool(table.regions(self.p, self.q, self.e, points, self.wide)[2][0])
-        return bool(table.fits(self.p, self.q, self.e, points, self.wide)[0])
+        if self.tiled and self.f % int(table.tile_quantum[0]):
+            return False
+        return bool(table.fits_in(self.p, self.q, self.e, self.f, points, self.wide, self.overlap)[0])
 
     def smallest_need(self) -> int:
-        """GLB words up to the end of the data of the smallest pass there is, (1, 1, 1)."""
+        """GLB words up to the end of the data of the smallest pass there is: (p, q, e) = (1, 1, 1), in the
+        narrowest width tile."""
         table, points = self._table, self.points
-        return int((table.data_base(1, 1, points, False) + table.data_words(1, 1, 1))[0])
+        f = np.minimum(self.layer.F, table.tile_quantum)
+        return int((table.data_base(1, 1, f, points, False) + table.data_words(1, 1, 1, f))[0])
 
 
 def _ifmap_rows(plan: _Plan, e0: int, e_blk: int, r0: int, h_act: int) -> tuple[int, int]:
@@ -141,7 +159,8 @@ def _ifmap_rows(plan: _Plan, e0: int, e_blk: int, r0: int, h_act: int) -> tuple[
     return y_first, max(0, y_end - y_first)
 
 
-def _pass(plan: _Plan, *, first, p, e0, e_blk, r0, h_act, c_blk, w_base, if_base, y_first, n_rows) -> Pass:
+def _pass(plan: _Plan, *, first, p, e0, e_blk, f0, f_blk, r0, h_act, c_blk, w_base, if_base, y_first,
+          n_rows) -> Pass:
     L, timing = plan.layer, plan.timing
     U, S = L.stride, L.S
     slots = max(p, timing["accumulate_interval"])
@@ -153,25 +172,33 @@ def _pass(plan: _Plan, *, first, p, e0, e_blk, r0, h_act, c_blk, w_base, if_base
         first=int(first), p=p, q=plan.q, slots=slots, qs=plan.q * S,
         sets=ceil(c_blk / plan.q), set_stride=plan.h, set_rows=h_act, channels=c_blk, cols=e_blk,
         wide=int(plan.wide), groups=plan.groups(e_blk),
-        S=S, U=U, lookahead=int(plan.lookahead), ring=plan.ring, pad=L.padding, H=L.H, W=L.W, F=L.F,
+        S=S, U=U, lookahead=int(plan.lookahead), ring=plan.ring, pad=L.padding, H=L.H, W=L.W,
+        F=f_blk, x0=f0 * U, x_first=plan.x_first(f0),
         n_first=S, inc_first=max(U, S), inc_first_mod=S % plan.ring,
         n_next=min(U, S), inc_next=U, inc_next_mod=min(U, S) % plan.ring, u_mod=min(U, S) % plan.ring,
         y_start=e0 * U + r0, y_first=y_first, y_span=(e_blk - 1) * U + h_act, y_dense=(e_blk - 1) * U,
         w_base=w_base, filter_groups=filter_groups(c_blk, plan.q, plan.h, h_act, plan.filter_lanes),
-        if_base=if_base, chan_stride=n_rows * plan.if_row_words, if_row_words=plan.if_row_words,
+        if_base=if_base, chan_stride=n_rows * plan.row_words, if_row_words=plan.row_words,
         gap=int(gap), ps_base=0, ps_row_words=plan.ps_row_words,
     )
 
 
-def _psum_writes(plan: _Plan, m0: int, p: int, e0: int, e_blk: int, ofmap_base: int) -> list[DramWrite]:
-    """The commands that copy a finished psum tile off chip: one per filter, or one per psum row (wide)."""
-    L, row = plan.layer, plan.ps_row_words
-    if not plan.wide:
+def _psum_writes(plan: _Plan, m0: int, p: int, e0: int, e_blk: int, f0: int, f_blk: int,
+                 ofmap_base: int) -> list[DramWrite]:
+    """The commands that copy a finished psum tile off chip: one per filter, or one per psum row (wide or
+    tiled: a tile's rows are segments of the ofmap rows, from word ``f0 / vp``)."""
+    L, row, ofmap_row = plan.layer, plan.ps_row_words, plan.ofmap_row_words
+    if not (plan.wide or plan.tiled):
         return [DramWrite(glb_addr=m * e_blk * row, dram_addr=ofmap_base + ((m0 + m) * L.E + e0) * row,
                           words=e_blk * row) for m in range(p)]
-    groups = plan.groups(e_blk)
-    return [DramWrite(glb_addr=(j % plan.lanes) * plan.bank_depth + (m * groups + j // plan.lanes) * row,
-                      dram_addr=ofmap_base + ((m0 + m) * L.E + e0 + j) * row, words=row)
+    groups, words = plan.groups(e_blk), -(-f_blk // plan.vp)
+
+    def glb_row(m, j):
+        if plan.wide:
+            return (j % plan.lanes) * plan.bank_depth + (m * groups + j // plan.lanes) * row
+        return (m * e_blk + j) * row
+    return [DramWrite(glb_addr=glb_row(m, j), dram_addr=ofmap_base + ((m0 + m) * L.E + e0 + j) * ofmap_row
+                      + f0 // plan.vp, words=words)
             for m in range(p) for j in range(e_blk)]
 
 
@@ -185,8 +212,8 @@ def _build(plan: _Plan) -> Schedule:
     blocks = list(plan.blocks())
     # Weight blocks in first-use order, shared by every output-row block.
     address = weight_base
-    for m0, p, e0, e_blk, tile in blocks:
-        for r0, h_act, c0, c_blk in tile:
+    for m0, p, e0, e_blk, f0, f_blk, passes in blocks:
+        for r0, h_act, c0, c_blk in passes:
             if (m0, r0, c0) not in weight_blocks:
                 block = WeightBlock(base=address, m0=m0, p=p, r0=r0, set_rows=h_act, c0=c0, channels=c_blk,
                                     q=plan.q, S=L.S, set_stride=plan.h, filter_lanes=plan.filter_lanes)
@@ -196,8 +223,8 @@ def _build(plan: _Plan) -> Schedule:
     # With two data regions a pass's reads follow the pass before it and run beside it (no sync); a finished
     # psum tile's writes wait for the array and, overlapped, come after the next pass's reads.
     sync, writes, index = int(not plan.overlap), [], 0
-    for m0, p, e0, e_blk, tile in blocks:
-        for in_tile, (r0, h_act, c0, c_blk) in enumerate(tile):
+    for m0, p, e0, e_blk, f0, f_blk, passes in blocks:
+        for in_tile, (r0, h_act, c0, c_blk) in enumerate(passes):
             w_base = plan.data_base(index, p, e_blk)
             w_words = weight_blocks[(m0, r0, c0)].words
             if_base = w_base + w_words
@@ -206,30 +233,39 @@ def _build(plan: _Plan) -> Schedule:
                 commands += writes
             commands.append(DramRead(dram_addr=weight_blocks[(m0, r0, c0)].base, glb_addr=w_base, words=w_words,
                                      sync=sync))
-            if n_rows:
+            if n_rows and not plan.tiled:
                 for c in range(c_blk):
                     commands.append(DramRead(
                         dram_addr=((c0 + c) * L.H + y_first) * plan.if_row_words,
                         glb_addr=if_base + c * n_rows * plan.if_row_words, words=n_rows * plan.if_row_words,
                         sync=sync))
+            elif n_rows:   # each row's window
+                x_word, words = plan.x_first(f0) // plan.vi, plan.row_reads(f0)
+                for c in range(c_blk):
+                    for y in range(n_rows):
+                        commands.append(DramRead(
+                            dram_addr=((c0 + c) * L.H + y_first + y) * plan.if_row_words + x_word,
+                            glb_addr=if_base + (c * n_rows + y) * plan.row_words, words=words, sync=sync))
             if plan.overlap:
                 commands += writes
             writes, index = [], index + 1
-            commands.append(_pass(plan, first=in_tile == 0, p=p, e0=e0, e_blk=e_blk, r0=r0, h_act=h_act,
-                                  c_blk=c_blk, w_base=w_base, if_base=if_base, y_first=y_first, n_rows=n_rows))
-            if m0 == 0 and e0 == 0:
+            commands.append(_pass(plan, first=in_tile == 0, p=p, e0=e0, e_blk=e_blk, f0=f0, f_blk=f_blk, r0=r0,
+                                  h_act=h_act, c_blk=c_blk, w_base=w_base, if_base=if_base, y_first=y_first,
+                                  n_rows=n_rows))
+            if m0 == 0 and e0 == 0 and f0 == 0:
                 for k in range(ceil(c_blk / plan.q)):
                     for r in range(h_act):
                         channels = range(c0 + k * plan.q, c0 + min((k + 1) * plan.q, c_blk))
                         groups.append([(c, r0 + r, s) for c in channels for s in range(L.S)])
-        writes = _psum_writes(plan, m0, p, e0, e_blk, ofmap_base)
+        writes = _psum_writes(plan, m0, p, e0, e_blk, f0, f_blk, ofmap_base)
     commands += writes
     dram = DramLayout(
         ifmap_base=0, ifmap_row_words=plan.if_row_words, weight_base=weight_base,
         weight_blocks=tuple(weight_blocks.values()),
-        ofmap_base=ofmap_base, ofmap_row_words=plan.ps_row_words,
-        words=ofmap_base + L.M * L.E * plan.ps_row_words)
-    choice = {"p": plan.p, "q": plan.q, "e": plan.e, "wide": int(plan.wide), "overlap": int(plan.overlap),
+        ofmap_base=ofmap_base, ofmap_row_words=plan.ofmap_row_words,
+        words=ofmap_base + L.M * L.E * plan.ofmap_row_words)
+    choice = {"p": plan.p, "q": plan.q, "e": plan.e, "f": plan.f, "wide": int(plan.wide),
+              "overlap": int(plan.overlap), "width_tiles": ceil(L.F / plan.f),
               "lookahead": int(plan.lookahead), "sets": plan.t,
               "filter_rows": plan.h, "filter_blocks": ceil(L.M / plan.p), "row_blocks": ceil(L.E / plan.e),
               "folds": ceil(L.R / plan.h), "channel_blocks": ceil(L.C / (plan.q * plan.t))}
@@ -251,7 +287,7 @@ def map_layer(layer: ConvLayer, config: AcceleratorConfig, *, timing: dict | Non
 def plan_layer(layer: ConvLayer, config: AcceleratorConfig, *, timing: dict | None = None) -> tuple[dict, int]:
     """The mapping choice :func:`map_layer` takes and its cycles, without building the schedule."""
     plan, cycles = _choose(layer, config, timing)
-    return {"p": plan.p, "q": plan.q, "e": plan.e, "wide": int(plan.wide), "overlap": int(plan.overlap),
+    return {"p": plan.p, "q": plan.q, "e": plan.e, "f": plan.f, "wide": int(plan.wide), "overlap": int(plan.overlap),
             "lookahead": int(plan.lookahead), "sets": plan.t, "filter_rows": plan.h}, cycles
 
 
@@ -266,5 +302,5 @@ def _choose(layer: ConvLayer, config: AcceleratorConfig, timing: dict | None) ->
             f"{config.glb_word_bits} bits (psum tile + filters + ifmap rows), glb_kib={config.glb_kib} holds "
             f"{CommandFormat(config).glb_words}")
     plan = _Plan(layer, config, timing, int(found.p[0]), int(found.q[0]), int(found.e[0]), bool(found.wide[0]),
-                 bool(found.overlap[0]))
+                 bool(found.overlap[0]), int(found.f[0]))
     return plan, int(found.cycles[0])

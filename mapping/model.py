@@ -141,7 +141,8 @@ def _pass_costs(ps: Pass, rows: int, mac_latency: int, result_delay: int) -> tup
                              result_delay=result_delay, gap=ps.gap, lookahead=ps.lookahead))
 
     # Values read from the GLB: stream positions inside the unpadded ifmap.
-    inside_columns = sum(sum(1 for x in _new_columns(ps, f) if 0 <= x - ps.pad < ps.W) for f in range(ps.F))
+    inside_columns = sum(sum(1 for x in _new_columns(ps, f) if 0 <= ps.x0 + x - ps.pad < ps.W)
+                         for f in range(ps.F))
     inside_rows = sum(1 for y in stream_rows if 0 <= ps.y_start + y - ps.pad < ps.H)
     multicast = sum(sum(1 for j in range(ps.cols) if 0 <= y - j * ps.U < ps.set_rows) for y in stream_rows)
     active_rows = ps.sets * ps.set_rows

@@ -14,26 +14,31 @@ on random points and real layers).
 How the loops of the schedule become closed forms
 -------------------------------------------------
 A mapping (``p`` filters, ``q`` channels per set, ``e`` output rows per
-block) cuts the layer into blocks of at most two sizes along each of the four
-loops (filters ``p`` / ``M mod p``, output rows ``e`` / ``E mod e``, filter
+block, ``f`` output columns per width tile) cuts the layer into blocks of at
+most two sizes along each of the five loops (filters ``p`` / ``M mod p``,
+output rows ``e`` / ``E mod e``, output columns ``f`` / ``F mod f``, filter
 rows ``h`` / ``R mod h``, channels ``q*t`` / ``C mod q*t``). A pass's cycles
 and counts depend only on its block sizes and on whether it is the first pass
-of its psum tile, so the sum over passes is a sum over at most 16 size classes
+of its psum tile, so the sum over passes is a sum over at most 32 size classes
 times their counts, and a correction for the first passes. Only the ifmap
-rows a pass loads depend on where its output-row block lies (padding clips the
-blocks at the top and bottom of the map): the first and last
-``padding + 2`` blocks are summed one by one, the blocks between them are all
-unclipped and counted at once. Where the transfers overlap the passes
-(two data regions), each pair of consecutive passes saves ``min(pass, next
-pass's reads)``: the same runs of alike passes, visited in order
+words a pass loads depend on where its block lies (padding clips the row
+blocks at the top and bottom of the map, and the width tiles at the left and
+right): the first and last ``padding + 2`` row blocks and width tiles are
+summed one by one, the ones between them are all unclipped and counted at
+once (:func:`_edge_kinds`). Where the transfers overlap the passes (two data
+regions), each pair of consecutive passes saves ``min(pass, next pass's
+reads)``: the same runs of alike passes, visited in order
 (:func:`_overlap_saving`).
 
 The search: for every ``q`` in ``1..q_max``, two ``p`` (the balanced one,
-``ceil(M / ceil(M / p_max))``, then the largest), the reduction (one column at a time, then wide on the psum
-lanes where there are two or more), the largest ``e`` whose passes fit the
-GLB with one data region, then with two, the fewest cycles winning and the first candidate winning a tie. Each loop step works on all
-points at once, so a layer costs the same numpy work for 10 points as for
-10,000.
+``ceil(M / ceil(M / p_max))``, then the largest), the reduction (one column
+at a time, then wide on the psum lanes where there are two or more), the
+largest ``e`` whose passes of whole output rows fit the GLB with one data
+region, then with two; where that ``e`` is below ``min(E, cols)``, that many
+output rows in the widest width tiles that fit, with one region, then two.
+The fewest cycles win, the first candidate winning a tie. Each loop step
+works on all points at once, so a layer costs the same numpy work for 10
+points as for 10,000.
 """
 
 from __future__ import annotations
@@ -78,8 +83,9 @@ class LayerPerformance:
         int64 cycles (0 where the layer does not map).
     accesses : dict
         :data:`~quidam.mapping.model.ACCESS_KEYS` -> int64 counts.
-    p, q, e : numpy.ndarray
-        The mapping chosen (0 where the layer does not map).
+    p, q, e, f : numpy.ndarray
+        The mapping chosen (0 where the layer does not map): filters, channels per set, output rows per
+        block, output columns per width tile (``F``: whole rows).
     wide : numpy.ndarray
         Whether the reduction runs on the psum lanes (``Pass.wide``).
     overlap : numpy.ndarray
@@ -93,6 +99,7 @@ class LayerPerformance:
     p: np.ndarray
     q: np.ndarray
     e: np.ndarray
+    f: np.ndarray
     wide: np.ndarray
     overlap: np.ndarray
     failure: np.ndarray
@@ -148,9 +155,9 @@ def reduces_beside(pts, wide, overlap):
     return (pts["reduce_beside"] == 1) & wide & overlap
 
 
-def _pass_cycles(lay: "LayerTable", pts: dict, *, p, q, cb, ha, eb, weights, wide, overlap, ii, lookahead):
+def _pass_cycles(lay: "LayerTable", pts: dict, *, p, q, cb, ha, eb, fb, weights, wide, overlap, ii, lookahead):
     """:func:`~quidam.mapping.model.pass_cycles` of a pass of ``p`` filters, ``cb`` channels, ``ha`` filter
-    rows and ``eb`` output rows (arrays) that loads ``weights`` filter words."""
+    rows, ``eb`` output rows and ``fb`` output columns (arrays) that loads ``weights`` filter words."""
     S = lay.S
     slots = np.maximum(p, pts["accumulate_interval"])
     tokens = lay.groups(eb, pts, wide) * p
@@ -158,7 +165,7 @@ def _pass_cycles(lay: "LayerTable", pts: dict, *, p, q, cb, ha, eb, weights, wid
     gap = reduction_gap(tokens=tokens, ii=ii, p=p, slots=slots, qs=q * S, mac_latency=pts["mac_latency"],
                         result_delay=pts["result_delay"], psum_read_span=pts["psum_read_span"],
                         beside=reduces_beside(pts, wide, overlap))
-    return pass_cycles(rows=pts["rows"], filter_words=weights, F=lay.F,
+    return pass_cycles(rows=pts["rows"], filter_words=weights, F=fb,
                        compute=q * S * slots + pts["mac_latency"] + 1, first_feed=cb * nstream * S,
                        next_feed=cb * nstream * lay.n_next, tokens=tokens, ii=ii, result_delay=pts["result_delay"],
                        gap=gap, lookahead=lookahead)
@@ -178,79 +185,144 @@ def _classes(size, total):
 
 class LayerTable:
     """One layer on a table of points: its constants, the per-point words of a row of each tensor, and where
-    a mapping's passes keep their data in the GLB (the layout the mapper builds)."""
+    a mapping's passes keep their data in the GLB (the layout the mapper builds).
+
+    A mapping of ``f`` output columns per width tile (``f < F``: the output row is cut into tiles of ``f``
+    columns, ``f`` a multiple of :attr:`tile_quantum`) holds, per channel and ifmap row, a window of
+    :meth:`row_words` words from the word of its first unpadded column (:func:`tile_x_first`); ``f = F``
+    holds whole rows.
+    """
 
     def __init__(self, layer: ConvLayer, pts: dict):
         self.L = layer
         self.E, self.F, self.U, self.S = layer.E, layer.F, layer.stride, layer.S
         word_bits = pts["glb_word_bits"]
-        self.if_row_words = _ceil_div(layer.W, word_bits // pts["act_bits"])
-        self.ps_row_words = _ceil_div(self.F, word_bits // pts["psum_bits"])
+        self.vi, self.vp = word_bits // pts["act_bits"], word_bits // pts["psum_bits"]
+        self.if_row_words = _ceil_div(layer.W, self.vi)
+        self.tile_quantum = np.lcm(self.vi, self.vp)
         self.n_next = min(layer.stride, layer.S)
-        self.values_per_row = layer.S + (self.F - 1) * self.n_next
-        self.inside_columns = self._inside_columns()
         self.h = np.minimum(layer.R, pts["rows"])
         self.t = pts["rows"] // self.h
         self.filter_lanes = pts["filter_lanes"]
 
-    def _inside_columns(self) -> int:
+    def ps_row_words(self, f):
+        """GLB words of one psum row of a width tile of ``f`` output columns."""
+        return _ceil_div(f, self.vp)
+
+    def row_words(self, f):
+        """GLB words a pass of ``f`` output columns per tile holds per channel and ifmap row: a whole row, or
+        (tiled) the window of the tile's ``(f-1)*U + S`` padded columns from its first word."""
         L = self.L
-        U, S = L.stride, L.S
-        columns = list(range(S)) + [max(U, S) + (f - 1) * U + k for f in range(1, self.F) for k in range(min(U, S))]
-        return sum(1 for x in columns if 0 <= x - L.padding < L.W)
+        window = _ceil_div((-L.padding) % self.vi + (f - 1) * L.stride + L.S, self.vi)
+        return np.where(f >= self.F, self.if_row_words, window)
+
+    def values_per_row(self, f):
+        """Ifmap values streamed per stream row over the ``f`` output columns of a pass."""
+        return self.S + (f - 1) * self.n_next
+
+    def inside_values(self, x0, f):
+        """Of the values a pass of ``f`` output columns from padded ifmap column ``x0`` streams per stream row,
+        those inside the unpadded row (read from the GLB; the rest are padding)."""
+        L = self.L
+        lo = x0 - L.padding
+        if L.stride <= L.S:   # the columns streamed are contiguous
+            return np.maximum(0, np.minimum(L.W, lo + L.S + (f - 1) * L.stride) - np.maximum(0, lo))
+        count = 0
+        for k in range(L.S):   # columns lo + g*U + k for g < f
+            first = np.maximum(0, _ceil_div(-(lo + k), L.stride))
+            last = np.minimum(f - 1, np.floor_divide(L.W - 1 - (lo + k), L.stride))
+            count = count + np.maximum(0, last - first + 1)
+        return count
+
+    def tiles(self, f):
+        """Width tiles per output row."""
+        return _ceil_div(self.F, f)
+
+    def tile_reads(self, w, f):
+        """Words a pass of width tile ``w`` reads off chip per channel and ifmap row (tiled: its window,
+        clipped at the end of the row)."""
+        x_first = tile_x_first(w * f * self.U, self.L.padding, self.vi)
+        return np.where(f >= self.F, self.if_row_words,
+                        np.minimum(self.row_words(f), self.if_row_words - x_first // self.vi))
 
     def groups(self, e, pts, wide):
         """``mapping.mapper._Plan.groups`` on arrays."""
         return np.where(wide, _ceil_div(e, pts["psum_lanes"]), e)
 
-    def data_base(self, p, e, pts, wide):
-        """GLB word address after the psum tile of a pass of ``p`` filters and ``e`` output rows, where the
-        pass keeps its filters and ifmap rows when it has one data region (``mapper._Plan``)."""
-        lane_words = p * self.groups(e, pts, wide) * self.ps_row_words
-        return np.where(wide, (pts["psum_lanes"] - 1) * pts["bank_depth"] + lane_words, p * e * self.ps_row_words)
+    def data_base(self, p, e, f, pts, wide):
+        """GLB word address after the psum tile of a pass of ``p`` filters, ``e`` output rows and ``f`` output
+        columns, where the pass keeps its filters and ifmap rows when it has one data region
+        (``mapper._Plan``)."""
+        row = self.ps_row_words(f)
+        lane_words = p * self.groups(e, pts, wide) * row
+        return np.where(wide, (pts["psum_lanes"] - 1) * pts["bank_depth"] + lane_words, p * e * row)
 
-    def data_words(self, p, q, e):
-        """GLB words of the filters and ifmap rows of the largest pass of (p, q, e)."""
+    def data_words(self, p, q, e, f):
+        """GLB words of the filters and ifmap rows of the largest pass of (p, q, e, f)."""
         L = self.L
         channels = np.minimum(q * self.t, L.C)
         rows = np.minimum(L.H, (e - 1) * L.stride + self.h)
         return (filter_words(channels, p, q, L.S, self.h, self.h, self.filter_lanes)
-                + channels * rows * self.if_row_words)
+                + channels * rows * self.row_words(f))
 
-    def fits(self, p, q, e, pts, wide):
-        """Whether the passes of (p, q, e) fit the GLB with one data region after the psum tile (lane
+    def fits(self, p, q, e, f, pts, wide):
+        """Whether the passes of (p, q, e, f) fit the GLB with one data region after the psum tile (lane
         banks included)."""
-        lane_words = p * self.groups(e, pts, wide) * self.ps_row_words
-        need = self.data_base(p, e, pts, wide) + self.data_words(p, q, e)
+        lane_words = p * self.groups(e, pts, wide) * self.ps_row_words(f)
+        need = self.data_base(p, e, f, pts, wide) + self.data_words(p, q, e, f)
         return (need <= pts["glb_words"]) & (~wide | (lane_words <= pts["bank_depth"]))
 
-    def regions(self, p, q, e, pts, wide):
+    def regions(self, p, q, e, f, pts, wide):
         """The two data regions of double buffering, each in banks of its own after the psum tile's (the
         transfers of the next pass fill one while the array reads the other): their GLB word addresses,
         and whether both fit."""
         depth = pts["bank_depth"]
-        lane_words = p * self.groups(e, pts, wide) * self.ps_row_words
-        tile_banks = np.where(wide, pts["psum_lanes"], _ceil_div(p * e * self.ps_row_words, depth))
-        region = _ceil_div(self.data_words(p, q, e), depth) * depth
+        row = self.ps_row_words(f)
+        lane_words = p * self.groups(e, pts, wide) * row
+        tile_banks = np.where(wide, pts["psum_lanes"], _ceil_div(p * e * row, depth))
+        region = _ceil_div(self.data_words(p, q, e, f), depth) * depth
         first = tile_banks * depth
         fits = ((first + 2 * region <= pts["glb_words"]) & (~wide | (lane_words <= depth))
                 & (tile_banks < pts["glb_words"] // depth))
         return first, first + region, fits
 
+    def fits_in(self, p, q, e, f, pts, wide, overlap):
+        """:meth:`fits` with one data region, :meth:`regions` with two (``overlap``)."""
+        return np.where(overlap, self.regions(p, q, e, f, pts, wide)[2], self.fits(p, q, e, f, pts, wide))
 
-def _largest_e(lay: LayerTable, pts: dict, p, q, wide, overlap: bool):
-    """The largest e in 1..min(E, cols) whose passes fit the GLB (0 where none does), with one data region or
-    (``overlap``) two: a bisection on all points."""
-    lo = np.zeros_like(p)
-    hi = np.minimum(lay.E, pts["cols"])
+
+def tile_x_first(x0, pad, vi):
+    """First unpadded ifmap column a pass whose first output column's window starts at padded column ``x0``
+    holds in the GLB: rounded down to a word (``vi`` values), so that a value's lane is the same in the GLB
+    as off chip."""
+    return np.maximum(0, x0 - pad) // vi * vi
+
+
+def _bisect(hi, fits):
+    """The largest n in 1..hi with ``fits(n)`` on every point (0 where none): fits must be monotone."""
+    lo = np.zeros_like(hi)
     while True:
         active = lo < hi
         if not active.any():
             return lo
         mid = (lo + hi + 1) // 2
-        fits = lay.regions(p, q, mid, pts, wide)[2] if overlap else lay.fits(p, q, mid, pts, wide)
-        lo = np.where(active & fits, mid, lo)
-        hi = np.where(active & ~fits, mid - 1, hi)
+        ok = fits(mid)
+        lo = np.where(active & ok, mid, lo)
+        hi = np.where(active & ~ok, mid - 1, hi)
+
+
+def _largest_e(lay: LayerTable, pts: dict, p, q, wide, overlap):
+    """The largest e in 1..min(E, cols) whose untiled passes fit the GLB (0 where none does), with one data
+    region or (``overlap``) two."""
+    return _bisect(np.minimum(lay.E, pts["cols"]), lambda e: lay.fits_in(p, q, e, lay.F, pts, wide, overlap))
+
+
+def _largest_f(lay: LayerTable, pts: dict, p, q, e, wide, overlap):
+    """The largest width tile below F, a multiple of ``tile_quantum``, whose passes of ``e`` output rows fit
+    the GLB (0 where none does)."""
+    quantum = lay.tile_quantum
+    k = _bisect((lay.F - 1) // quantum, lambda k: lay.fits_in(p, q, e, k * quantum, pts, wide, overlap))
+    return k * quantum
 
 
 def _stream_rows_inside(lo, hi, e_blk, h_act, U):
@@ -266,12 +338,45 @@ def _stream_rows_inside(lo, hi, e_blk, h_act, U):
     return np.maximum(0, periodic(clip(hi)) - periodic(clip(lo))) + tail
 
 
-def _costs(lay: LayerTable, pts: dict, p, q, e, wide, overlap, counts: bool):
-    """Cycles (and the access counts when ``counts``) of the schedule ``map_layer`` builds for (p, q, e, wide,
-    overlap): the commands one after another, less :func:`_overlap_saving` where they overlap."""
-    L, U, S, F, C = lay.L, lay.U, lay.S, lay.F, lay.L.C
+def _edge_kinds(n, edge: int):
+    """The blocks of a loop of ``n`` blocks (an array over points) as kinds, in loop order: the first ``edge``
+    one by one, the ones between them (all alike, represented by block ``edge``), the last ``edge`` one by
+    one; a list of (block index, count) arrays, the count 0 where a kind has no block."""
+    kinds = []
+    for k in [*range(edge), None, *range(edge, 2 * edge)]:
+        if k is None:
+            kinds.append((np.full_like(n, edge), np.maximum(0, n - 2 * edge)))
+        else:
+            b = k if k < edge else n - 2 * edge + k
+            present = (b < n) & (b >= 0) & ((k < edge) | (b >= edge))
+            kinds.append((np.maximum(b, 0) + np.zeros_like(n), present.astype(np.int64)))
+    return kinds
+
+
+def _width_tiles(lay: LayerTable, f):
+    """The width tiles of an output row as :func:`_edge_kinds`: (tile index, count, output columns) arrays, the
+    tile position only changing the words its reads clip and the padding its feed skips."""
+    tiles = lay.tiles(f)
+    for w, count in _edge_kinds(tiles, lay.L.padding + 2):
+        if count.any():
+            yield w, count, np.where(w == tiles - 1, lay.F - (tiles - 1) * f, f)
+
+
+def _ifmap_reads(lay: LayerTable, pts: dict, n_rows, w, f):
+    """Cycles of the off-chip reads of one channel's ``n_rows`` ifmap rows for width tile ``w``: one command
+    (untiled), or one per row (tiled)."""
+    tiled = f < lay.F
+    return np.where(n_rows > 0, np.where(tiled, n_rows * (2 + _transfer(lay.tile_reads(w, f), pts)),
+                                         2 + _transfer(n_rows * lay.if_row_words, pts)), 0)
+
+
+def _costs(lay: LayerTable, pts: dict, p, q, e, f, wide, overlap, counts: bool):
+    """Cycles (and the access counts when ``counts``) of the schedule ``map_layer`` builds for (p, q, e, f,
+    wide, overlap): the commands one after another, less :func:`_overlap_saving` where they overlap."""
+    L, U, S, C = lay.L, lay.U, lay.S, lay.L.C
     h, qt = lay.h, q * lay.t
     lookahead = uses_lookahead(L, q, pts["ifmap_spad_depth"])
+    tiled = f < lay.F
     acc = {key: 0 for key in ACCESS_KEYS} if counts else None
     cycles = 0
     n_filter_blocks = _ceil_div(L.M, p)
@@ -282,81 +387,81 @@ def _costs(lay: LayerTable, pts: dict, p, q, e, wide, overlap, counts: bool):
         for eb, n_e in _classes(e, lay.E):
             if not n_e.any():
                 continue
-            psums = eb * ps
-            block = n_p * n_e
-            # DramWrite of the psum tile, one command per filter (one per psum row when wide).
-            cycles = cycles + block * ps * np.where(wide, eb * (2 + _transfer(lay.ps_row_words, pts)),
-                                                    2 + _transfer(eb * lay.ps_row_words, pts))
-            if counts:
-                words = block * ps * eb * lay.ps_row_words
-                acc["dram.write"] = acc["dram.write"] + words
-                acc["glb.read"] = acc["glb.read"] + words - block * F * psums
-                acc["array.psum_in"] = acc["array.psum_in"] - block * F * psums
-            for ha, n_h in _classes(h, L.R):
-                if not n_h.any():
+            for fb, n_f in _classes(f, lay.F):
+                if not n_f.any():
                     continue
-                nstream = (eb - 1) * np.minimum(U, ha) + ha
-                for cb, n_c in _classes(qt, C):
-                    if not n_c.any():
+                psums = eb * ps
+                block = n_p * n_e * n_f
+                row = lay.ps_row_words(fb)
+                # DramWrite of the psum tile, one command per filter (one per psum row when wide or tiled).
+                cycles = cycles + block * ps * np.where(wide | tiled, eb * (2 + _transfer(row, pts)),
+                                                        2 + _transfer(eb * row, pts))
+                if counts:
+                    words = block * ps * eb * row
+                    acc["dram.write"] = acc["dram.write"] + words
+                    acc["glb.read"] = acc["glb.read"] + words - block * fb * psums
+                    acc["array.psum_in"] = acc["array.psum_in"] - block * fb * psums
+                for ha, n_h in _classes(h, L.R):
+                    if not n_h.any():
                         continue
-                    n = block * n_h * n_c
-                    # The first pass of each tile (full fold, first channel block) reads no psums from the GLB.
-                    firsts = np.where((ha == h) & (cb == np.minimum(qt, C)), block, 0)
-                    weight_words = filter_words(cb, ps, q, S, h, ha, pts["filter_lanes"])
-                    feed = cb * nstream * lay.values_per_row
-                    later, first = (_pass_cycles(lay, pts, p=ps, q=q, cb=cb, ha=ha, eb=eb, weights=weight_words,
-                                                 wide=wide, overlap=overlap, ii=ii, lookahead=lookahead)
-                                    for ii in (2, 1))
-                    cycles = cycles + n * (3 + _transfer(weight_words, pts) + later) - firsts * (later - first)
-                    if counts:
-                        macs = ha * eb * ps * cb * S * F
-                        active_rows = _ceil_div(cb, q) * ha
-                        for key, value in (
-                                ("dram.read", weight_words), ("glb.write", weight_words + F * psums),
-                                ("glb.read", weight_words + F * psums), ("array.ifmap_bus", feed),
-                                ("array.filter_bus", weight_words), ("array.psum_in", F * psums),
-                                ("array.psum_out", F * psums), ("spad.ifmap_read", macs),
-                                ("spad.filter_read", macs), ("spad.psum_write", macs), ("macs", macs),
-                                ("spad.ifmap_write", cb * eb * ha * lay.values_per_row),
-                                ("spad.filter_write", active_rows * ps * q * S * eb),
-                                ("spad.psum_read", macs - active_rows * psums * F + F * psums * active_rows)):
-                            acc[key] = acc[key] + n * value
+                    nstream = (eb - 1) * np.minimum(U, ha) + ha
+                    for cb, n_c in _classes(qt, C):
+                        if not n_c.any():
+                            continue
+                        n = block * n_h * n_c
+                        # The first pass of each tile (full fold, first channel block) reads no psums from the GLB.
+                        firsts = np.where((ha == h) & (cb == np.minimum(qt, C)), block, 0)
+                        weight_words = filter_words(cb, ps, q, S, h, ha, pts["filter_lanes"])
+                        later, first = (_pass_cycles(lay, pts, p=ps, q=q, cb=cb, ha=ha, eb=eb, fb=fb,
+                                                     weights=weight_words, wide=wide, overlap=overlap, ii=ii,
+                                                     lookahead=lookahead)
+                                        for ii in (2, 1))
+                        cycles = cycles + n * (3 + _transfer(weight_words, pts) + later) - firsts * (later - first)
+                        if counts:
+                            macs = ha * eb * ps * cb * S * fb
+                            active_rows = _ceil_div(cb, q) * ha
+                            streamed = lay.values_per_row(fb)
+                            for key, value in (
+                                    ("dram.read", weight_words), ("glb.write", weight_words + fb * psums),
+                                    ("glb.read", weight_words + fb * psums), ("array.ifmap_bus", cb * nstream * streamed),
+                                    ("array.filter_bus", weight_words), ("array.psum_in", fb * psums),
+                                    ("array.psum_out", fb * psums), ("spad.ifmap_read", macs),
+                                    ("spad.filter_read", macs), ("spad.psum_write", macs), ("macs", macs),
+                                    ("spad.ifmap_write", cb * eb * ha * streamed),
+                                    ("spad.filter_write", active_rows * ps * q * S * eb),
+                                    ("spad.psum_read", macs - active_rows * psums * fb + fb * psums * active_rows)):
+                                acc[key] = acc[key] + n * value
 
-    # The ifmap rows each pass loads depend on where its output-row block lies: summed over blocks and folds,
-    # once per channel (the channel blocks add up to C) and filter block.
-    n_blocks = _ceil_div(lay.E, e)
-    edge = L.padding + 2
-    interior = np.maximum(0, n_blocks - 2 * edge)
+    # The ifmap rows each pass loads depend on where its output-row block lies, and the words of each row on
+    # where its width tile lies: summed over blocks, tiles and folds, once per channel (the channel blocks add
+    # up to C) and filter block.
     folds = _ceil_div(L.R, h)
+    tiles = list(_width_tiles(lay, f))
     for fold in range(int(folds.max())):
         r0 = fold * h
         ha = np.minimum(h, L.R - r0)
         fold_ok = fold < folds
-        for k in range(2 * edge + 1):
-            if k < 2 * edge:
-                b = k if k < edge else n_blocks - 2 * edge + k
-                weight = (fold_ok & (b < n_blocks) & ((k < edge) | (b >= edge))).astype(np.int64)
-            else:
-                b, weight = np.full_like(n_blocks, edge), interior * fold_ok
+        for b, count in _edge_kinds(_ceil_div(lay.E, e), L.padding + 2):
             e0 = b * e
             eb = np.clip(lay.E - e0, 0, e)
             y_pad = e0 * U + r0
             y_first = np.maximum(0, y_pad - L.padding)
             y_end = np.minimum(L.H, y_pad - L.padding + (eb - 1) * U + ha)
             n_rows = np.maximum(0, y_end - y_first)
-            weight = weight * n_filter_blocks * C
-            words = n_rows * lay.if_row_words
-            cycles = cycles + weight * np.where(n_rows > 0, 2 + _transfer(words, pts), 0)
-            if counts:
-                acc["dram.read"] = acc["dram.read"] + weight * words
-                acc["glb.write"] = acc["glb.write"] + weight * words
-                lo = L.padding - y_pad
-                inside = _stream_rows_inside(lo, lo + L.H, eb, ha, U)
-                acc["glb.read"] = acc["glb.read"] + weight * inside * lay.inside_columns
+            weight = count * fold_ok * n_filter_blocks * C
+            lo = L.padding - y_pad
+            inside = _stream_rows_inside(lo, lo + L.H, eb, ha, U) if counts else 0
+            for w, n_w, fb in tiles:
+                cycles = cycles + weight * n_w * _ifmap_reads(lay, pts, n_rows, w, f)
+                if counts:
+                    words = weight * n_w * n_rows * lay.tile_reads(w, f)
+                    acc["dram.read"] = acc["dram.read"] + words
+                    acc["glb.write"] = acc["glb.write"] + words
+                    acc["glb.read"] = acc["glb.read"] + weight * n_w * inside * lay.inside_values(w * f * U, fb)
     rows = np.flatnonzero(overlap)
     if rows.size:
         part = {name: values[rows] for name, values in pts.items()}
-        saving = _overlap_saving(LayerTable(L, part), part, p[rows], q[rows], e[rows], wide[rows])
+        saving = _overlap_saving(LayerTable(L, part), part, p[rows], q[rows], e[rows], f[rows], wide[rows])
         cycles = cycles.copy()
         cycles[rows] -= saving
     return cycles, acc
@@ -392,83 +497,81 @@ class _Run:
                     self.present & (count > 0))
 
 
-def _overlap_saving(lay: LayerTable, pts: dict, p, q, e, wide):
+def _overlap_saving(lay: LayerTable, pts: dict, p, q, e, f, wide):
     """Cycles the overlap saves: over each pair of consecutive passes, ``min(pass k, transfers of pass k+1)``
     (pass k's cycles after its accepting one, and the commands of pass k+1's reads, which run beside it).
 
     The passes are visited in the schedule's order as runs of alike passes (filter blocks, output-row blocks
-    with the edge blocks one by one, folds, channel blocks), joined with :class:`_Run`.
+    and width tiles with the edge ones one by one, folds, channel blocks), joined with :class:`_Run`.
     """
-    L, U, S, F, C = lay.L, lay.U, lay.S, lay.F, lay.L.C
+    L, U, S, C = lay.L, lay.U, lay.S, lay.L.C
     h, qt = lay.h, q * lay.t
     lookahead = uses_lookahead(L, q, pts["ifmap_spad_depth"])
     n_blocks, folds = _ceil_div(lay.E, e), _ceil_div(L.R, h)
-    edge = L.padding + 2
     full_c, rest_c = C // qt, C % qt
     first_c = np.minimum(qt, C)
+    tiles = list(_width_tiles(lay, f))
 
-    def pass_run(ps, eb, last, ha, cb, first, n_rows, count):
+    def pass_run(ps, eb, last, ha, cb, fb, w, first, n_rows, count):
         # The pass's cycles on the two output-row block sizes (axis 1 of eb: full, last), then per block.
         weights = filter_words(cb, ps, q, S, h, ha, pts["filter_lanes"])
-        cycles = _pass_cycles(lay, pts, p=ps, q=q, cb=cb, ha=ha, eb=eb, weights=weights, wide=wide, overlap=True,
-                              ii=np.where(first, 1, 2), lookahead=lookahead)
+        cycles = _pass_cycles(lay, pts, p=ps, q=q, cb=cb, ha=ha, eb=eb, fb=fb, weights=weights, wide=wide,
+                              overlap=True, ii=np.where(first, 1, 2), lookahead=lookahead)
         cycles = np.where(last, cycles[:, 1:2], cycles[:, 0:1])
-        transfers = (2 + _transfer(weights, pts)
-                     + cb * np.where(n_rows > 0, 2 + _transfer(n_rows * lay.if_row_words, pts), 0))
+        transfers = 2 + _transfer(weights, pts) + cb * _ifmap_reads(lay, pts, n_rows, w, f)
         return _Run.of(cycles, transfers, count)
 
-    def tile(ps, b):
+    def row_block(ps, b):
         e0 = b * e
         eb_last = np.clip(lay.E - (n_blocks - 1) * e, 1, e)
         eb = np.stack([e, eb_last])[None]   # 1 x (full, last) x points
         last = b == n_blocks - 1
         run = None
-        for fold in range(int(folds.max())):
-            r0 = fold * h
-            ha = np.maximum(np.minimum(h, L.R - r0), 1)
-            y_pad = e0 * U + r0
-            y_first = np.maximum(0, y_pad - L.padding)
-            rows_end = y_pad - L.padding + (np.where(last, eb_last, e) - 1) * U + ha
-            n_rows = np.maximum(0, np.minimum(L.H, rows_end) - y_first)
-            in_fold = (fold < folds).astype(np.int64)
-            parts = (pass_run(ps, eb, last, ha, first_c, fold == 0, n_rows, in_fold),
-                     pass_run(ps, eb, last, ha, qt, False, n_rows, in_fold * np.maximum(full_c - 1, 0)),
-                     pass_run(ps, eb, last, ha, np.maximum(rest_c, 1), False, n_rows,
-                              in_fold * (full_c > 0) * (rest_c > 0)))
-            for part in parts:
-                run = part if run is None else run.then(part)
+        for w, n_w, fb in tiles:
+            tile_run = None
+            for fold in range(int(folds.max())):
+                r0 = fold * h
+                ha = np.maximum(np.minimum(h, L.R - r0), 1)
+                y_pad = e0 * U + r0
+                y_first = np.maximum(0, y_pad - L.padding)
+                rows_end = y_pad - L.padding + (np.where(last, eb_last, e) - 1) * U + ha
+                n_rows = np.maximum(0, np.minimum(L.H, rows_end) - y_first)
+                in_fold = (fold < folds).astype(np.int64)
+                parts = (pass_run(ps, eb, last, ha, first_c, fb, w, fold == 0, n_rows, in_fold),
+                         pass_run(ps, eb, last, ha, qt, fb, w, False, n_rows, in_fold * np.maximum(full_c - 1, 0)),
+                         pass_run(ps, eb, last, ha, np.maximum(rest_c, 1), fb, w, False, n_rows,
+                                  in_fold * (full_c > 0) * (rest_c > 0)))
+                for part in parts:
+                    tile_run = part if tile_run is None else tile_run.then(part)
+            tile_run = tile_run.times(n_w)
+            run = tile_run if run is None else run.then(tile_run)
         return run
 
-    # The output-row blocks in order: the first edge blocks, the interior ones (all alike), the last edge;
-    # each block's tile on both filter-block sizes at once (axis 0: full, rest; axis 1: the block).
-    blocks, counts = [], []
-    for k in [*range(edge), None, *range(edge, 2 * edge)]:
-        if k is None:
-            blocks.append(np.full_like(n_blocks, edge))
-            counts.append(np.maximum(0, n_blocks - 2 * edge))
-        else:
-            b = k if k < edge else n_blocks - 2 * edge + k
-            blocks.append(np.maximum(b, 0) + np.zeros_like(n_blocks))
-            counts.append(((b < n_blocks) & (b >= 0) & ((k < edge) | (b >= edge))).astype(np.int64))
+    # The output-row blocks in order, each block's run on both filter-block sizes at once (axis 0: full, rest;
+    # axis 1: the block).
+    kinds = _edge_kinds(n_blocks, L.padding + 2)
     full_p, rest_p = L.M // p, L.M % p
-    tiles = tile(np.stack([p, np.maximum(rest_p, 1)])[:, None], np.stack(blocks)).times(np.stack(counts))
-    run = tiles[:, 0]
-    for k in range(1, len(blocks)):
-        run = run.then(tiles[:, k])
+    blocks = row_block(np.stack([p, np.maximum(rest_p, 1)])[:, None], np.stack([b for b, _ in kinds]))
+    blocks = blocks.times(np.stack([count for _, count in kinds]))
+    run = blocks[:, 0]
+    for k in range(1, len(kinds)):
+        run = run.then(blocks[:, k])
     run = run[0].times(full_p).then(run[1].times((rest_p > 0).astype(np.int64)))
     return run.saving
 
 
-def mapping_costs(layer: ConvLayer, points: dict, *, p, q, e, wide, overlap) -> tuple[np.ndarray, dict]:
+def mapping_costs(layer: ConvLayer, points: dict, *, p, q, e, f=None, wide, overlap) -> tuple[np.ndarray, dict]:
     """Cycles and access counts of the schedule of one given mapping on every point (it must fit; no search).
 
-    ``p``, ``q``, ``e``, ``wide`` and ``overlap`` are scalars or arrays over the points.
+    ``p``, ``q``, ``e``, ``f`` (default: whole output rows, ``F``), ``wide`` and ``overlap`` are scalars or
+    arrays over the points.
     """
     pts = {name: np.asarray(points[name], dtype=np.int64) for name in POINT_FIELDS}
     size = len(pts["rows"])
-    p, q, e = (np.broadcast_to(np.asarray(v, dtype=np.int64), (size,)) for v in (p, q, e))
+    f = layer.F if f is None else f
+    p, q, e, f = (np.broadcast_to(np.asarray(v, dtype=np.int64), (size,)) for v in (p, q, e, f))
     wide, overlap = (np.broadcast_to(np.asarray(v, dtype=bool), (size,)) for v in (wide, overlap))
-    return _costs(LayerTable(layer, pts), pts, p, q, e, wide, overlap, counts=True)
+    return _costs(LayerTable(layer, pts), pts, p, q, e, f, wide, overlap, counts=True)
 
 
 def layer_performance(layer: ConvLayer, points: dict) -> LayerPerformance:
@@ -497,7 +600,7 @@ def layer_performance(layer: ConvLayer, points: dict) -> LayerPerformance:
     q_max = np.where(failure == 0, np.minimum(np.minimum(pts["ifmap_spad_depth"] // S, pts["filter_spad_depth"] // S),
                                               L.C), 0)
     best = np.full(n, np.iinfo(np.int64).max)
-    best_p, best_q, best_e = (np.zeros(n, dtype=np.int64) for _ in range(3))
+    best_p, best_q, best_e, best_f = (np.zeros(n, dtype=np.int64) for _ in range(4))
     best_wide, best_overlap = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
     for q_value in range(1, int(q_max.max(initial=0)) + 1):
         # Each candidate is costed only on the points it applies to (q_max and p differ between points); the
@@ -514,41 +617,53 @@ def layer_performance(layer: ConvLayer, points: dict) -> LayerPerformance:
         take = np.concatenate(rows)
         if take.size == 0:
             continue
-        # Each candidate twice: one data region (the largest e that fits), then two (overlapped transfers).
-        index = np.tile(chosen[take], 2)
+        # Each candidate four times: whole output rows with one data region (the largest e that fits), then
+        # with two (overlapped transfers); then, where whole rows hold fewer than min(E, cols) output rows,
+        # that many in width tiles (the widest that fits) with one region, then two.
+        size = take.size
+        single_part = {name: values[chosen[take]] for name, values in pts.items()}
+        p_one = np.concatenate([p_values[r] for (p_values, _, _), r in zip(order, rows)])
+        wide_one = np.concatenate([np.full(r.size, flag) for (_, _, flag), r in zip(order, rows)])
+        q_one = np.full(size, q_value)
+        table = LayerTable(layer, single_part)
+        e_max = np.minimum(L.E, single_part["cols"])
+        e_rows = [_largest_e(table, single_part, p_one, q_one, wide_one, flag) for flag in (False, True)]
+        f_tiles = [np.where(e_found < e_max, _largest_f(table, single_part, p_one, q_one, e_max, wide_one, flag), 0)
+                   for e_found, flag in zip(e_rows, (False, True))]
+        index = np.tile(chosen[take], 4)
         part = {name: values[index] for name, values in pts.items()}
-        p_all = np.tile(np.concatenate([p_values[r] for (p_values, _, _), r in zip(order, rows)]), 2)
-        wide = np.tile(np.concatenate([np.full(r.size, flag) for (_, _, flag), r in zip(order, rows)]), 2)
-        overlap = np.repeat([False, True], take.size)
-        q = np.full(index.size, q_value)
-        stacked = LayerTable(layer, part)
-        single, double = (_largest_e(stacked, part, p_all, q, wide, flag) for flag in (False, True))
-        e = np.where(overlap, double, single)
-        # With the same e two regions are never slower than one: one region is costed only where it holds more.
-        costed = np.flatnonzero((e > 0) & (overlap | (single > double)))
+        p_all, wide, q = np.tile(p_one, 4), np.tile(wide_one, 4), np.full(index.size, q_value)
+        overlap = np.tile(np.repeat([False, True], size), 2)
+        e = np.concatenate([*e_rows, e_max, e_max])
+        f = np.concatenate([np.full(2 * size, L.F), *f_tiles])
+        # With the same e and f two regions are never slower than one: one region is costed only where it
+        # holds more.
+        costed = np.flatnonzero(np.concatenate([
+            (e_rows[0] > 0) & (e_rows[0] > e_rows[1]), e_rows[1] > 0,
+            (f_tiles[0] > 0) & (f_tiles[0] > f_tiles[1]), f_tiles[1] > 0]))
         cycles = np.full(index.size, np.iinfo(np.int64).max)
         if costed.size:
             sub = {name: values[costed] for name, values in part.items()}
             cycles[costed], _ = _costs(LayerTable(layer, sub), sub, p_all[costed], q[costed], e[costed],
-                                       wide[costed], overlap[costed], counts=False)
-        sizes = [r.size for r in rows]
-        bounds = np.cumsum([0, *sizes])
-        # The search's order: per candidate, one data region before two.
+                                       f[costed], wide[costed], overlap[costed], counts=False)
+        bounds = np.cumsum([0, *(r.size for r in rows)])
+        # The search's order: per candidate, whole rows before width tiles, one data region before two.
         for start, stop in zip(bounds[:-1], bounds[1:]):
-            for shift in (0, take.size):
+            for shift in range(0, 4 * size, size):
                 part_slice = slice(start + shift, stop + shift)
-                cand, cand_e, cand_cycles = index[part_slice], e[part_slice], cycles[part_slice]
-                better = (cand_e > 0) & (cand_cycles < best[cand])
+                cand, cand_cycles = index[part_slice], cycles[part_slice]
+                better = cand_cycles < best[cand]
                 won = cand[better]
-                best[won], best_p[won], best_q[won], best_e[won] = (cand_cycles[better], p_all[part_slice][better],
-                                                                    q_value, cand_e[better])
+                best[won], best_p[won], best_q[won] = cand_cycles[better], p_all[part_slice][better], q_value
+                best_e[won], best_f[won] = e[part_slice][better], f[part_slice][better]
                 best_wide[won] = wide[part_slice][better]
                 best_overlap[won] = overlap[part_slice][better]
     mapped = best_e > 0
     failure = np.where((failure == 0) & ~mapped, 4, failure)
     safe = [np.where(mapped, value, 1) for value in (best_p, best_q, best_e)]
-    cycles, acc = _costs(LayerTable(layer, pts), pts, *safe, best_wide & mapped, best_overlap & mapped, counts=True)
+    cycles, acc = _costs(LayerTable(layer, pts), pts, *safe, np.where(mapped, best_f, L.F), best_wide & mapped,
+                         best_overlap & mapped, counts=True)
     zero = lambda values: np.where(mapped, values, 0).astype(np.int64)  # noqa: E731
     return LayerPerformance(cycles=zero(cycles), accesses={key: zero(acc[key]) for key in ACCESS_KEYS},
-                            p=zero(best_p), q=zero(best_q), e=zero(best_e), wide=zero(best_wide & mapped),
+                            p=zero(best_p), q=zero(best_q), e=zero(best_e), f=zero(best_f), wide=zero(best_wide & mapped),
                             overlap=zero(best_overlap & mapped), failure=failure)

@@ -364,7 +364,7 @@ class Controller(wiring.Component):
         x_start, x_start_mod, n_step, fed = Signal(13), Signal(11), Signal(11), Signal(12)
         with m.If(start):
             new = self._view(self.cmd.payload, Pass)
-            m.d.sync += [x_start.eq(0), x_start_mod.eq(0), n_step.eq(new.n_first), fed.eq(0)]
+            m.d.sync += [x_start.eq(new.x0), x_start_mod.eq(0), n_step.eq(new.n_first), fed.eq(0)]
         with m.FSM(name="feeder"):
             with m.State("IDLE"):
                 with m.If(go):
@@ -379,7 +379,7 @@ class Controller(wiring.Component):
                 m.d.comb += [yu.eq(ps.y_start + y - ps.pad), xu.eq(x_start + n_idx - ps.pad)]
                 inside = Signal()
                 m.d.comb += inside.eq((yu >= 0) & (yu < ps.H) & (xu >= 0) & (xu < ps.W))
-                x_word = xu.as_unsigned()[:14]
+                x_word = (xu - ps.x_first).as_unsigned()[:14]   # the value's place in the row's window
                 row_offset = Signal(len(self.glb_addr) + 1)
                 m.d.comb += row_offset.eq((yu - ps.y_first).as_unsigned()[:12] * ps.if_row_words)
                 m.d.comb += [self.glb_rd_en.eq(inside),

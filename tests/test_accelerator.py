@@ -107,6 +107,22 @@ def test_each_reduction_feed_and_transfer_mode(record_property, tmp_path, fields
     assert (run.schedule["wide"], run.schedule["lookahead"], run.schedule["overlap"]) == modes
 
 
+@pytest.mark.parametrize("fields,layer", [
+    ({"rows": 3, "cols": 4, "glb_kib": 4, "glb_banks": 2},
+     ConvLayer(name="tiles-s2", C=4, M=6, H=41, W=41, R=3, S=3, stride=2, padding=1)),
+    ({"rows": 3, "cols": 4, "glb_kib": 4, "glb_banks": 2},
+     ConvLayer(name="tiles-5x5", C=2, M=3, H=23, W=47, R=5, S=5, stride=1, padding=2)),
+    ({"pe_type": "lightpe1", "rows": 3, "cols": 5, "glb_kib": 8, "glb_banks": 8, "psum_spad_depth": 8,
+      "ifmap_spad_depth": 8}, ConvLayer(name="tiles-1x1s2", C=4, M=6, H=64, W=64, R=1, S=1, stride=2, padding=0)),
+], ids=["int16-3x3s2", "int16-5x5", "lightpe1-1x1s2-overlap"])
+def test_rows_wider_than_the_gbuffer_holds_run_in_width_tiles(record_property, tmp_path, fields, layer):
+    config = parse_config(fields)
+    run = run_layer(config, layer, tmp_path / "build")
+    _check(run, layer, f"{config.rows}x{config.cols} {config.pe_type} {layer.name} in width tiles",
+           record_property)
+    assert run.schedule["width_tiles"] >= 2 and run.schedule["f"] < layer.F
+
+
 def test_macro_memories_simulate_like_the_behavioural_ones(record_property, tmp_path):
     config = parse_config({"rows": 4, "cols": 3, "glb_kib": 8, "glb_banks": 2, "psum_spad_depth": 4,
                            "ifmap_spad_depth": 6, "filter_spad_depth": 160})

@@ -13,7 +13,7 @@ from quidam.config import load_config, parse_config
 from quidam.formats.conv import conv2d_golden
 from quidam.mapping import CommandFormat, MappingError, evaluate, map_layer
 from quidam.mapping.mapper import _build, _Plan, accelerator_timing, plan_layer
-from quidam.mapping.search import mapping_costs, point_table
+from quidam.mapping.search import LayerTable, mapping_costs, point_table
 from quidam.workloads.layer import ConvLayer
 from quidam.workloads.networks import get_network, parse_layer_ref
 
@@ -42,21 +42,25 @@ def test_the_closed_form_cost_of_any_mapping_equals_the_model_of_its_schedule(co
     layer = layer.scaled(0.25) if layer.H > 32 else layer
     timing = accelerator_timing(config)
     points = point_table([config], [timing])
-    costed = 0
+    quantum = int(LayerTable(layer, points).tile_quantum[0])
+    costed = tiled = 0
     for q in (1, 2, config.ifmap_spad_depth // layer.S):
         for p in (1, 3, min(layer.M, config.psum_spad_depth)):
             for e in (1, 2, min(layer.E, config.cols)):
-                for wide, overlap in itertools.product((False, True), repeat=2):
-                    plan = _Plan(layer, config, timing, p, q, e, wide, overlap)
-                    if not plan.fits():
-                        continue
-                    performance = evaluate(_build(plan))
-                    cycles, accesses = mapping_costs(layer, points, p=p, q=q, e=e, wide=wide, overlap=overlap)
-                    assert cycles[0] == performance.cycles, (p, q, e, wide, overlap)
-                    assert {key: int(value[0]) for key, value in accesses.items()} == performance.accesses
-                    assert performance.macs == layer.macs
-                    costed += 1
-    assert costed >= 16
+                for f in {layer.F, quantum, 3 * quantum} & set(range(1, layer.F + 1)):
+                    for wide, overlap in itertools.product((False, True), repeat=2):
+                        plan = _Plan(layer, config, timing, p, q, e, wide, overlap, f)
+                        if not plan.fits():
+                            continue
+                        performance = evaluate(_build(plan))
+                        cycles, accesses = mapping_costs(layer, points, p=p, q=q, e=e, f=f, wide=wide,
+                                                         overlap=overlap)
+                        assert cycles[0] == performance.cycles, (p, q, e, f, wide, overlap)
+                        assert {key: int(value[0]) for key, value in accesses.items()} == performance.accesses
+                        assert performance.macs == layer.macs
+                        costed += 1
+                        tiled += f < layer.F
+    assert costed >= 16 and tiled >= 8
 
 
 def test_the_schedule_reads_every_weight_and_writes_every_output_once():
