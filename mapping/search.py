@@ -34,8 +34,10 @@ The search: for every ``q`` in ``1..q_max``, two ``p`` (the balanced one,
 ``ceil(M / ceil(M / p_max))``, then the largest), the reduction (one column
 at a time, then wide on the psum lanes where there are two or more), the
 largest ``e`` whose passes of whole output rows fit the GLB with one data
-region, then with two; where that ``e`` is below ``min(E, cols)``, that many
-output rows in the widest width tiles that fit, with one region, then two.
+region, then with two; the same number of row blocks balanced (``ceil(E /
+ceil(E / e))`` rows each: less feed per column); where that ``e`` is below
+``min(E, cols)``, that many output rows in the widest width tiles that fit,
+with one region, then two.
 The fewest cycles win, the first candidate winning a tie. Each loop step
 works on all points at once, so a layer costs the same numpy work for 10
 points as for 10,000.
@@ -617,9 +619,10 @@ def layer_performance(layer: ConvLayer, points: dict) -> LayerPerformance:
         take = np.concatenate(rows)
         if take.size == 0:
             continue
-        # Each candidate four times: whole output rows with one data region (the largest e that fits), then
-        # with two (overlapped transfers); then, where whole rows hold fewer than min(E, cols) output rows,
-        # that many in width tiles (the widest that fits) with one region, then two.
+        # Each candidate in six variants: whole output rows with one data region (the largest e that fits),
+        # then with two (overlapped transfers); the same number of row blocks, balanced (the fewest output rows
+        # per block), with one region, then two; where the largest e is below min(E, cols), that many output
+        # rows in width tiles (the widest that fit) with one region, then two.
         size = take.size
         single_part = {name: values[chosen[take]] for name, values in pts.items()}
         p_one = np.concatenate([p_values[r] for (p_values, _, _), r in zip(order, rows)])
@@ -628,18 +631,21 @@ def layer_performance(layer: ConvLayer, points: dict) -> LayerPerformance:
         table = LayerTable(layer, single_part)
         e_max = np.minimum(L.E, single_part["cols"])
         e_rows = [_largest_e(table, single_part, p_one, q_one, wide_one, flag) for flag in (False, True)]
+        e_balanced = [_ceil_div(L.E, _ceil_div(L.E, np.maximum(e_found, 1))) for e_found in e_rows]
         f_tiles = [np.where(e_found < e_max, _largest_f(table, single_part, p_one, q_one, e_max, wide_one, flag), 0)
                    for e_found, flag in zip(e_rows, (False, True))]
-        index = np.tile(chosen[take], 4)
+        index = np.tile(chosen[take], 6)
         part = {name: values[index] for name, values in pts.items()}
-        p_all, wide, q = np.tile(p_one, 4), np.tile(wide_one, 4), np.full(index.size, q_value)
-        overlap = np.tile(np.repeat([False, True], size), 2)
-        e = np.concatenate([*e_rows, e_max, e_max])
-        f = np.concatenate([np.full(2 * size, L.F), *f_tiles])
+        p_all, wide, q = np.tile(p_one, 6), np.tile(wide_one, 6), np.full(index.size, q_value)
+        overlap = np.tile(np.repeat([False, True], size), 3)
+        e = np.concatenate([*e_rows, *e_balanced, e_max, e_max])
+        f = np.concatenate([np.full(4 * size, L.F), *f_tiles])
         # With the same e and f two regions are never slower than one: one region is costed only where it
         # holds more.
+        balanced = [(e_found > 0) & (e_bal < e_found) for e_found, e_bal in zip(e_rows, e_balanced)]
         costed = np.flatnonzero(np.concatenate([
             (e_rows[0] > 0) & (e_rows[0] > e_rows[1]), e_rows[1] > 0,
+            balanced[0] & (e_rows[0] > e_rows[1]), balanced[1],
             (f_tiles[0] > 0) & (f_tiles[0] > f_tiles[1]), f_tiles[1] > 0]))
         cycles = np.full(index.size, np.iinfo(np.int64).max)
         if costed.size:
@@ -647,9 +653,9 @@ def layer_performance(layer: ConvLayer, points: dict) -> LayerPerformance:
             cycles[costed], _ = _costs(LayerTable(layer, sub), sub, p_all[costed], q[costed], e[costed],
                                        f[costed], wide[costed], overlap[costed], counts=False)
         bounds = np.cumsum([0, *(r.size for r in rows)])
-        # The search's order: per candidate, whole rows before width tiles, one data region before two.
+        # The search's order: per candidate, the variants in the order above.
         for start, stop in zip(bounds[:-1], bounds[1:]):
-            for shift in range(0, 4 * size, size):
+            for shift in range(0, 6 * size, size):
                 part_slice = slice(start + shift, stop + shift)
                 cand, cand_cycles = index[part_slice], cycles[part_slice]
                 better = cand_cycles < best[cand]
