@@ -25,6 +25,7 @@ import yaml
 
 from .errors import ConfigError
 from .inputs import InputError, load_yaml
+from .pe_types import PE_TYPES, SEED_PE_TYPES, pe_type_info
 
 __all__ = [
     "PE_TYPES",
@@ -39,28 +40,15 @@ __all__ = [
     "default_psum_bits",
 ]
 
-PE_TYPES = ("fp32", "int16", "lightpe1", "lightpe2", "int")
-
-#: The four PE types of QADAM that the committed datasets, model cards and the default design space cover.
-SEED_PE_TYPES = ("fp32", "int16", "lightpe1", "lightpe2")
-
-# Operand widths fixed by the number format; the ``int`` type takes them from
-# the configuration (act_bits, wt_bits).
-_FIXED_OPERAND_BITS = {
-    "fp32": (32, 32),
-    "int16": (16, 16),
-    "lightpe1": (8, 4),   # signed 8-bit activation, [s e2 e1 e0] weight code
-    "lightpe2": (8, 8),   # two lightpe1 weight terms, high and low nibble
-}
-
 GLB_WORD_BITS = (16, 32, 64, 128)
 
 
 def operand_bits(pe_type: str, act_bits: int | None = None, wt_bits: int | None = None) -> tuple[int, int]:
     """Storage widths ``(activation, weight)`` in bits of one operand of ``pe_type``."""
-    if pe_type == "int":
-        return (8 if act_bits is None else act_bits, 8 if wt_bits is None else wt_bits)
-    return _FIXED_OPERAND_BITS[pe_type]
+    info = pe_type_info(pe_type)
+    if info.free_widths:
+        return (info.act_bits if act_bits is None else act_bits, info.wt_bits if wt_bits is None else wt_bits)
+    return info.act_bits, info.wt_bits
 
 
 def product_bits(pe_type: str, act_bits: int, wt_bits: int) -> int:
@@ -70,13 +58,7 @@ def product_bits(pe_type: str, act_bits: int, wt_bits: int) -> int:
     activation times it spans ``[-2**14, 2**14]`` (16 bits); LightPE-2 adds two
     such terms (17 bits). For fp32 this is the IEEE word width.
     """
-    if pe_type == "fp32":
-        return 32
-    if pe_type == "lightpe1":
-        return act_bits + 8
-    if pe_type == "lightpe2":
-        return act_bits + 9
-    return act_bits + wt_bits
+    return pe_type_info(pe_type).product_bits(act_bits, wt_bits)
 
 
 def default_psum_bits(pe_type: str, act_bits: int, wt_bits: int) -> int:
@@ -85,11 +67,7 @@ def default_psum_bits(pe_type: str, act_bits: int, wt_bits: int) -> int:
     fp32 accumulates in binary32; int16 in 32 bits (wrapping, as in Eyeriss);
     LightPE-1/2 in 24 bits; ``int`` in the product width plus 8 guard bits.
     """
-    if pe_type in ("fp32", "int16"):
-        return 32
-    if pe_type in ("lightpe1", "lightpe2"):
-        return 24
-    return min(64, act_bits + wt_bits + 8)
+    return pe_type_info(pe_type).default_psum_bits(act_bits, wt_bits)
 
 
 @dataclass(frozen=True)
@@ -159,7 +137,7 @@ def _fmt(x: float) -> str:
 
 FIELDS: tuple[FieldRule, ...] = (
     FieldRule("pe_type", str, "int16", "processing-element arithmetic (number format of the MAC unit)",
-              choices=PE_TYPES),
+              choices=tuple(PE_TYPES)),
     FieldRule("act_bits", int, None, "activation width in bits; range for pe_type int, the other "
               "types fix it (fp32 32, int16 16, lightpe1/2 8)", 2, 16),
     FieldRule("wt_bits", int, None, "weight width in bits; range for pe_type int, the other "
@@ -230,7 +208,8 @@ class AcceleratorConfig:
 
     def __post_init__(self):
         object.__setattr__(self, "pe_type", _RULES["pe_type"].check(self.pe_type))
-        fixed = _FIXED_OPERAND_BITS.get(self.pe_type)
+        info = PE_TYPES[self.pe_type]
+        fixed = None if info.free_widths else (info.act_bits, info.wt_bits)
         for rule in FIELDS[1:]:
             value = getattr(self, rule.name)
             if value is None and rule.default is None:
@@ -252,7 +231,7 @@ class AcceleratorConfig:
 
         if self.psum_bits is None:
             object.__setattr__(self, "psum_bits", default_psum_bits(self.pe_type, act, wt))
-        elif self.pe_type == "fp32" and self.psum_bits != 32:
+        elif info.is_float and self.psum_bits != 32:
             raise ConfigError(f"psum_bits: pe_type fp32 accumulates in binary32, so psum_bits must be 32, "
                               f"not {self.psum_bits}")
         elif self.psum_bits < self.product_bits:
