@@ -73,6 +73,8 @@ def generate(unit, config_file, memory, flow, pe_type, act_bits, wt_bits, psum_b
     options = {name: value for name, value in options.items() if value is not None}
     if config_file:
         config = load_config(config_file)
+        if "pe_type" in options:   # the file's widths are its PE type's; a new type's unset widths are its own
+            options = {"act_bits": None, "wt_bits": None, "psum_bits": None, **options}
         config = parse_config({**config.to_dict(), **options}, source=str(config_file)) if options else config
     else:
         config = parse_config(options)

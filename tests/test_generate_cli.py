@@ -78,3 +78,13 @@ def test_bad_options_exit_2_with_one_line(tmp_path, args, message):
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and done.stderr.startswith("error: ") and message in done.stderr
     assert done.stdout == "" and not (tmp_path / "m").exists()
+
+
+@pytest.mark.parametrize("pe_type, widths", [("lightpe1", (8, 4, 24)), ("fp32", (32, 32, 32))])
+def test_a_config_file_with_another_pe_type_takes_that_types_widths(tmp_path, pe_type, widths):
+    # configs/eyeriss.yaml is int16 (16 x 16 -> 32): --pe re-derives the widths the command line leaves unset.
+    out = tmp_path / "m"
+    done = quidam("generate", "--unit", "mac", "--config", "configs/eyeriss.yaml", "--pe", pe_type, "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    sidecar = json.loads((out / "config.json").read_text())
+    assert (sidecar["pe_type"], sidecar["act_bits"], sidecar["wt_bits"], sidecar["psum_bits"]) == (pe_type, *widths)
