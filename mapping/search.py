@@ -56,7 +56,8 @@ from .commands import MAX_SIDE, MAX_STRIDE, CommandFormat
 from .model import ACCESS_KEYS, pass_cycles, reduction_gap
 
 __all__ = ["FAILURES", "POINT_FIELDS", "LayerPerformance", "LayerTable", "filter_groups", "filter_words",
-           "layer_performance", "lookahead_ring", "mapping_costs", "point_table", "uses_lookahead"]
+           "layer_performance", "lookahead_ring", "mapping_costs", "point_table", "reduces_beside",
+           "tile_x_first", "uses_lookahead"]
 
 #: The per-point arrays :func:`layer_performance` reads (integers; ``glb_words``, ``bank_depth``,
 #: ``psum_lanes`` and ``filter_lanes`` are :class:`~quidam.mapping.commands.CommandFormat`'s, the last
