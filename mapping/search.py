@@ -356,21 +356,25 @@ def _edge_kinds(n, edge: int):
     return kinds
 
 
-def _width_tiles(lay: LayerTable, f):
-    """The width tiles of an output row as :func:`_edge_kinds`: (tile index, count, output columns) arrays, the
-    tile position only changing the words its reads clip and the padding its feed skips."""
+def _width_tiles(lay: LayerTable, pts: dict, f):
+    """The width tiles of an output row as :func:`_edge_kinds`: (tile index, count, output columns, words read
+    per ifmap row, cycles of one row's read) arrays, the tile position only changing the words its reads clip
+    and the padding its feed skips."""
     tiles = lay.tiles(f)
     for w, count in _edge_kinds(tiles, lay.L.padding + 2):
         if count.any():
-            yield w, count, np.where(w == tiles - 1, lay.F - (tiles - 1) * f, f)
+            words = lay.tile_reads(w, f)
+            yield w, count, np.where(w == tiles - 1, lay.F - (tiles - 1) * f, f), words, 2 + _transfer(words, pts)
 
 
-def _ifmap_reads(lay: LayerTable, pts: dict, n_rows, w, f):
-    """Cycles of the off-chip reads of one channel's ``n_rows`` ifmap rows for width tile ``w``: one command
-    (untiled), or one per row (tiled)."""
+def _ifmap_reads(lay: LayerTable, pts: dict, n_rows, row_cycles, f):
+    """Cycles of the off-chip reads of one channel's ``n_rows`` ifmap rows: one command (untiled), or one per
+    row of ``row_cycles`` (tiled)."""
+    whole = 2 + _transfer(n_rows * lay.if_row_words, pts)
     tiled = f < lay.F
-    return np.where(n_rows > 0, np.where(tiled, n_rows * (2 + _transfer(lay.tile_reads(w, f), pts)),
-                                         2 + _transfer(n_rows * lay.if_row_words, pts)), 0)
+    if tiled.any():
+        whole = np.where(tiled, n_rows * row_cycles, whole)
+    return np.where(n_rows > 0, whole, 0)
 
 
 def _costs(lay: LayerTable, pts: dict, p, q, e, f, wide, overlap, counts: bool):
@@ -439,7 +443,7 @@ def _costs(lay: LayerTable, pts: dict, p, q, e, f, wide, overlap, counts: bool):
     # where its width tile lies: summed over blocks, tiles and folds, once per channel (the channel blocks add
     # up to C) and filter block.
     folds = _ceil_div(L.R, h)
-    tiles = list(_width_tiles(lay, f))
+    tiles = list(_width_tiles(lay, pts, f))
     for fold in range(int(folds.max())):
         r0 = fold * h
         ha = np.minimum(h, L.R - r0)
@@ -454,10 +458,10 @@ def _costs(lay: LayerTable, pts: dict, p, q, e, f, wide, overlap, counts: bool):
             weight = count * fold_ok * n_filter_blocks * C
             lo = L.padding - y_pad
             inside = _stream_rows_inside(lo, lo + L.H, eb, ha, U) if counts else 0
-            for w, n_w, fb in tiles:
-                cycles = cycles + weight * n_w * _ifmap_reads(lay, pts, n_rows, w, f)
+            for w, n_w, fb, row_words, row_cycles in tiles:
+                cycles = cycles + weight * n_w * _ifmap_reads(lay, pts, n_rows, row_cycles, f)
                 if counts:
-                    words = weight * n_w * n_rows * lay.tile_reads(w, f)
+                    words = weight * n_w * n_rows * row_words
                     acc["dram.read"] = acc["dram.read"] + words
                     acc["glb.write"] = acc["glb.write"] + words
                     acc["glb.read"] = acc["glb.read"] + weight * n_w * inside * lay.inside_values(w * f * U, fb)
@@ -513,15 +517,15 @@ def _overlap_saving(lay: LayerTable, pts: dict, p, q, e, f, wide):
     n_blocks, folds = _ceil_div(lay.E, e), _ceil_div(L.R, h)
     full_c, rest_c = C // qt, C % qt
     first_c = np.minimum(qt, C)
-    tiles = list(_width_tiles(lay, f))
+    tiles = list(_width_tiles(lay, pts, f))
 
-    def pass_run(ps, eb, last, ha, cb, fb, w, first, n_rows, count):
+    def pass_run(ps, eb, last, ha, cb, fb, row_cycles, first, n_rows, count):
         # The pass's cycles on the two output-row block sizes (axis 1 of eb: full, last), then per block.
         weights = filter_words(cb, ps, q, S, h, ha, pts["filter_lanes"])
         cycles = _pass_cycles(lay, pts, p=ps, q=q, cb=cb, ha=ha, eb=eb, fb=fb, weights=weights, wide=wide,
                               overlap=True, ii=np.where(first, 1, 2), lookahead=lookahead)
         cycles = np.where(last, cycles[:, 1:2], cycles[:, 0:1])
-        transfers = 2 + _transfer(weights, pts) + cb * _ifmap_reads(lay, pts, n_rows, w, f)
+        transfers = 2 + _transfer(weights, pts) + cb * _ifmap_reads(lay, pts, n_rows, row_cycles, f)
         return _Run.of(cycles, transfers, count)
 
     def row_block(ps, b):
@@ -530,7 +534,7 @@ def _overlap_saving(lay: LayerTable, pts: dict, p, q, e, f, wide):
         eb = np.stack([e, eb_last])[None]   # 1 x (full, last) x points
         last = b == n_blocks - 1
         run = None
-        for w, n_w, fb in tiles:
+        for _, n_w, fb, _, row_cycles in tiles:
             tile_run = None
             for fold in range(int(folds.max())):
                 r0 = fold * h
@@ -540,9 +544,10 @@ def _overlap_saving(lay: LayerTable, pts: dict, p, q, e, f, wide):
                 rows_end = y_pad - L.padding + (np.where(last, eb_last, e) - 1) * U + ha
                 n_rows = np.maximum(0, np.minimum(L.H, rows_end) - y_first)
                 in_fold = (fold < folds).astype(np.int64)
-                parts = (pass_run(ps, eb, last, ha, first_c, fb, w, fold == 0, n_rows, in_fold),
-                         pass_run(ps, eb, last, ha, qt, fb, w, False, n_rows, in_fold * np.maximum(full_c - 1, 0)),
-                         pass_run(ps, eb, last, ha, np.maximum(rest_c, 1), fb, w, False, n_rows,
+                parts = (pass_run(ps, eb, last, ha, first_c, fb, row_cycles, fold == 0, n_rows, in_fold),
+                         pass_run(ps, eb, last, ha, qt, fb, row_cycles, False, n_rows,
+                                  in_fold * np.maximum(full_c - 1, 0)),
+                         pass_run(ps, eb, last, ha, np.maximum(rest_c, 1), fb, row_cycles, False, n_rows,
                                   in_fold * (full_c > 0) * (rest_c > 0)))
                 for part in parts:
                     tile_run = part if tile_run is None else tile_run.then(part)
@@ -649,10 +654,12 @@ def layer_performance(layer: ConvLayer, points: dict) -> LayerPerformance:
             balanced[0] & (e_rows[0] > e_rows[1]), balanced[1],
             (f_tiles[0] > 0) & (f_tiles[0] > f_tiles[1]), f_tiles[1] > 0]))
         cycles = np.full(index.size, np.iinfo(np.int64).max)
-        if costed.size:
-            sub = {name: values[costed] for name, values in part.items()}
-            cycles[costed], _ = _costs(LayerTable(layer, sub), sub, p_all[costed], q[costed], e[costed],
-                                       f[costed], wide[costed], overlap[costed], counts=False)
+        # Whole rows and width tiles costed apart: only the tiled ones have more than one width-tile kind.
+        for group in (costed[f[costed] == L.F], costed[f[costed] < L.F]):
+            if group.size:
+                sub = {name: values[group] for name, values in part.items()}
+                cycles[group], _ = _costs(LayerTable(layer, sub), sub, p_all[group], q[group], e[group], f[group],
+                                          wide[group], overlap[group], counts=False)
         bounds = np.cumsum([0, *(r.size for r in rows)])
         # The search's order: per candidate, the variants in the order above.
         for start, stop in zip(bounds[:-1], bounds[1:]):
