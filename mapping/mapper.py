@@ -79,7 +79,8 @@ def _check_capacities(layer: ConvLayer, config: AcceleratorConfig) -> None:
 
 
 class _Plan:
-    """The passes of one (p, q, e, wide, overlap) choice and where they keep their data in the GLB."""
+    """The passes of one (p, q, e, wide, overlap, f) choice and where they keep their data in the GLB (``f``:
+    output columns per width tile, default whole rows)."""
 
     def __init__(self, layer: ConvLayer, config: AcceleratorConfig, timing: dict, p: int, q: int, e: int,
                  wide: bool = False, overlap: bool = False, f: int | None = None):
