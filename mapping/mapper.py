@@ -98,8 +98,8 @@ class _Plan:
         self.if_row_words, self.filter_lanes = int(table.if_row_words[0]), fmt.filter_lanes
         self.vi = int(table.vi[0])
         self.row_words = int(table.row_words(self.f)[0])
-        self.ps_row_words = int(table.ps_row_words(self.f)[0])
-        self.vp, self.ofmap_row_words = int(table.vp[0]), int(table.ps_row_words(layer.F)[0])
+        self.ps_row_words, self.ofmap_row_words = self.ps_words(self.f), self.ps_words(layer.F)
+        self.vp = int(table.vp[0])
         self._regions = [int(base[0]) for base in table.regions(p, q, e, self.f, self.points, wide)[:2]]
 
     def blocks(self):
@@ -112,6 +112,10 @@ class _Plan:
             for e0 in range(0, L.E, self.e):
                 for f0 in range(0, L.F, self.f):
                     yield m0, min(self.p, L.M - m0), e0, min(self.e, L.E - e0), f0, min(self.f, L.F - f0), passes
+
+    def ps_words(self, f: int) -> int:
+        """GLB words of a psum row of ``f`` output columns."""
+        return int(self._table.ps_row_words(f)[0])
 
     def groups(self, e_blk: int) -> int:
         """Reduction tokens per filter and output column: column groups (wide) or columns."""
@@ -192,7 +196,7 @@ def _psum_writes(plan: _Plan, m0: int, p: int, e0: int, e_blk: int, f0: int, f_b
     if not (plan.wide or plan.tiled):
         return [DramWrite(glb_addr=m * e_blk * row, dram_addr=ofmap_base + ((m0 + m) * L.E + e0) * row,
                           words=e_blk * row) for m in range(p)]
-    groups, words = plan.groups(e_blk), -(-f_blk // plan.vp)
+    groups, words = plan.groups(e_blk), plan.ps_words(f_blk)
 
     def glb_row(m, j):
         if plan.wide:

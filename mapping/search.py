@@ -290,7 +290,9 @@ class LayerTable:
         return first, first + region, fits
 
     def fits_in(self, p, q, e, f, pts, wide, overlap):
-        """:meth:`fits` with one data region, :meth:`regions` with two (``overlap``)."""
+        """:meth:`fits` with one data region, :meth:`regions` with two (``overlap``, a bool or an array)."""
+        if np.ndim(overlap) == 0:   # the searches' bisections: only the layout asked for
+            return self.regions(p, q, e, f, pts, wide)[2] if overlap else self.fits(p, q, e, f, pts, wide)
         return np.where(overlap, self.regions(p, q, e, f, pts, wide)[2], self.fits(p, q, e, f, pts, wide))
 
 
@@ -430,7 +432,8 @@ def _costs(lay: LayerTable, pts: dict, p, q, e, f, wide, overlap, counts: bool):
                             streamed = lay.values_per_row(fb)
                             for key, value in (
                                     ("dram.read", weight_words), ("glb.write", weight_words + fb * psums),
-                                    ("glb.read", weight_words + fb * psums), ("array.ifmap_bus", cb * nstream * streamed),
+                                    ("glb.read", weight_words + fb * psums),
+                                    ("array.ifmap_bus", cb * nstream * streamed),
                                     ("array.filter_bus", weight_words), ("array.psum_in", fb * psums),
                                     ("array.psum_out", fb * psums), ("spad.ifmap_read", macs),
                                     ("spad.filter_read", macs), ("spad.psum_write", macs), ("macs", macs),
@@ -679,5 +682,5 @@ def layer_performance(layer: ConvLayer, points: dict) -> LayerPerformance:
                          best_overlap & mapped, counts=True)
     zero = lambda values: np.where(mapped, values, 0).astype(np.int64)  # noqa: E731
     return LayerPerformance(cycles=zero(cycles), accesses={key: zero(acc[key]) for key in ACCESS_KEYS},
-                            p=zero(best_p), q=zero(best_q), e=zero(best_e), f=zero(best_f), wide=zero(best_wide & mapped),
-                            overlap=zero(best_overlap & mapped), failure=failure)
+                            p=zero(best_p), q=zero(best_q), e=zero(best_e), f=zero(best_f),
+                            wide=zero(best_wide & mapped), overlap=zero(best_overlap & mapped), failure=failure)
