@@ -115,8 +115,12 @@ class Pass:
         word for filter scratchpad entry ``a`` at ``w_base + g*p*qs + a``,
         one value per PE row of the group.
     if_base, chan_stride, if_row_words : int
-        GLB word address of the ifmap block, words per channel, words per row (the row's window from
-        ``x_first``).
+        GLB word address of the ifmap block, words per word row (its rows), words per row (the row's
+        window from ``x_first``, one word per column).
+    set_lanes, slot_words, if_groups, group_channels, group_stride : int
+        The channel packing (:class:`~quidam.mapping.schedule.IfmapBlock`): PE sets per word group (a
+        lane each), slots of each set per word, word groups, channels per full group (``set_lanes * q``),
+        and GLB words between the groups' first word rows.
     gap : int
         Cycles from a column's first reduction token to the next column's compute start
         (:func:`~quidam.mapping.model.reduction_gap`): less than the reduction where the next column
@@ -167,6 +171,11 @@ class Pass:
     if_base: int
     chan_stride: int
     if_row_words: int
+    set_lanes: int
+    slot_words: int
+    if_groups: int
+    group_channels: int
+    group_stride: int
     gap: int
     ps_base: int
     ps_row_words: int
@@ -186,6 +195,7 @@ _WIDTHS: dict[str, object] = {
     "n_first": 11, "inc_first": 12, "inc_first_mod": 11, "n_next": 11, "inc_next": 4, "inc_next_mod": 11,
     "u_mod": 11, "y_start": 16, "y_first": 12, "y_span": 16, "y_dense": 16,
     "w_base": "glb", "filter_groups": 6, "gap": 16, "if_base": "glb", "chan_stride": "glb", "if_row_words": 12,
+    "set_lanes": 6, "slot_words": 6, "if_groups": 6, "group_channels": 12, "group_stride": "glb",
     "ps_base": "glb", "ps_row_words": 12,
 }
 

@@ -16,19 +16,6 @@ def operand_bits(codes: np.ndarray, bits: int) -> np.ndarray:
     return codes.astype(np.int64) & ((1 << bits) - 1)
 
 
-def _pack_rows(rows: np.ndarray, bits: int, word_bits: int, row_words: int) -> list[int]:
-    """Pack each row of ``bits``-wide patterns from lane 0 into ``row_words`` words."""
-    per_word = word_bits // bits
-    words = []
-    for row in rows.tolist():
-        for w in range(row_words):
-            word = 0
-            for lane, value in enumerate(row[w * per_word:(w + 1) * per_word]):
-                word |= int(value) << (lane * bits)
-            words.append(word)
-    return words
-
-
 def pack_operands(schedule: Schedule, ifmap_codes: np.ndarray, weight_codes: np.ndarray) -> list[int]:
     """The off-chip memory image (one int per word) holding one image's ifmap and the weights.
 
@@ -38,9 +25,11 @@ def pack_operands(schedule: Schedule, ifmap_codes: np.ndarray, weight_codes: np.
     config, dram = schedule.config, schedule.dram
     image = [0] * dram.words
     ifmap = operand_bits(ifmap_codes, config.act_bits)
-    C, H, W = ifmap.shape
-    packed = _pack_rows(ifmap.reshape(C * H, W), config.act_bits, config.glb_word_bits, dram.ifmap_row_words)
-    image[dram.ifmap_base:dram.ifmap_base + len(packed)] = packed
+    for block in dram.ifmap_blocks:
+        channels = block.channels_of()   # (word rows, lanes)
+        values = np.where(channels[..., None, None] >= 0, ifmap[np.maximum(channels, 0)], 0).astype(object)
+        shifts = (np.arange(block.vi, dtype=object) * config.act_bits)[:, None, None]
+        image[block.base:block.base + block.words] = list((values << shifts).sum(axis=1).reshape(-1))
     weights = operand_bits(weight_codes, config.wt_bits)
     for block in dram.weight_blocks:
         index = block.weights()

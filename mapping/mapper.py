@@ -37,10 +37,10 @@ from quidam.errors import QuidamError
 from quidam.workloads.layer import ConvLayer
 
 from .commands import MAX_SIDE, MAX_STRIDE, CommandFormat, DramRead, DramWrite, Pass
-from .schedule import DramLayout, Schedule, WeightBlock
+from .schedule import DramLayout, IfmapBlock, Schedule, WeightBlock
 from .model import reduction_gap
-from .search import (LayerTable, filter_groups, layer_performance, lookahead_ring, point_table, reduces_beside,
-                     tile_x_first, uses_lookahead)
+from .search import (LayerTable, filter_groups, layer_performance, lookahead_ring, point_table,
+                     reduces_beside, tile_x_first, uses_lookahead)
 
 __all__ = ["MappingError", "accelerator_timing", "map_layer", "plan_layer"]
 
@@ -95,9 +95,9 @@ class _Plan:
         self.points = point_table([config], [timing])
         self._table = table = LayerTable(layer, self.points)
         self.h, self.t = int(table.h[0]), int(table.t[0])
-        self.if_row_words, self.filter_lanes = int(table.if_row_words[0]), fmt.filter_lanes
+        self.filter_lanes = fmt.filter_lanes
         self.vi = int(table.vi[0])
-        self.row_words = int(table.row_words(self.f)[0])
+        self.row_words = int(table.row_words(self.f))
         self.ps_row_words, self.ofmap_row_words = self.ps_words(self.f), self.ps_words(layer.F)
         self.vp = int(table.vp[0])
         self._regions = [int(base[0]) for base in table.regions(p, q, e, self.f, self.points, wide)[:2]]
@@ -130,11 +130,11 @@ class _Plan:
 
     def x_first(self, f0: int) -> int:
         """First unpadded ifmap column the GLB holds of each row for the width tile from output column ``f0``."""
-        return int(tile_x_first(f0 * self.layer.stride, self.layer.padding, self.vi))
+        return int(tile_x_first(f0 * self.layer.stride, self.layer.padding))
 
     def row_reads(self, f0: int) -> int:
         """Words read off chip per ifmap row for the width tile from output column ``f0`` (tiled)."""
-        return int(self._table.tile_reads(f0 // self.f, self.f)[0])
+        return int(self._table.tile_reads(f0 // self.f, self.f))
 
     def fits(self) -> bool:
         """Whether the scratchpads hold the passes and the GLB their psum tile and data region(s)."""
@@ -165,11 +165,12 @@ def _ifmap_rows(plan: _Plan, e0: int, e_blk: int, r0: int, h_act: int) -> tuple[
 
 
 def _pass(plan: _Plan, *, first, p, e0, e_blk, f0, f_blk, r0, h_act, c_blk, w_base, if_base, y_first,
-          n_rows) -> Pass:
+          n_rows, ifmap: IfmapBlock) -> Pass:
     L, timing = plan.layer, plan.timing
     U, S = L.stride, L.S
     slots = max(p, timing["accumulate_interval"])
     beside = reduces_beside(plan.points, plan.wide, plan.overlap)[0]
+    chan_stride = n_rows * plan.row_words
     gap = reduction_gap(tokens=plan.groups(e_blk) * p, ii=1 if first else 2, p=p, slots=slots, qs=plan.q * S,
                         mac_latency=timing["mac_latency"], result_delay=timing["result_delay"],
                         psum_read_span=timing["psum_read_span"], beside=beside)
@@ -183,7 +184,9 @@ def _pass(plan: _Plan, *, first, p, e0, e_blk, f0, f_blk, r0, h_act, c_blk, w_ba
         n_next=min(U, S), inc_next=U, inc_next_mod=min(U, S) % plan.ring, u_mod=min(U, S) % plan.ring,
         y_start=e0 * U + r0, y_first=y_first, y_span=(e_blk - 1) * U + h_act, y_dense=(e_blk - 1) * U,
         w_base=w_base, filter_groups=filter_groups(c_blk, plan.q, plan.h, h_act, plan.filter_lanes),
-        if_base=if_base, chan_stride=n_rows * plan.row_words, if_row_words=plan.row_words,
+        if_base=if_base, chan_stride=chan_stride, if_row_words=plan.row_words,
+        set_lanes=ifmap.set_lanes, slot_words=ifmap.slot_words, if_groups=ifmap.groups,
+        group_channels=min(ifmap.set_lanes * plan.q, c_blk), group_stride=ifmap.slot_rows * chan_stride,
         gap=int(gap), ps_base=0, ps_row_words=plan.ps_row_words,
     )
 
@@ -209,8 +212,13 @@ def _psum_writes(plan: _Plan, m0: int, p: int, e0: int, e_blk: int, f0: int, f_b
 
 def _build(plan: _Plan) -> Schedule:
     L, cfg = plan.layer, plan.config
-    ifmap_words = L.C * L.H * plan.if_row_words
-    weight_base = ifmap_words
+    q_t = plan.q * plan.t
+    ifmap_blocks, address = {}, 0
+    for c0 in range(0, L.C, q_t):
+        ifmap_blocks[c0] = IfmapBlock(base=address, c0=c0, channels=min(q_t, L.C - c0), q=plan.q, vi=plan.vi,
+                                      H=L.H, W=L.W)
+        address += ifmap_blocks[c0].words
+    weight_base = address
     weight_blocks: dict[tuple[int, int, int], WeightBlock] = {}
     commands: list = []
     groups: list = []
@@ -238,25 +246,25 @@ def _build(plan: _Plan) -> Schedule:
                 commands += writes
             commands.append(DramRead(dram_addr=weight_blocks[(m0, r0, c0)].base, glb_addr=w_base, words=w_words,
                                      sync=sync))
+            ifmap = ifmap_blocks[c0]
             if n_rows and not plan.tiled:
-                for c in range(c_blk):
+                for row in range(ifmap.word_rows):
                     commands.append(DramRead(
-                        dram_addr=((c0 + c) * L.H + y_first) * plan.if_row_words,
-                        glb_addr=if_base + c * n_rows * plan.if_row_words, words=n_rows * plan.if_row_words,
-                        sync=sync))
+                        dram_addr=ifmap.base + (row * L.H + y_first) * L.W, glb_addr=if_base + row * n_rows * L.W,
+                        words=n_rows * L.W, sync=sync))
             elif n_rows:   # each row's window
-                x_word, words = plan.x_first(f0) // plan.vi, plan.row_reads(f0)
-                for c in range(c_blk):
+                x_first, words = plan.x_first(f0), plan.row_reads(f0)
+                for row in range(ifmap.word_rows):
                     for y in range(n_rows):
                         commands.append(DramRead(
-                            dram_addr=((c0 + c) * L.H + y_first + y) * plan.if_row_words + x_word,
-                            glb_addr=if_base + (c * n_rows + y) * plan.row_words, words=words, sync=sync))
+                            dram_addr=ifmap.base + (row * L.H + y_first + y) * L.W + x_first,
+                            glb_addr=if_base + (row * n_rows + y) * plan.row_words, words=words, sync=sync))
             if plan.overlap:
                 commands += writes
             writes, index = [], index + 1
             commands.append(_pass(plan, first=in_tile == 0, p=p, e0=e0, e_blk=e_blk, f0=f0, f_blk=f_blk, r0=r0,
                                   h_act=h_act, c_blk=c_blk, w_base=w_base, if_base=if_base, y_first=y_first,
-                                  n_rows=n_rows))
+                                  n_rows=n_rows, ifmap=ifmap))
             if m0 == 0 and e0 == 0 and f0 == 0:
                 for k in range(ceil(c_blk / plan.q)):
                     for r in range(h_act):
@@ -265,7 +273,7 @@ def _build(plan: _Plan) -> Schedule:
         writes = _psum_writes(plan, m0, p, e0, e_blk, f0, f_blk, ofmap_base)
     commands += writes
     dram = DramLayout(
-        ifmap_base=0, ifmap_row_words=plan.if_row_words, weight_base=weight_base,
+        ifmap_blocks=tuple(ifmap_blocks.values()), weight_base=weight_base,
         weight_blocks=tuple(weight_blocks.values()),
         ofmap_base=ofmap_base, ofmap_row_words=plan.ofmap_row_words,
         words=ofmap_base + L.M * L.E * plan.ofmap_row_words)

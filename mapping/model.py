@@ -11,7 +11,7 @@ Every command runs as a sequence of phases of closed-form length (see
   bandwidth))``;
 * ``Pass``: ``rows`` configuration cycles, one cycle per filter word (a word
   per group of ``filter_lanes`` PE rows and filter scratchpad entry), 1 + the
-  first column's streamed ifmap values, then per output column a compute
+  first column's ifmap feeder beats, then per output column a compute
   (``q*S*slots + mac_latency + 1``) and a reduction (:func:`reduction_cycles`:
   ``ii*(tokens-1) + result_delay + 1``, ``tokens = p * groups``: ``groups`` =
   columns, or column groups of ``psum_lanes`` on a wide reduction; ``ii`` = 2
@@ -101,7 +101,7 @@ def pass_cycles(*, rows, filter_words, F, compute, first_feed, next_feed, tokens
     """Cycles of a ``Pass`` after its accepting cycle: the timing contract, on ints or numpy arrays alike.
 
     ``compute`` is one column's ``q*S*slots + mac_latency + 1``; ``first_feed`` and ``next_feed`` the ifmap
-    values streamed for the first and for each later column; ``tokens`` the reduction tokens per column;
+    feeder's beats for the first and for each later column; ``tokens`` the reduction tokens per column;
     ``gap`` the pass's :func:`reduction_gap`.
     """
     reduction = reduction_cycles(tokens, ii, result_delay)
@@ -119,6 +119,11 @@ def _stream_rows(ps: Pass) -> list[int]:
     return [y for y in range(ps.y_span) if y >= ps.y_dense or y % ps.U < ps.set_rows]
 
 
+def _feed_beats(ps: Pass) -> int:
+    """Feeder beats per stream position: each word group's slots, one slot of each of its sets a beat."""
+    return sum(min(ps.q, ps.channels - g * ps.group_channels) for g in range(ps.if_groups))
+
+
 def _new_columns(ps: Pass, step: int) -> range:
     """Padded ifmap columns streamed in output column ``step``."""
     if step == 0:
@@ -133,14 +138,15 @@ def _pass_costs(ps: Pass, rows: int, mac_latency: int, result_delay: int) -> tup
     tokens, psums = ps.groups * ps.p, ps.cols * ps.p
     ii = 1 if ps.first else 2
     values_per_step_row = ps.n_first + (ps.F - 1) * ps.n_next
-    feed_values = ps.channels * len(stream_rows) * values_per_step_row
+    beats = _feed_beats(ps)
+    feed_beats = beats * len(stream_rows) * values_per_step_row
     filter_words = ps.filter_groups * ps.p * ps.qs
     cycles = int(pass_cycles(rows=rows, filter_words=filter_words, F=ps.F, compute=ps.qs * ps.slots + mac_latency + 1,
-                             first_feed=ps.channels * len(stream_rows) * ps.n_first,
-                             next_feed=ps.channels * len(stream_rows) * ps.n_next, tokens=tokens, ii=ii,
+                             first_feed=beats * len(stream_rows) * ps.n_first,
+                             next_feed=beats * len(stream_rows) * ps.n_next, tokens=tokens, ii=ii,
                              result_delay=result_delay, gap=ps.gap, lookahead=ps.lookahead))
 
-    # Values read from the GLB: stream positions inside the unpadded ifmap.
+    # Words read from the GLB: each beat at a stream position inside the unpadded ifmap.
     inside_columns = sum(sum(1 for x in _new_columns(ps, f) if 0 <= ps.x0 + x - ps.pad < ps.W)
                          for f in range(ps.F))
     inside_rows = sum(1 for y in stream_rows if 0 <= ps.y_start + y - ps.pad < ps.H)
@@ -148,9 +154,9 @@ def _pass_costs(ps: Pass, rows: int, mac_latency: int, result_delay: int) -> tup
     active_rows = ps.sets * ps.set_rows
     macs = ps.set_rows * ps.cols * ps.p * ps.channels * ps.S * ps.F
     counts = {
-        "glb.read": filter_words + ps.channels * inside_rows * inside_columns + (0 if ps.first else ps.F * psums),
+        "glb.read": filter_words + beats * inside_rows * inside_columns + (0 if ps.first else ps.F * psums),
         "glb.write": ps.F * psums,
-        "array.ifmap_bus": feed_values,
+        "array.ifmap_bus": feed_beats,
         "array.filter_bus": filter_words,
         "array.psum_in": 0 if ps.first else ps.F * psums,
         "array.psum_out": ps.F * psums,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from math import ceil
 
 import numpy as np
 
@@ -10,9 +11,77 @@ from quidam.config import AcceleratorConfig
 from quidam.workloads.layer import ConvLayer
 
 from .commands import CommandFormat, DramRead, DramWrite, Pass
-from .search import filter_groups
+from .search import filter_groups, ifmap_feed, ifmap_word_sets
 
-__all__ = ["DramLayout", "Schedule", "WeightBlock"]
+__all__ = ["DramLayout", "IfmapBlock", "Schedule", "WeightBlock"]
+
+
+@dataclass(frozen=True)
+class IfmapBlock:
+    """The ifmap words of one channel block, channel-packed the way the feeder multicasts them.
+
+    The block's channels go ``q`` to a PE set, set ``k`` taking channels ``c0 + k*q + i`` (its slots
+    ``i < q``). The sets go :attr:`set_lanes` to a word group; a word holds, for one ifmap row and
+    column, slots ``j*slot_words .. (j+1)*slot_words - 1`` of every set of its group: lane
+    ``d*set_lanes + s`` is set ``g*set_lanes + s``'s slot ``j*slot_words + d``. Word ``((g*slot_rows + j)
+    * H + y) * W + x`` from ``base`` holds group ``g``, slot word ``j``, row ``y``, column ``x``; lanes
+    whose set or channel the block does not have hold 0. One beat of the feeder carries one slot of every
+    set of a group (:func:`~quidam.mapping.search.ifmap_feed`).
+
+    Members
+    -------
+    base : int
+        Off-chip word address.
+    c0, channels, q : int
+        The block's first channel, its channels, and channels per set.
+    vi, H, W : int
+        Values per word, ifmap height and width.
+    """
+
+    base: int
+    c0: int
+    channels: int
+    q: int
+    vi: int
+    H: int
+    W: int
+
+    @property
+    def set_lanes(self) -> int:
+        return int(ifmap_word_sets(self.channels, self.q, self.vi))
+
+    @property
+    def groups(self) -> int:
+        """Word groups: the block's PE sets, ``set_lanes`` to a group."""
+        return ceil(ceil(self.channels / self.q) / self.set_lanes)
+
+    @property
+    def slot_words(self) -> int:
+        """Slots of each set one word holds."""
+        return self.vi // self.set_lanes
+
+    @property
+    def slot_rows(self) -> int:
+        """Slot words of a full group (the last group may have fewer)."""
+        return ceil(self.q / self.slot_words)
+
+    @property
+    def word_rows(self) -> int:
+        """Words per ifmap row and column, over every group."""
+        return int(ifmap_feed(self.channels, self.q, self.vi)[1])
+
+    @property
+    def words(self) -> int:
+        return self.word_rows * self.H * self.W
+
+    def channels_of(self) -> np.ndarray:
+        """``(word_rows, vi)`` int64: the channel in each lane of each word row, -1 for 0."""
+        row, lane = np.meshgrid(np.arange(self.word_rows), np.arange(self.vi), indexing="ij")
+        g, j = row // self.slot_rows, row % self.slot_rows
+        d, s = lane // self.set_lanes, lane % self.set_lanes
+        k, i = g * self.set_lanes + s, j * self.slot_words + d
+        valid = (d < self.slot_words) & (i < self.q) & (k * self.q + i < self.channels)
+        return np.where(valid, self.c0 + k * self.q + i, -1)
 
 
 @dataclass(frozen=True)
@@ -76,9 +145,8 @@ class DramLayout:
 
     Members
     -------
-    ifmap_base, ifmap_row_words : int
-        The ifmap, ``[C][H][ifmap_row_words]`` words: each row packed from
-        lane 0, ``floor(word_bits / act_bits)`` values per word.
+    ifmap_blocks : tuple of IfmapBlock
+        The ifmap, one channel block after another from address 0.
     weight_base : int
         The weights: the :class:`WeightBlock` s one after another.
     weight_blocks : tuple of WeightBlock
@@ -88,8 +156,7 @@ class DramLayout:
         Total words.
     """
 
-    ifmap_base: int
-    ifmap_row_words: int
+    ifmap_blocks: tuple
     weight_base: int
     weight_blocks: tuple
     ofmap_base: int

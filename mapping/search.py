@@ -56,8 +56,8 @@ from .commands import MAX_SIDE, MAX_STRIDE, CommandFormat
 from .model import ACCESS_KEYS, pass_cycles, reduction_gap
 
 __all__ = ["FAILURES", "POINT_FIELDS", "LayerPerformance", "LayerTable", "filter_groups", "filter_words",
-           "layer_performance", "lookahead_ring", "mapping_costs", "point_table", "reduces_beside",
-           "tile_x_first", "uses_lookahead"]
+           "ifmap_feed", "ifmap_word_sets", "layer_performance", "lookahead_ring", "mapping_costs", "point_table",
+           "reduces_beside", "tile_x_first", "uses_lookahead"]
 
 #: The per-point arrays :func:`layer_performance` reads (integers; ``glb_words``, ``bank_depth``,
 #: ``psum_lanes`` and ``filter_lanes`` are :class:`~quidam.mapping.commands.CommandFormat`'s, the last
@@ -151,6 +151,25 @@ def filter_words(channels, p, q, S, set_stride, set_rows, filter_lanes):
     return filter_groups(channels, q, set_stride, set_rows, filter_lanes) * p * q * S
 
 
+def ifmap_word_sets(channels, q, vi):
+    """PE sets one ifmap word feeds at once (``Pass.set_lanes``; ints or arrays): one lane per set, at most
+    the ``vi`` values of a word; a word holds ``vi // set_lanes`` channels of each of its sets."""
+    return np.maximum(1, np.minimum(vi, _ceil_div(channels, q)))
+
+
+def ifmap_feed(channels, q, vi):
+    """Of a channel block of ``channels`` spread ``q`` per set (ints or arrays): the feeder's beats per
+    stream position and the ifmap words per ifmap column and row (word rows, ``IfmapBlock.word_rows``).
+
+    The sets go ``set_lanes`` to a word group; a group's beat carries slot ``i`` of each of its sets, and
+    ``vi // set_lanes`` slots share a word (the ones after the first are sent from the same word again)."""
+    lanes = ifmap_word_sets(channels, q, vi)
+    depth = vi // lanes
+    full, rest = channels // (lanes * q), channels % (lanes * q)
+    last = np.minimum(q, rest)
+    return full * q + last, full * _ceil_div(q, depth) + _ceil_div(last, depth)
+
+
 def reduces_beside(pts, wide, overlap):
     """Whether a pass's next column computes while its reduction runs (``Pass.gap`` below the
     reduction): the PE adds psums beside its MAC, the tokens run on the psum lanes, and the ifmap feeder
@@ -162,6 +181,7 @@ def _pass_cycles(lay: "LayerTable", pts: dict, *, p, q, cb, ha, eb, fb, weights,
     """:func:`~quidam.mapping.model.pass_cycles` of a pass of ``p`` filters, ``cb`` channels, ``ha`` filter
     rows, ``eb`` output rows and ``fb`` output columns (arrays) that loads ``weights`` filter words."""
     S = lay.S
+    beats, _ = ifmap_feed(cb, q, lay.vi)
     slots = np.maximum(p, pts["accumulate_interval"])
     tokens = lay.groups(eb, pts, wide) * p
     nstream = (eb - 1) * np.minimum(lay.U, ha) + ha
@@ -169,8 +189,8 @@ def _pass_cycles(lay: "LayerTable", pts: dict, *, p, q, cb, ha, eb, fb, weights,
                         result_delay=pts["result_delay"], psum_read_span=pts["psum_read_span"],
                         beside=reduces_beside(pts, wide, overlap))
     return pass_cycles(rows=pts["rows"], filter_words=weights, F=fb,
-                       compute=q * S * slots + pts["mac_latency"] + 1, first_feed=cb * nstream * S,
-                       next_feed=cb * nstream * lay.n_next, tokens=tokens, ii=ii, result_delay=pts["result_delay"],
+                       compute=q * S * slots + pts["mac_latency"] + 1, first_feed=beats * nstream * S,
+                       next_feed=beats * nstream * lay.n_next, tokens=tokens, ii=ii, result_delay=pts["result_delay"],
                        gap=gap, lookahead=lookahead)
 
 
@@ -190,10 +210,11 @@ class LayerTable:
     """One layer on a table of points: its constants, the per-point words of a row of each tensor, and where
     a mapping's passes keep their data in the GLB (the layout the mapper builds).
 
-    A mapping of ``f`` output columns per width tile (``f < F``: the output row is cut into tiles of ``f``
-    columns, ``f`` a multiple of :attr:`tile_quantum`) holds, per channel and ifmap row, a window of
-    :meth:`row_words` words from the word of its first unpadded column (:func:`tile_x_first`); ``f = F``
-    holds whole rows.
+    The ifmap is channel-packed (:class:`~quidam.mapping.schedule.IfmapBlock`): a word holds the values of
+    several channels at one ifmap column, so a row of a word row is ``W`` words. A mapping of ``f`` output
+    columns per width tile (``f < F``: the output row is cut into tiles of ``f`` columns, ``f`` a multiple
+    of :attr:`tile_quantum`) holds, per word row and ifmap row, a window of :meth:`row_words` words from
+    its first unpadded column (:func:`tile_x_first`); ``f = F`` holds whole rows.
     """
 
     def __init__(self, layer: ConvLayer, pts: dict):
@@ -201,8 +222,8 @@ class LayerTable:
         self.E, self.F, self.U, self.S = layer.E, layer.F, layer.stride, layer.S
         word_bits = pts["glb_word_bits"]
         self.vi, self.vp = word_bits // pts["act_bits"], word_bits // pts["psum_bits"]
-        self.if_row_words = _ceil_div(layer.W, self.vi)
-        self.tile_quantum = np.lcm(self.vi, self.vp)
+        self.if_row_words = layer.W
+        self.tile_quantum = self.vp
         self.n_next = min(layer.stride, layer.S)
         self.h = np.minimum(layer.R, pts["rows"])
         self.t = pts["rows"] // self.h
@@ -213,11 +234,10 @@ class LayerTable:
         return _ceil_div(f, self.vp)
 
     def row_words(self, f):
-        """GLB words a pass of ``f`` output columns per tile holds per channel and ifmap row: a whole row, or
-        (tiled) the window of the tile's ``(f-1)*U + S`` padded columns from its first word."""
+        """GLB words a pass of ``f`` output columns per tile holds per word row and ifmap row: a whole row, or
+        (tiled) the window of the tile's ``(f-1)*U + S`` padded columns."""
         L = self.L
-        window = _ceil_div((-L.padding) % self.vi + (f - 1) * L.stride + L.S, self.vi)
-        return np.where(f >= self.F, self.if_row_words, window)
+        return np.where(f >= self.F, L.W, np.minimum(L.W, (f - 1) * L.stride + L.S))
 
     def values_per_row(self, f):
         """Ifmap values streamed per stream row over the ``f`` output columns of a pass."""
@@ -242,11 +262,12 @@ class LayerTable:
         return _ceil_div(self.F, f)
 
     def tile_reads(self, w, f):
-        """Words a pass of width tile ``w`` reads off chip per channel and ifmap row (tiled: its window,
-        clipped at the end of the row)."""
-        x_first = tile_x_first(w * f * self.U, self.L.padding, self.vi)
-        return np.where(f >= self.F, self.if_row_words,
-                        np.minimum(self.row_words(f), self.if_row_words - x_first // self.vi))
+        """Words a pass of width tile ``w`` reads off chip per word row and ifmap row (tiled: its window,
+        clipped at both ends of the row)."""
+        L = self.L
+        lo = w * f * self.U - L.padding
+        end = np.minimum(L.W, lo + (f - 1) * self.U + self.S)
+        return np.where(f >= self.F, L.W, np.maximum(0, end - tile_x_first(w * f * self.U, L.padding)))
 
     def groups(self, e, pts, wide):
         """``mapping.mapper._Plan.groups`` on arrays."""
@@ -263,10 +284,10 @@ class LayerTable:
     def data_words(self, p, q, e, f):
         """GLB words of the filters and ifmap rows of the largest pass of (p, q, e, f)."""
         L = self.L
-        channels = np.minimum(q * self.t, L.C)
+        channels = np.minimum(q * self.t, L.C)   # the largest block has the most word rows
         rows = np.minimum(L.H, (e - 1) * L.stride + self.h)
         return (filter_words(channels, p, q, L.S, self.h, self.h, self.filter_lanes)
-                + channels * rows * self.row_words(f))
+                + ifmap_feed(channels, q, self.vi)[1] * rows * self.row_words(f))
 
     def fits(self, p, q, e, f, pts, wide):
         """Whether the passes of (p, q, e, f) fit the GLB with one data region after the psum tile (lane
@@ -296,11 +317,10 @@ class LayerTable:
         return np.where(overlap, self.regions(p, q, e, f, pts, wide)[2], self.fits(p, q, e, f, pts, wide))
 
 
-def tile_x_first(x0, pad, vi):
+def tile_x_first(x0, pad):
     """First unpadded ifmap column a pass whose first output column's window starts at padded column ``x0``
-    holds in the GLB: rounded down to a word (``vi`` values), so that a value's lane is the same in the GLB
-    as off chip."""
-    return np.maximum(0, x0 - pad) // vi * vi
+    holds in the GLB."""
+    return np.maximum(0, x0 - pad)
 
 
 def _bisect(hi, fits):
@@ -370,8 +390,8 @@ def _width_tiles(lay: LayerTable, pts: dict, f):
 
 
 def _ifmap_reads(lay: LayerTable, pts: dict, n_rows, row_cycles, f):
-    """Cycles of the off-chip reads of one channel's ``n_rows`` ifmap rows: one command (untiled), or one per
-    row of ``row_cycles`` (tiled)."""
+    """Cycles of the off-chip reads of one word row's ``n_rows`` ifmap rows: one command (untiled), or one
+    per row of ``row_cycles`` (tiled)."""
     whole = 2 + _transfer(n_rows * lay.if_row_words, pts)
     tiled = f < lay.F
     if tiled.any():
@@ -427,13 +447,14 @@ def _costs(lay: LayerTable, pts: dict, p, q, e, f, wide, overlap, counts: bool):
                                         for ii in (2, 1))
                         cycles = cycles + n * (3 + _transfer(weight_words, pts) + later) - firsts * (later - first)
                         if counts:
+                            beats, _ = ifmap_feed(cb, q, lay.vi)
                             macs = ha * eb * ps * cb * S * fb
                             active_rows = _ceil_div(cb, q) * ha
                             streamed = lay.values_per_row(fb)
                             for key, value in (
                                     ("dram.read", weight_words), ("glb.write", weight_words + fb * psums),
                                     ("glb.read", weight_words + fb * psums),
-                                    ("array.ifmap_bus", cb * nstream * streamed),
+                                    ("array.ifmap_bus", beats * nstream * streamed),
                                     ("array.filter_bus", weight_words), ("array.psum_in", fb * psums),
                                     ("array.psum_out", fb * psums), ("spad.ifmap_read", macs),
                                     ("spad.filter_read", macs), ("spad.psum_write", macs), ("macs", macs),
@@ -443,8 +464,11 @@ def _costs(lay: LayerTable, pts: dict, p, q, e, f, wide, overlap, counts: bool):
                                 acc[key] = acc[key] + n * value
 
     # The ifmap rows each pass loads depend on where its output-row block lies, and the words of each row on
-    # where its width tile lies: summed over blocks, tiles and folds, once per channel (the channel blocks add
-    # up to C) and filter block.
+    # where its width tile lies: summed over blocks, tiles and folds, once per word row (and, for the GLB
+    # reads, per beat of a stream position) of the channel blocks, and per filter block.
+    full_c, rest_c = C // qt, C % qt
+    block_beats, block_rows = (full * full_c + np.where(rest_c > 0, rest, 0) for full, rest in
+                               zip(ifmap_feed(qt, q, lay.vi), ifmap_feed(np.maximum(rest_c, 1), q, lay.vi)))
     folds = _ceil_div(L.R, h)
     tiles = list(_width_tiles(lay, pts, f))
     for fold in range(int(folds.max())):
@@ -458,16 +482,17 @@ def _costs(lay: LayerTable, pts: dict, p, q, e, f, wide, overlap, counts: bool):
             y_first = np.maximum(0, y_pad - L.padding)
             y_end = np.minimum(L.H, y_pad - L.padding + (eb - 1) * U + ha)
             n_rows = np.maximum(0, y_end - y_first)
-            weight = count * fold_ok * n_filter_blocks * C
+            weight = count * fold_ok * n_filter_blocks
             lo = L.padding - y_pad
             inside = _stream_rows_inside(lo, lo + L.H, eb, ha, U) if counts else 0
             for w, n_w, fb, row_words, row_cycles in tiles:
-                cycles = cycles + weight * n_w * _ifmap_reads(lay, pts, n_rows, row_cycles, f)
+                cycles = cycles + weight * block_rows * n_w * _ifmap_reads(lay, pts, n_rows, row_cycles, f)
                 if counts:
-                    words = weight * n_w * n_rows * row_words
+                    words = weight * block_rows * n_w * n_rows * row_words
                     acc["dram.read"] = acc["dram.read"] + words
                     acc["glb.write"] = acc["glb.write"] + words
-                    acc["glb.read"] = acc["glb.read"] + weight * n_w * inside * lay.inside_values(w * f * U, fb)
+                    acc["glb.read"] = acc["glb.read"] + (weight * block_beats * n_w * inside
+                                                         * lay.inside_values(w * f * U, fb))
     rows = np.flatnonzero(overlap)
     if rows.size:
         part = {name: values[rows] for name, values in pts.items()}
@@ -528,7 +553,8 @@ def _overlap_saving(lay: LayerTable, pts: dict, p, q, e, f, wide):
         cycles = _pass_cycles(lay, pts, p=ps, q=q, cb=cb, ha=ha, eb=eb, fb=fb, weights=weights, wide=wide,
                               overlap=True, ii=np.where(first, 1, 2), lookahead=lookahead)
         cycles = np.where(last, cycles[:, 1:2], cycles[:, 0:1])
-        transfers = 2 + _transfer(weights, pts) + cb * _ifmap_reads(lay, pts, n_rows, row_cycles, f)
+        word_rows = ifmap_feed(cb, q, lay.vi)[1]
+        transfers = 2 + _transfer(weights, pts) + word_rows * _ifmap_reads(lay, pts, n_rows, row_cycles, f)
         return _Run.of(cycles, transfers, count)
 
     def row_block(ps, b):

@@ -38,17 +38,21 @@ class ArrayBuses:
     -------
     rows_config : StructLayout
         One PE row's pass configuration: ``valid``, ``row``, ``active``,
-        ``set``, ``r`` (filter row inside the set), ``channels`` (valid
-        channel slots of the set).
+        ``group`` (the ifmap word group of the row's PE set), ``lane`` (the
+        set's lane in its group's beats), ``r`` (filter row inside the set),
+        ``channels`` (valid channel slots of the set).
     filters : StructLayout
         A filter word for the PE rows of ``group``: ``valid``, ``group``,
         ``addr`` (filter scratchpad entry), ``data`` (one value per row of the
         group: PE row ``i`` takes lane ``i mod filter_lanes`` of group ``i //
         filter_lanes``, :attr:`~quidam.mapping.commands.CommandFormat.filter_lanes`).
     ifmap : StructLayout
-        An ifmap value multicast to every PE of PE set ``set`` whose stream
-        row is ``y``: ``valid``, ``set``, ``y``, ``slot`` (ifmap scratchpad
-        entry), ``data``.
+        One ifmap value for each PE set of word group ``group``, multicast
+        to its PEs whose stream row is ``y``: ``valid``, ``group``, ``y``,
+        ``channel`` (the channel slot in each set: a set with fewer channels
+        takes no value), ``slot`` (ifmap scratchpad entry), ``data`` (one value per lane, lane
+        ``l`` for the group's set ``l``; see
+        :class:`~quidam.mapping.schedule.IfmapBlock`).
     compute : StructLayout
         The pass's loop bounds and the step's start: ``start``, ``p``, ``q``,
         ``S``, ``slots``, ``qs``, ``U``, ``cols``, ``ring`` (ifmap
@@ -64,15 +68,17 @@ class ArrayBuses:
         ifmap_addr = _bits(config.ifmap_spad_depth)
         filter_addr = _bits(config.filter_spad_depth)
         psum_addr = _bits(config.psum_spad_depth)
+        lanes_per_word = config.glb_word_bits // act
         self.rows_config = data.StructLayout({
-            "valid": 1, "row": INDEX_BITS, "active": 1, "set": INDEX_BITS, "r": INDEX_BITS,
-            "channels": COUNT_BITS,
+            "valid": 1, "row": INDEX_BITS, "active": 1, "group": INDEX_BITS, "lane": _bits(lanes_per_word),
+            "r": INDEX_BITS, "channels": COUNT_BITS,
         })
         lanes = CommandFormat(config).filter_lanes
         self.filters = data.StructLayout({"valid": 1, "group": INDEX_BITS, "addr": filter_addr,
                                           "data": data.ArrayLayout(wt, lanes)})
         self.ifmap = data.StructLayout({
-            "valid": 1, "set": INDEX_BITS, "y": STREAM_ROW_BITS, "slot": ifmap_addr, "data": act,
+            "valid": 1, "group": INDEX_BITS, "y": STREAM_ROW_BITS, "channel": COUNT_BITS, "slot": ifmap_addr,
+            "data": data.ArrayLayout(act, lanes_per_word),
         })
         self.compute = data.StructLayout({
             "start": 1, "p": COUNT_BITS, "q": COUNT_BITS, "S": COUNT_BITS, "slots": COUNT_BITS,

@@ -124,6 +124,7 @@ class Controller(wiring.Component):
 
         # Pass loop state.
         i_row, k, r = Signal(6), Signal(6), Signal(6)
+        cfg_group, cfg_lane = Signal(6), Signal(6)   # row i_row's set's word group and lane in it
         remaining = Signal(12)
         m_idx = Signal(11)
         row_word = Signal(len(self.glb_addr) + 1)
@@ -138,15 +139,19 @@ class Controller(wiring.Component):
         # Registered bus beats (the GLB read returns one cycle after the address).
         fil_beat = Signal(self.filters.shape())
         if_beat = Signal(self.ifmap.shape())
-        if_lane = Signal(range(max(vi, 2)))
-        if_zero = Signal()
+        if_shift = Signal(range(max(vi, 2)))   # the beat's first lane in the GLB word
+        if_zero, if_word = Signal(), Signal(word_bits)
         m.d.sync += [fil_beat.valid.eq(0), if_beat.valid.eq(0)]
         m.d.comb += [
             self.filters.eq(fil_beat),
             self.filters.data.eq(self.glb_rd_data[:len(self.filters.data.as_value())]),
             self.ifmap.eq(if_beat),
-            self.ifmap.data.eq(Mux(if_zero, 0, _lane(self.glb_rd_data, if_lane, act, vi))),
+            self.ifmap.data.eq(Mux(if_zero, 0, if_word)),
         ]
+        with m.Switch(if_shift):
+            for shift in range(vi):
+                with m.Case(shift):
+                    m.d.comb += if_word.eq(self.glb_rd_data[shift * act:])
 
         # Compute bus: the pass's loop bounds, held while the pass runs.
         m.d.comb += self.token.wide.eq(ps.wide)
@@ -236,19 +241,25 @@ class Controller(wiring.Component):
                 m.d.comb += array_idle.eq(1)
                 with m.If(accept_pass):
                     new = self._view(self.cmd.payload, Pass)
-                    m.d.sync += [command.eq(self.cmd.payload), i_row.eq(0), k.eq(0), r.eq(0),
+                    m.d.sync += [command.eq(self.cmd.payload), i_row.eq(0), k.eq(0), r.eq(0), cfg_group.eq(0),
+                                 cfg_lane.eq(0),
                                  remaining.eq(new.channels), step.eq(0), window_base.eq(0), since.eq(-1)]
                     m.next = "CONFIG"
 
             # ---- pass: configure each PE row
             with m.State("CONFIG"):
                 cfg = self.rows_config
-                m.d.comb += [cfg.valid.eq(1), cfg.row.eq(i_row), cfg.set.eq(k), cfg.r.eq(r),
+                m.d.comb += [cfg.valid.eq(1), cfg.row.eq(i_row), cfg.group.eq(cfg_group), cfg.lane.eq(cfg_lane),
+                             cfg.r.eq(r),
                              cfg.active.eq((k < ps.sets) & (r < ps.set_rows)),
                              cfg.channels.eq(self._at_most(remaining, ps.q))]
                 m.d.sync += i_row.eq(i_row + 1)
                 with m.If(r == ps.set_stride - 1):
                     m.d.sync += [r.eq(0), k.eq(k + 1), remaining.eq(Mux(remaining > ps.q, remaining - ps.q, 0))]
+                    with m.If(cfg_lane == ps.set_lanes - 1):
+                        m.d.sync += [cfg_lane.eq(0), cfg_group.eq(cfg_group + 1)]
+                    with m.Else():
+                        m.d.sync += cfg_lane.eq(cfg_lane + 1)
                 with m.Else():
                     m.d.sync += r.eq(r + 1)
                 with m.If(i_row == config.rows - 1):
@@ -302,7 +313,7 @@ class Controller(wiring.Component):
                 with m.If(reducer_free):
                     m.next = "IDLE"
 
-        self._feeder(m, ps, accept_pass, feed_go, feed_busy, feed_last, if_beat, if_zero, if_lane, vi)
+        self._feeder(m, ps, accept_pass, feed_go, feed_busy, feed_last, if_beat, if_zero, if_shift)
         return m
 
     def _transfers(self, m, idle, accept):
@@ -352,12 +363,14 @@ class Controller(wiring.Component):
                     with m.Else():
                         m.d.comb += [self.dma_rd_en.eq(1), self.dma_addr.eq(wr.glb_addr + count + 1)]
 
-    def _feeder(self, m, ps, start, go, busy, last, if_beat, if_zero, if_lane, vi):
+    def _feeder(self, m, ps, start, go, busy, last, if_beat, if_zero, if_shift):
         """The ifmap feeder: on ``go``, streams the new ifmap values of the next output column from the GLB, one
-        per cycle, loop (set, channel, stream row, value); ``last`` in the cycle of the last value."""
-        k, c_idx = Signal(6), Signal(11)
-        remaining, set_channels = Signal(12), Signal(12)
-        chan_base = Signal(len(self.glb_addr) + 1)
+        beat per cycle (a value for each set of a word group), loop (word group, slot, stream row, value);
+        ``last`` in the cycle of the last beat."""
+        k, c_idx = Signal(6), Signal(11)   # word group, slot
+        remaining, set_channels = Signal(12), Signal(12)   # channels from the group's first, slots of the group
+        chan_base, group_base = Signal(len(self.glb_addr) + 1), Signal(len(self.glb_addr) + 1)
+        word_slot, shift = Signal(6), Signal.like(if_shift)   # the slot's place in its word, its first lane
         slot_base, n_idx, x_mod = Signal(11), Signal(11), Signal(11)
         y, y_mod = Signal(16), Signal(4)
         # Where the next column's new values start: padded ifmap column, ring slot, count per stream row.
@@ -370,7 +383,8 @@ class Controller(wiring.Component):
                 with m.If(go):
                     m.d.sync += [k.eq(0), c_idx.eq(0), remaining.eq(ps.channels),
                                  set_channels.eq(self._at_most(ps.channels, ps.q)),
-                                 chan_base.eq(ps.if_base), slot_base.eq(0), y.eq(0), y_mod.eq(0),
+                                 chan_base.eq(ps.if_base), group_base.eq(ps.if_base), word_slot.eq(0), shift.eq(0),
+                                 slot_base.eq(0), y.eq(0), y_mod.eq(0),
                                  n_idx.eq(0), x_mod.eq(x_start_mod)]
                     m.next = "RUN"
             with m.State("RUN"):
@@ -379,13 +393,13 @@ class Controller(wiring.Component):
                 m.d.comb += [yu.eq(ps.y_start + y - ps.pad), xu.eq(x_start + n_idx - ps.pad)]
                 inside = Signal()
                 m.d.comb += inside.eq((yu >= 0) & (yu < ps.H) & (xu >= 0) & (xu < ps.W))
-                x_word = (xu - ps.x_first).as_unsigned()[:14]   # the value's place in the row's window
+                x_word = (xu - ps.x_first).as_unsigned()[:13]   # the value's word in the row's window
                 row_offset = Signal(len(self.glb_addr) + 1)
                 m.d.comb += row_offset.eq((yu - ps.y_first).as_unsigned()[:12] * ps.if_row_words)
                 m.d.comb += [self.glb_rd_en.eq(inside),
-                             self.glb_addr.eq(chan_base + row_offset + x_word // vi)]
-                m.d.sync += [if_beat.valid.eq(1), if_beat.set.eq(k), if_beat.y.eq(y),
-                             if_beat.slot.eq(slot_base + x_mod), if_zero.eq(~inside), if_lane.eq(x_word % vi)]
+                             self.glb_addr.eq(chan_base + row_offset + x_word)]
+                m.d.sync += [if_beat.valid.eq(1), if_beat.group.eq(k), if_beat.y.eq(y), if_beat.channel.eq(c_idx),
+                             if_beat.slot.eq(slot_base + x_mod), if_zero.eq(~inside), if_shift.eq(shift)]
                 m.d.sync += [n_idx.eq(n_idx + 1), x_mod.eq(Mux(x_mod == ps.ring - 1, 0, x_mod + 1))]
                 with m.If(n_idx == n_step - 1):
                     next_y, next_mod = Signal(17), Signal(5)
@@ -394,13 +408,18 @@ class Controller(wiring.Component):
                     target = Mux(skip, next_y + ps.U - next_mod, next_y)
                     m.d.sync += [n_idx.eq(0), x_mod.eq(x_start_mod), y.eq(target), y_mod.eq(Mux(skip, 0, next_mod))]
                     with m.If(target >= ps.y_span):
-                        left = remaining - set_channels
-                        m.d.sync += [y.eq(0), y_mod.eq(0), c_idx.eq(c_idx + 1),
-                                     chan_base.eq(chan_base + ps.chan_stride), slot_base.eq(slot_base + ps.ring)]
+                        left = Mux(remaining > ps.group_channels, remaining - ps.group_channels, 0)
+                        m.d.sync += [y.eq(0), y_mod.eq(0), c_idx.eq(c_idx + 1), slot_base.eq(slot_base + ps.ring)]
+                        with m.If(word_slot == ps.slot_words - 1):   # the next slot is in the next word row
+                            m.d.sync += [word_slot.eq(0), shift.eq(0), chan_base.eq(chan_base + ps.chan_stride)]
+                        with m.Else():
+                            m.d.sync += [word_slot.eq(word_slot + 1), shift.eq(shift + ps.set_lanes)]
                         with m.If(c_idx == set_channels - 1):
                             m.d.sync += [c_idx.eq(0), slot_base.eq(0), k.eq(k + 1), remaining.eq(left),
-                                         set_channels.eq(self._at_most(left, ps.q))]
-                            with m.If(k == ps.sets - 1):
+                                         set_channels.eq(self._at_most(left, ps.q)), word_slot.eq(0), shift.eq(0),
+                                         chan_base.eq(group_base + ps.group_stride),
+                                         group_base.eq(group_base + ps.group_stride)]
+                            with m.If(k == ps.if_groups - 1):
                                 m.d.comb += last.eq(1)
                                 m.d.sync += [fed.eq(fed + 1), n_step.eq(ps.n_next)]
                                 with m.If(fed == 0):

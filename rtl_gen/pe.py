@@ -49,7 +49,9 @@ class PE(wiring.Component):
     entries per channel for ``q`` channels of one ifmap row (``S``, the
     sliding window, or ``S + min(U, S)`` with lookahead: the next column's
     new values arrive while the PE computes; the ``i``-th value streamed
-    into channel ``c`` lands in entry ``c*ring + i mod ring``), its psum
+    into channel ``c`` lands in entry ``c*ring + i mod ring``; an ifmap beat
+    carries a value for each set of a word group, the PE taking its set's
+    lane), its psum
     scratchpad the ``p`` partial sums of the current output column. On
     ``compute.start`` the sequencer walks channel ``c``, filter column ``s``
     and accumulation slot ``m`` (innermost) and issues one MAC per cycle; the
@@ -136,13 +138,13 @@ class PE(wiring.Component):
 
         # Pass configuration of this PE's row, and whether its column takes part.
         active = Signal()
-        pe_set = Signal.like(self.rows_config.set)
+        pe_group, pe_lane = Signal.like(self.rows_config.group), Signal.like(self.rows_config.lane)
         stream_row = Signal(STREAM_ROW_BITS)
         channels = Signal.like(self.rows_config.channels)
         cfg = self.rows_config
         with m.If(cfg.valid & (cfg.row == self._row)):
-            m.d.sync += [active.eq(cfg.active), pe_set.eq(cfg.set), channels.eq(cfg.channels),
-                         stream_row.eq(cfg.r + compute.U * self._col)]
+            m.d.sync += [active.eq(cfg.active), pe_group.eq(cfg.group), pe_lane.eq(cfg.lane),
+                         channels.eq(cfg.channels), stream_row.eq(cfg.r + compute.U * self._col)]
         enabled = Signal()
         m.d.comb += enabled.eq(active & (self._col < compute.cols))
 
@@ -152,8 +154,9 @@ class PE(wiring.Component):
         m.d.comb += [
             filter_spad.wr_en.eq(fil.valid & (fil.group == self._row // lanes) & enabled),
             filter_spad.wr_addr.eq(fil.addr), filter_spad.wr_data.eq(fil.data[self._row % lanes]),
-            ifmap_spad.wr_en.eq(ifm.valid & enabled & (ifm.set == pe_set) & (ifm.y == stream_row)),
-            ifmap_spad.wr_addr.eq(ifm.slot), ifmap_spad.wr_data.eq(ifm.data),
+            ifmap_spad.wr_en.eq(ifm.valid & enabled & (ifm.group == pe_group) & (ifm.y == stream_row)
+                               & (ifm.channel < channels)),
+            ifmap_spad.wr_addr.eq(ifm.slot), ifmap_spad.wr_data.eq(ifm.data[pe_lane]),
         ]
 
         # The 1-D convolution sequencer: channel c, filter column s, slot m (innermost).

@@ -6,6 +6,7 @@ import json
 import pytest
 
 from quidam.config import load_config, parse_config
+from quidam.mapping.mapper import map_layer
 from quidam.rtl_gen.emit import write_accelerator
 from quidam.testbenches.accelerator_runner import run_layer
 from quidam.testbenches.runner import ACCELERATOR_WAIVERS, lint_verilog
@@ -121,6 +122,26 @@ def test_rows_wider_than_the_gbuffer_holds_run_in_width_tiles(record_property, t
     _check(run, layer, f"{config.rows}x{config.cols} {config.pe_type} {layer.name} in width tiles",
            record_property)
     assert run.schedule["width_tiles"] >= 2 and run.schedule["f"] < layer.F
+
+
+@pytest.mark.parametrize("fields,layer,packing", [
+    ({"rows": 6, "cols": 4, "glb_kib": 8, "glb_banks": 4},
+     ConvLayer(name="groups", C=23, M=8, H=10, W=10, R=1, S=1, stride=1, padding=0), (4, 1, 2)),
+    ({"pe_type": "lightpe1", "rows": 2, "cols": 5, "glb_kib": 8, "glb_banks": 4},
+     ConvLayer(name="slots", C=11, M=6, H=9, W=9, R=1, S=1, stride=1, padding=0), (2, 4, 1)),
+    ({"pe_type": "fp32", "rows": 6, "cols": 3, "glb_kib": 8, "glb_banks": 4},
+     ConvLayer(name="fp32", C=7, M=4, H=8, W=8, R=3, S=3, stride=1, padding=1), (2, 1, 1)),
+], ids=["int16-two-word-groups", "lightpe1-four-slots-per-word", "fp32-uneven-sets"])
+def test_channel_packed_ifmap_words_feed_several_sets_per_beat(record_property, tmp_path, fields, layer, packing):
+    # (set_lanes, slot_words, if_groups): sets per beat, slots of a set per word, word groups; the last set of
+    # each layer has fewer channels than the others, so some beats carry no value for it.
+    config = parse_config(fields)
+    passes = map_layer(layer, config).passes
+    assert {(ps.set_lanes, ps.slot_words, ps.if_groups) for ps in passes} == {packing}
+    assert all(ps.channels < ps.sets * ps.q for ps in passes)
+    run = run_layer(config, layer, tmp_path / "build")
+    _check(run, layer, f"{config.rows}x{config.cols} {config.pe_type} {layer.name}: channel-packed ifmap",
+           record_property)
 
 
 def test_macro_memories_simulate_like_the_behavioural_ones(record_property, tmp_path):

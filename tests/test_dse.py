@@ -78,9 +78,11 @@ def test_timing_of_is_the_accelerators_timing():
 
 def test_failures_name_the_capacity():
     configs = [AcceleratorConfig(pe_type="int16", rows=2, cols=2, ifmap_spad_depth=2, glb_kib=16, glb_banks=4),
-               AcceleratorConfig(pe_type="int16", rows=2, cols=2, glb_kib=1, glb_banks=1),
+               AcceleratorConfig(pe_type="int16", rows=16, cols=2, glb_kib=1, glb_banks=1),
                AcceleratorConfig(pe_type="int16", rows=2, cols=2, glb_kib=16, glb_banks=4)]
-    layer = ConvLayer("big", C=64, M=64, H=56, W=56, R=3, S=3, stride=1, padding=1)
+    # The smallest pass on 16 rows: 11 filter rows of one channel and 11 ifmap rows of an 11-column window,
+    # 155 words; 1 KiB holds 128.
+    layer = ConvLayer("big", C=64, M=64, H=56, W=56, R=11, S=11, stride=1, padding=5)
     performance = layer_performance(layer, point_table(configs))
     assert list(performance.failure) == [2, 4, 0]
     assert performance.cycles[0] == 0 and performance.cycles[2] > 0

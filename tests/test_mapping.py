@@ -13,7 +13,8 @@ from quidam.config import load_config, parse_config
 from quidam.formats.conv import conv2d_golden
 from quidam.mapping import CommandFormat, MappingError, evaluate, map_layer
 from quidam.mapping.mapper import _build, _Plan, accelerator_timing, plan_layer
-from quidam.mapping.search import LayerTable, mapping_costs, point_table
+from quidam.mapping.schedule import IfmapBlock
+from quidam.mapping.search import LayerTable, ifmap_feed, mapping_costs, point_table
 from quidam.workloads.layer import ConvLayer
 from quidam.workloads.networks import get_network, parse_layer_ref
 
@@ -72,6 +73,24 @@ def test_the_schedule_reads_every_weight_and_writes_every_output_once():
     performance = evaluate(schedule)
     words = layer.M * layer.E * schedule.dram.ofmap_row_words
     assert performance.accesses["dram.write"] == words
+
+
+def test_a_channel_packed_ifmap_block_holds_each_channel_once_where_its_set_takes_it():
+    # Set k keeps channels c0 + k*q + i; its PEs take lane (i mod slot_words) * set_lanes + k mod set_lanes of
+    # the word row (k // set_lanes) * slot_rows + i // slot_words, in beat i of group k // set_lanes.
+    for channels, q, vi in itertools.product(range(1, 30), range(1, 8), (1, 2, 3, 4, 5, 8)):
+        block = IfmapBlock(base=0, c0=5, channels=channels, q=q, vi=vi, H=1, W=1)
+        lanes = block.channels_of()
+        sets = -(-channels // q)
+        expected = np.full_like(lanes, -1)
+        for k in range(sets):
+            for i in range(min(q, channels - k * q)):
+                row = (k // block.set_lanes) * block.slot_rows + i // block.slot_words
+                expected[row, (i % block.slot_words) * block.set_lanes + k % block.set_lanes] = 5 + k * q + i
+        assert block.set_lanes == min(vi, sets)
+        assert (lanes == expected).all(), (channels, q, vi)
+        beats = sum(min(q, channels - g * block.set_lanes * q) for g in range(block.groups))
+        assert ifmap_feed(channels, q, vi) == (beats, block.word_rows)
 
 
 def test_the_fp32_reduction_groups_cover_every_term_once():
