@@ -7,7 +7,7 @@ configurations of one PE type.
 Sweep definitions
 -----------------
 A sweep is a mapping, written in YAML (safe loader) or built in
-(:data:`BUILTIN_SWEEPS`: ``default``, ``heldout`` and ``full``)::
+(:data:`BUILTIN_SWEEPS`: ``default``, ``heldout``, ``full`` and ``scale``)::
 
     description: square arrays, two buffer sizes   # optional, free text
     dataset: heldout      # optional: the points go to <pe>-heldout.csv, not <pe>.csv
@@ -73,6 +73,10 @@ _RULES = {rule.name: rule for rule in FIELDS}
 _DEFAULT_BASE = {"rows": 2, "cols": 2, "ifmap_spad_depth": 12, "filter_spad_depth": 32, "psum_spad_depth": 16,
                  "glb_kib": 16, "glb_banks": 4, "glb_word_bits": 64, "clock_mhz": 200.0}
 
+# Eyeriss's array, scratchpads and GLB (configs/eyeriss.yaml), as one grid combination.
+_EYERISS = {"rows": [12], "cols": [14], "ifmap_spad_depth": [12], "filter_spad_depth": [224], "psum_spad_depth": [24],
+            "glb_kib": [108], "glb_banks": [27]}
+
 #: The built-in sweeps, as the mappings a YAML sweep file holds; ``<name>@int`` adds grids for pe_type int.
 BUILTIN_SWEEPS: dict[str, dict[str, Any]] = {
     # Small enough for 2 cores in well under 30 minutes (each point is a whole accelerator through synthesis,
@@ -115,6 +119,22 @@ BUILTIN_SWEEPS: dict[str, dict[str, Any]] = {
             "glb_kib": [54, 108, 216],
         },
     },
+    # Whole accelerators where the exploration uses the models, never fitted: 4 x 4 and 8 x 8 for every type,
+    # Eyeriss (configs/eyeriss.yaml) for int16 and lightpe1, 16 x 16 with 256 KiB for int16. Hours each at the
+    # largest sizes on 2 cores.
+    "scale": {
+        "description": "validation at scale: whole accelerators from 4 x 4 to 16 x 16",
+        "dataset": "scale",
+        "base": {"glb_word_bits": 64, "dram_bytes_per_cycle": 8, "clock_mhz": 200.0},
+        "grid": [
+            {"rows": [4], "cols": [4], "ifmap_spad_depth": [12], "filter_spad_depth": [64], "psum_spad_depth": [16],
+             "glb_kib": [32], "glb_banks": [8]},
+            {"rows": [8], "cols": [8], "ifmap_spad_depth": [16], "filter_spad_depth": [128],
+             "psum_spad_depth": [24], "glb_kib": [64], "glb_banks": [16]},
+        ],
+    },
+    "scale@int16": {"grid": [_EYERISS, {**_EYERISS, "rows": [16], "cols": [16], "glb_kib": [256], "glb_banks": [64]}]},
+    "scale@lightpe1": {"grid": [_EYERISS]},
     "full@int": {"grid": [{"act_bits": [2, 4, 8, 16], "wt_bits": [2, 4, 8, 16], "rows": [4, 8, 12, 16],
                            "cols": [4, 8, 14, 16]}]},
 }
@@ -278,7 +298,8 @@ def _builtin(name: str, pe_type: str) -> dict[str, Any]:
 
 
 def load_sweep(name_or_path: str | Path, pe_type: str) -> Sweep:
-    """The configurations of ``pe_type`` a built-in sweep (``default``, ``heldout``, ``full``) or a YAML file visits.
+    """The configurations of ``pe_type`` a built-in sweep (``default``, ``heldout``, ``full``, ``scale``) or a YAML
+    file visits.
 
     Returns
     -------
