@@ -215,7 +215,7 @@ def _pe_fields(text: str) -> dict:
     fields: dict = {"pe_type": pe_type}
     if widths:
         act, _, wt = widths.partition("x")
-        if pe_type != "int" or not (act.isdigit() and wt.isdigit()):
+        if pe_type not in PE_TYPES or not PE_TYPES[pe_type].free_widths or not (act.isdigit() and wt.isdigit()):
             raise click.BadParameter(f"{text!r}: widths are given only for int, as int:ACTxWT (int:4x8)",
                                      param_hint="--pe")
         fields.update(act_bits=int(act), wt_bits=int(wt))

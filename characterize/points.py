@@ -51,6 +51,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from quidam.config import FIELDS, AcceleratorConfig, operand_bits, parse_config
+from quidam.pe_types import pe_type_info
 from quidam.errors import ConfigError
 from quidam.inputs import InputError, load_yaml
 
@@ -200,7 +201,7 @@ def _check_field(source: str, where: str, name: Any, value: Any, pe_type: str) -
         _RULES[name].check(value)
     except ConfigError as error:
         raise ConfigError(f"{source}: {where}: {error}") from None
-    if name in ("act_bits", "wt_bits") and pe_type != "int":
+    if name in ("act_bits", "wt_bits") and not pe_type_info(pe_type).free_widths:
         width = operand_bits(pe_type)[name == "wt_bits"]
         if value != width:
             raise ConfigError(f"{source}: {where}: {name}: pe_type {pe_type} fixes it at {width}, not {value!r}; "

@@ -139,7 +139,7 @@ def conv2d_golden(ifmap_codes, weight_codes, *, config: AcceleratorConfig, strid
                           f"but ifmap_codes {ifmap.shape} has C = {C}")
     if R > H + 2 * padding or S > W + 2 * padding:
         raise ConfigError(f"weight_codes: a {R}x{S} filter does not fit a {H}x{W} ifmap padded by {padding}")
-    if config.pe_type != "fp32":
+    if not config.pe.is_float:
         _check_int64_bound(C * R * S, config)
     if groups is not None and order is not None:
         raise ConfigError("order and groups: give at most one of them")
@@ -153,9 +153,9 @@ def conv2d_golden(ifmap_codes, weight_codes, *, config: AcceleratorConfig, strid
     ifmap = _decode_activations(ifmap, config)
     weights = _decode_weights(weights, config)
 
-    if config.pe_type == "fp32" and groups is not None:
+    if config.pe.is_float and groups is not None:
         return _conv_fp32_grouped(ifmap, weights, stride, padding, groups, padded_terms == "skip")
-    if config.pe_type == "fp32":
+    if config.pe.is_float:
         return _conv_fp32(ifmap, weights, stride, padding, terms, padded_terms == "skip")
     return _conv_integer(ifmap, weights, stride, padding, config)
 
@@ -228,23 +228,27 @@ def _operand_codes(tensor) -> np.ndarray:
 
 
 def _decode_activations(array: np.ndarray, config: AcceleratorConfig) -> np.ndarray:
-    if config.pe_type == "fp32":
+    if config.pe.is_float:
         return _fp32_operand(array, "ifmap_codes")
     return _integer_operand(array, config.act_bits, "ifmap_codes")
 
 
+#: Codes of each LightPE weight format.
+_LIGHTPE_CODES = {"lightpe1": LIGHTPE1_CODES, "lightpe2": LIGHTPE2_CODES}
+
+
 def _decode_weights(array: np.ndarray, config: AcceleratorConfig) -> np.ndarray:
-    if config.pe_type == "fp32":
+    if config.pe.is_float:
         return _fp32_operand(array, "weight_codes")
-    if config.pe_type in ("lightpe1", "lightpe2"):
-        count = LIGHTPE1_CODES if config.pe_type == "lightpe1" else LIGHTPE2_CODES
+    fmt = config.pe.weight_format
+    if fmt in _LIGHTPE_CODES:
+        count = _LIGHTPE_CODES[fmt]
         if array.dtype.kind not in "iu":
-            raise ConfigError(f"weight_codes: {config.pe_type} weight codes must be an integer array, "
-                              f"not dtype {array.dtype}")
+            raise ConfigError(f"weight_codes: {fmt} weight codes must be an integer array, not dtype {array.dtype}")
         if not (int(array.min()) >= 0 and int(array.max()) < count):
-            raise ConfigError(f"weight_codes: {config.pe_type} weight codes must be in 0..{count - 1}, "
+            raise ConfigError(f"weight_codes: {fmt} weight codes must be in 0..{count - 1}, "
                               f"found {int(array.min())}..{int(array.max())}")
-        return decode(array, config.pe_type)
+        return decode(array, fmt)
     return _integer_operand(array, config.wt_bits, "weight_codes")
 
 

@@ -219,11 +219,9 @@ def quantize(x, fmt: str, *, scale: float | None = None) -> QuantizedTensor:
 
 def weight_format(config: AcceleratorConfig) -> str:
     """Weight format of a configuration's PE type (``"int16"``, ``"int4"``, ``"lightpe1"``, ...)."""
-    if config.pe_type in ("fp32", "lightpe1", "lightpe2"):
-        return config.pe_type
-    return f"int{config.wt_bits}"
+    return config.pe.weight_format_of(config.wt_bits)
 
 
 def activation_format(config: AcceleratorConfig) -> str:
     """Activation format of a configuration's PE type (``"fp32"`` or ``"int<act_bits>"``)."""
-    return "fp32" if config.pe_type == "fp32" else f"int{config.act_bits}"
+    return config.pe.activation_format_of(config.act_bits)

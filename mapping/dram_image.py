@@ -52,6 +52,6 @@ def unpack_ofmap(schedule: Schedule, image: list[int]) -> np.ndarray:
             base = dram.ofmap_base + (m * layer.E + e) * dram.ofmap_row_words
             for f in range(layer.F):
                 out[m, e, f] = (image[base + f // per_word] >> ((f % per_word) * bits)) & mask
-    if config.pe_type == "fp32":
+    if config.pe.is_float:
         return out.astype(np.uint32)
     return np.where(out >= 1 << (bits - 1), out - (1 << bits), out)

@@ -25,7 +25,7 @@ import yaml
 
 from .errors import ConfigError
 from .inputs import InputError, load_yaml
-from .pe_types import PE_TYPES, SEED_PE_TYPES, pe_type_info
+from .pe_types import PE_TYPES, SEED_PE_TYPES, PEType, pe_type_info
 
 __all__ = [
     "PE_TYPES",
@@ -255,6 +255,11 @@ class AcceleratorConfig:
             )
 
     # Derived facts, read by generators and models instead of re-deriving them.
+
+    @property
+    def pe(self) -> PEType:
+        """The registry entry of :attr:`pe_type` (:data:`~quidam.pe_types.PE_TYPES`)."""
+        return PE_TYPES[self.pe_type]
 
     @property
     def num_pes(self) -> int:

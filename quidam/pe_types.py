@@ -7,9 +7,12 @@ Amaranth nor scikit-learn, so reading it keeps start-up fast.
 
 from __future__ import annotations
 
+import functools
+import importlib
+import inspect
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Mapping
+from typing import Any, Callable, Mapping
 
 from .errors import ConfigError
 
@@ -34,6 +37,11 @@ class PEType:
         Bits a weight adds to the product's width (LightPE: the shift range); ``None``: ``wt_bits``.
     is_float : bool
         IEEE-754 binary32 arithmetic (the product is the 32-bit word).
+    weight_format : str or None
+        The weights' number format (:mod:`quidam.formats.quantize`); ``None``: ``int<wt_bits>``.
+    rtl_mac, golden_mac : str
+        ``module:name`` of the Amaranth MAC unit and of its golden model on bit patterns ``(a, w, psum) ->
+        psum``, imported on demand (:meth:`mac_unit`, :meth:`golden`).
     seed : bool
         One of QADAM's four PE types that the committed datasets and model cards cover.
     """
@@ -45,6 +53,9 @@ class PEType:
     psum_bits: int | None = None
     weight_product_bits: int | None = None
     is_float: bool = False
+    weight_format: str | None = None
+    rtl_mac: str = "quidam.rtl_gen.mac_int:IntMAC"
+    golden_mac: str = "quidam.formats.integer:int_mac_bits"
     seed: bool = True
 
     def product_bits(self, act_bits: int, wt_bits: int) -> int:
@@ -53,17 +64,45 @@ class PEType:
             return 32
         return act_bits + (wt_bits if self.weight_product_bits is None else self.weight_product_bits)
 
+    def mac_unit(self, *, act_bits: int, wt_bits: int, psum_bits: int) -> Any:
+        """A new MAC unit of this type (:attr:`rtl_mac`, given the widths it takes)."""
+        return _with_widths(self.rtl_mac, act_bits=act_bits, wt_bits=wt_bits, psum_bits=psum_bits)()
+
+    def golden(self, *, act_bits: int, wt_bits: int, psum_bits: int) -> Callable[[int, int, int], int]:
+        """The golden MAC ``(a, w, psum) -> psum`` on bit patterns (:attr:`golden_mac`, widths bound)."""
+        return _with_widths(self.golden_mac, act_bits=act_bits, wt_bits=wt_bits, psum_bits=psum_bits)
+
+    def weight_format_of(self, wt_bits: int) -> str:
+        """The weights' format name with ``wt_bits``-bit weights (``"lightpe1"``, ``"int16"``, ...)."""
+        return self.weight_format or f"int{wt_bits}"
+
+    def activation_format_of(self, act_bits: int) -> str:
+        """The activations' format name with ``act_bits``-bit activations (``"fp32"`` or ``"int<act_bits>"``)."""
+        return "fp32" if self.is_float else f"int{act_bits}"
+
     def default_psum_bits(self, act_bits: int, wt_bits: int) -> int:
         """Accumulator width used when the configuration does not set ``psum_bits``."""
         return min(64, act_bits + wt_bits + 8) if self.psum_bits is None else self.psum_bits
 
 
+def _with_widths(reference: str, **widths: int) -> Callable:
+    """The callable at ``module:name``, with those of ``widths`` its signature takes bound by keyword."""
+    module, _, name = reference.partition(":")
+    target = getattr(importlib.import_module(module), name)
+    taken = inspect.signature(target).parameters
+    bound = {key: value for key, value in widths.items() if key in taken}
+    return functools.partial(target, **bound) if bound else target
+
+
 #: Every PE type by name, in the order the CLI lists them.
 PE_TYPES: Mapping[str, PEType] = MappingProxyType({t.name: t for t in (
-    PEType("fp32", 32, 32, psum_bits=32, is_float=True),
+    PEType("fp32", 32, 32, psum_bits=32, is_float=True, weight_format="fp32",
+           rtl_mac="quidam.rtl_gen.mac_fp32:FP32MAC", golden_mac="quidam.formats.fp32:fp32_mac_bits"),
     PEType("int16", 16, 16, psum_bits=32),
-    PEType("lightpe1", 8, 4, psum_bits=24, weight_product_bits=8),  # [s e2 e1 e0] weight code
-    PEType("lightpe2", 8, 8, psum_bits=24, weight_product_bits=9),  # two lightpe1 terms
+    PEType("lightpe1", 8, 4, psum_bits=24, weight_product_bits=8, weight_format="lightpe1",  # [s e2 e1 e0] code
+           rtl_mac="quidam.rtl_gen.mac_lightpe1:LightPE1MAC", golden_mac="quidam.formats.lightpe:lightpe1_mac_bits"),
+    PEType("lightpe2", 8, 8, psum_bits=24, weight_product_bits=9, weight_format="lightpe2",  # two lightpe1 terms
+           rtl_mac="quidam.rtl_gen.mac_lightpe2:LightPE2MAC", golden_mac="quidam.formats.lightpe:lightpe2_mac_bits"),
     PEType("int", 8, 8, free_widths=True, seed=False),
 )})
 

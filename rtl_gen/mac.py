@@ -17,10 +17,6 @@ from amaranth.lib import wiring
 
 from quidam.config import AcceleratorConfig, default_psum_bits
 
-from .mac_int import IntMAC
-from .mac_lightpe1 import LightPE1MAC
-from .mac_lightpe2 import LightPE2MAC
-
 __all__ = ["ENCODINGS", "describe", "mac_for", "make_mac"]
 
 #: What the bits on each operand port mean, per PE type (bit-exact contracts).
@@ -58,22 +54,12 @@ _PE_TYPE_OF = {"IntMAC": "int", "LightPE1MAC": "lightpe1", "LightPE2MAC": "light
 
 
 def mac_for(config: AcceleratorConfig) -> wiring.Component:
-    """The MAC unit of ``config.pe_type`` with the configuration's widths.
-
-    ``fp32`` gives :class:`~quidam.rtl_gen.mac_fp32.FP32MAC`, ``int16`` and
-    ``int`` give :class:`~quidam.rtl_gen.mac_int.IntMAC`, ``lightpe1`` and
-    ``lightpe2`` give :class:`~quidam.rtl_gen.mac_lightpe1.LightPE1MAC` and
-    :class:`~quidam.rtl_gen.mac_lightpe2.LightPE2MAC`.
+    """The MAC unit of ``config.pe_type`` with the configuration's widths: the registry's
+    :attr:`~quidam.pe_types.PEType.rtl_mac` (``fp32``: :class:`~quidam.rtl_gen.mac_fp32.FP32MAC`, imported
+    only then; ``int16`` and ``int``: :class:`~quidam.rtl_gen.mac_int.IntMAC`; ``lightpe1`` and ``lightpe2``:
+    :class:`~quidam.rtl_gen.mac_lightpe1.LightPE1MAC` and :class:`~quidam.rtl_gen.mac_lightpe2.LightPE2MAC`).
     """
-    if config.pe_type == "fp32":
-        from .mac_fp32 import FP32MAC  # the fp32 unit is the heaviest import; load it on demand
-
-        return FP32MAC()
-    if config.pe_type == "lightpe1":
-        return LightPE1MAC(psum_bits=config.psum_bits)
-    if config.pe_type == "lightpe2":
-        return LightPE2MAC(psum_bits=config.psum_bits)
-    return IntMAC(act_bits=config.act_bits, wt_bits=config.wt_bits, psum_bits=config.psum_bits)
+    return config.pe.mac_unit(act_bits=config.act_bits, wt_bits=config.wt_bits, psum_bits=config.psum_bits)
 
 
 def make_mac(pe_type: str, *, act_bits: int | None = None, wt_bits: int | None = None,

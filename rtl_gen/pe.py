@@ -36,7 +36,7 @@ def filter_spad_macro(config: AcceleratorConfig, shapes) -> tuple[int, int] | No
 
 def psum_identity(config: AcceleratorConfig) -> int:
     """The psum bits ``x`` with ``x + y == y`` for every ``y``: ``-0.0`` in binary32, else 0."""
-    return FP32_NEGATIVE_ZERO if config.pe_type == "fp32" else 0
+    return FP32_NEGATIVE_ZERO if config.pe.is_float else 0
 
 
 class PE(wiring.Component):
@@ -116,17 +116,17 @@ class PE(wiring.Component):
     @property
     def reduce_latency(self) -> int:
         """Cycles a reduction token spends in one PE row (psum read data to psum_down)."""
-        return self._mac.latency if self._config.pe_type == "fp32" else 1
+        return self._mac.latency if self._config.pe.is_float else 1
 
     @property
     def reduces_beside_compute(self) -> bool:
         """Whether a reduction token can pass while the PE computes the next column: integer types add in a
         psum adder of their own; fp32 adds in the MAC."""
-        return self._config.pe_type != "fp32"
+        return not self._config.pe.is_float
 
     def elaborate(self, platform):
         config, m = self._config, Module()
-        fp32 = config.pe_type == "fp32"
+        fp32 = config.pe.is_float
         identity = Const(psum_identity(config), config.psum_bits)
         m.submodules.mac = mac = self._mac
         m.submodules.ifmap_spad = ifmap_spad = Scratchpad(depth=config.ifmap_spad_depth, width=config.act_bits)

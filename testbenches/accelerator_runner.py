@@ -143,7 +143,7 @@ def run_layer(config: AcceleratorConfig, layer: ConvLayer, build_dir: Path, *, s
                seed=seed, simulator=simulator, rebuild=not reuse)
     result = json.loads(result_path.read_text())
     ofmap = unpack_ofmap(schedule, [int(word, 16) for word in result["dram"]])[None]
-    groups = schedule.reduction_groups if config.pe_type == "fp32" else None
+    groups = schedule.reduction_groups if config.pe.is_float else None
     golden = conv2d_golden(operands.ifmap_codes, operands.weight_codes, config=config, stride=layer.stride,
                            padding=layer.padding, groups=groups)
     mismatches = int(np.count_nonzero(ofmap != golden))

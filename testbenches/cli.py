@@ -24,7 +24,7 @@ def _dump(run, config, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     np.save(out / "ifmap.npy", run.operands.ifmap_values)
     np.save(out / "weights.npy", run.operands.weight_values)
-    ofmap = run.ofmap.astype(np.uint32).view(np.float32) if config.pe_type == "fp32" else run.ofmap
+    ofmap = run.ofmap.astype(np.uint32).view(np.float32) if config.pe.is_float else run.ofmap
     np.save(out / "ofmap.npy", ofmap)
     write_json(out / "config.json", config.to_dict())
 

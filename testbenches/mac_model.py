@@ -9,14 +9,13 @@ fp32 model is imported only when an fp32 unit is under test.
 
 from __future__ import annotations
 
-import functools
 import itertools
 from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from quidam.formats.integer import from_signed, int_mac_bits
-from quidam.formats.lightpe import lightpe1_mac_bits, lightpe2_mac_bits
+from quidam.formats.integer import from_signed
+from quidam.pe_types import pe_type_info
 
 __all__ = ["directed_operations", "golden_mac", "random_operations"]
 
@@ -28,17 +27,8 @@ _EXTREME_SHARE = 0.1
 
 def golden_mac(sidecar: Mapping[str, Any]) -> Callable[[int, int, int], int]:
     """The golden model ``(a, w, psum_in) -> psum_out`` for the unit a sidecar describes."""
-    pe_type, psum_bits = sidecar["pe_type"], sidecar["psum_bits"]
-    if pe_type == "fp32":
-        from quidam.formats.fp32 import fp32_mac_bits
-
-        return fp32_mac_bits
-    if pe_type == "lightpe1":
-        return functools.partial(lightpe1_mac_bits, psum_bits=psum_bits)
-    if pe_type == "lightpe2":
-        return functools.partial(lightpe2_mac_bits, psum_bits=psum_bits)
-    return functools.partial(int_mac_bits, act_bits=sidecar["act_bits"], wt_bits=sidecar["wt_bits"],
-                             psum_bits=psum_bits)
+    return pe_type_info(sidecar["pe_type"]).golden(act_bits=sidecar["act_bits"], wt_bits=sidecar["wt_bits"],
+                                                   psum_bits=sidecar["psum_bits"])
 
 
 def _extremes(bits: int) -> list[int]:
