@@ -28,6 +28,14 @@ def dram_command_layout(config: AcceleratorConfig) -> data.StructLayout:
     return data.StructLayout({"addr": DRAM_ADDR_BITS, "words": CommandFormat(config).glb_addr_bits + 1})
 
 
+def _filled(value, bits: int):
+    """``value`` repeated over a ``bits``-wide word (the write mask picks the psum's lane). Bits past the last
+    whole psum repeat it too rather than being 0: a constant there would meet the transfer port's data in the
+    GLB's bank multiplexers as a cell with both data inputs tied to 0 once the netlist is flattened, on which
+    OpenSTA 2.0.17's report_power crashes."""
+    return Cat(*[value] * -(-bits // len(value)))[:bits]
+
+
 def _lane(word, lane, bits: int, lanes: int):
     """Lane ``lane`` (``bits`` wide) of ``word``."""
     return word.word_select(lane, bits) if lanes > 1 else word[:bits]
@@ -195,14 +203,14 @@ class Controller(wiring.Component):
             with m.If(ps.wide):
                 m.d.comb += [self.lane_en.eq(1), self.lane_entry.eq(write_addr), self.glb_wr_mask.eq(psum_mask),
                              self.lane_wr_en.eq(self._lanes_below(write_lo, ps.cols, lanes))]
-                m.d.comb += [self.lane_wr_data[b].eq(Cat(*([self.psum_lanes_out[b]] * vp))) for b in range(lanes)]
+                m.d.comb += [self.lane_wr_data[b].eq(_filled(self.psum_lanes_out[b], word_bits)) for b in range(lanes)]
                 with m.If(write_g == ps.groups - 1):
                     m.d.sync += [write_g.eq(0), write_lo.eq(0)]
                 with m.Else():
                     m.d.sync += [write_g.eq(write_g + 1), write_lo.eq(write_lo + lanes)]
             with m.Else():
                 m.d.comb += [self.glb_wr_en.eq(1), self.glb_addr.eq(write_addr), self.glb_wr_mask.eq(psum_mask),
-                             self.glb_wr_data.eq(Cat(*([self.psum_out] * vp)))]
+                             self.glb_wr_data.eq(_filled(self.psum_out, word_bits))]
             m.d.sync += [write_addr.eq(write_addr + ps.ps_row_words), writes_done.eq(writes_done + 1)]
 
         # ---- the reducer: one token per (m, column or group), every cycle or every other cycle
