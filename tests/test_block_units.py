@@ -1,0 +1,173 @@
+"""The scratchpad and the global buffer on their own, in Amaranth's simulator, against Python models of their
+contracts (written from the docstrings, not from the RTL), and their parameter checks with the exact messages."""
+
+import gc
+import warnings
+
+import numpy as np
+import pytest
+from amaranth.hdl import UnusedElaboratable
+from amaranth.sim import Simulator
+
+from quidam.config import AcceleratorConfig
+from quidam.rtl_gen.glb import GlobalBuffer
+from quidam.rtl_gen.scratchpad import Scratchpad
+
+# A constructor that refuses its parameters leaves an object Amaranth reports as never elaborated.
+pytestmark = pytest.mark.filterwarnings("ignore::amaranth.hdl.UnusedElaboratable")
+
+
+def _simulate(dut, bench):
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+
+
+@pytest.mark.parametrize("transparent", [False, True], ids=["plain", "transparent"])
+def test_a_scratchpad_reads_what_was_written_after_its_read_latency(transparent):
+    rng = np.random.default_rng(7)
+    dut = Scratchpad(depth=12, width=9, transparent=transparent)
+    model, held, checked = [0] * 12, [0], []
+    ops = [(bool(rng.random() < 0.5), int(rng.integers(12)), int(rng.integers(1 << 9)), bool(rng.random() < 0.7),
+            int(rng.integers(12))) for _ in range(400)]
+
+    async def bench(ctx):
+        pending = []   # expected rd_data, read_latency cycles after the read
+        for wr_en, wr_addr, wr_data, rd_en, rd_addr in ops:
+            ctx.set(dut.wr_en, wr_en)
+            ctx.set(dut.wr_addr, wr_addr)
+            ctx.set(dut.wr_data, wr_data)
+            ctx.set(dut.rd_en, rd_en)
+            ctx.set(dut.rd_addr, rd_addr)
+            if rd_en:   # a same-cycle write of the entry is seen only through a transparent port
+                held[0] = wr_data if (transparent and wr_en and wr_addr == rd_addr) else model[rd_addr]
+            if wr_en:
+                model[wr_addr] = wr_data
+            pending.append(held[0])
+            await ctx.tick()
+            if len(pending) >= dut.read_latency:
+                expected = pending[-dut.read_latency]
+                checked.append((ctx.get(dut.rd_data), expected))
+
+    _simulate(dut, bench)
+    assert len(checked) == len(ops)
+    assert all(got == expected for got, expected in checked)
+
+
+@pytest.mark.parametrize("kwargs,error,message", [
+    ({"depth": 0, "width": 8}, TypeError, "scratchpad depth must be a positive integer, not 0"),
+    ({"depth": 12, "width": True}, TypeError, "scratchpad width must be a positive integer, not True"),
+    ({"depth": 12, "width": 4.0}, TypeError, "scratchpad width must be a positive integer, not 4.0"),
+    ({"depth": 128, "width": 4, "macro": (64, 7)}, ValueError, "a 64x7 macro cannot hold a 128x4 scratchpad"),
+    ({"depth": 64, "width": 4, "transparent": True, "macro": (64, 7)}, ValueError,
+     "a 64x7 macro cannot hold a 64x4 transparent scratchpad"),
+])
+def test_a_scratchpad_names_a_bad_parameter(kwargs, error, message):
+    with pytest.raises(error) as raised:
+        Scratchpad(**kwargs)
+    assert str(raised.value) == message
+
+
+def test_the_global_buffer_serves_its_word_transfer_and_lane_ports_like_its_contract():
+    # 4 banks of 64 words, 32-bit psums in 64-bit words (two lanes a word); 2 psum lanes (cols).
+    config = AcceleratorConfig(pe_type="int16", rows=2, cols=2, glb_kib=2, glb_banks=4)
+    dut = GlobalBuffer(config)
+    depth, words, lanes = config.glb_bank_depth, dut.words, dut.psum_lanes
+    lane_bits, mask_bits = dut.granularity, config.glb_word_bits // dut.granularity
+    assert (depth, words, lanes, mask_bits) == (64, 256, 2, 2)
+    rng = np.random.default_rng(11)
+    memory = [0] * words
+    checked = {"rd": 0, "dma": 0, "lane": 0, "conflict": 0}
+
+    def masked(old, new, mask):
+        for k in range(mask_bits):
+            if mask >> k & 1:
+                field = ((1 << lane_bits) - 1) << (k * lane_bits)
+                old = (old & ~field) | (new & field)
+        return old
+
+    async def bench(ctx):
+        bank_out = [None] * config.glb_banks   # the word each bank read last (None: not yet)
+        read_bank = dma_read_bank = None
+        for _ in range(600):
+            kind = rng.choice(["word", "lane", "idle"], p=[0.5, 0.3, 0.2])
+            signals = {name: 0 for name in ("rd_en", "wr_en", "lane_en", "lane_rd_en", "lane_wr_en", "dma_rd_en",
+                                            "dma_wr_en")}
+            addr, dma_addr = int(rng.integers(words)), int(rng.integers(words))
+            word, dma_word = int(rng.integers(1 << 63)), int(rng.integers(1 << 63))
+            mask, entry = int(rng.integers(1, 1 << mask_bits)), int(rng.integers(depth))
+            lane_data = [int(rng.integers(1 << 63)) for _ in range(lanes)]
+            lane_rd = int(rng.integers(1 << lanes))
+            if kind == "word":
+                signals["rd_en" if rng.random() < 0.5 else "wr_en"] = 1
+            elif kind == "lane":
+                signals.update(lane_en=1, lane_rd_en=lane_rd, lane_wr_en=int(rng.integers(1 << lanes)) & ~lane_rd)
+            if rng.random() < 0.4:
+                signals["dma_rd_en" if rng.random() < 0.5 else "dma_wr_en"] = 1
+            for name, value in signals.items():
+                ctx.set(getattr(dut, name), value)
+            ctx.set(dut.addr, addr)
+            ctx.set(dut.wr_data, word)
+            ctx.set(dut.wr_mask, mask)
+            ctx.set(dut.dma_addr, dma_addr)
+            ctx.set(dut.dma_wr_data, dma_word)
+            ctx.set(dut.lane_entry, entry)
+            for b in range(lanes):
+                ctx.set(dut.lane_wr_data[b], lane_data[b])
+            # The model: each bank takes the transfer port when it addresses the bank, else its lane while
+            # lane_en, else the word port; a bank's last read stays on its output.
+            dma = signals["dma_rd_en"] or signals["dma_wr_en"]
+            accesses = {}   # bank -> (read?, word address, data, mask)
+            if dma:
+                accesses[dma_addr // depth] = (signals["dma_rd_en"], dma_addr, dma_word, (1 << mask_bits) - 1)
+            lane_banks = set()
+            for b in range(lanes):
+                if signals["lane_en"] and (signals["lane_rd_en"] | signals["lane_wr_en"]) >> b & 1:
+                    lane_banks.add(b)
+                    accesses.setdefault(b, (signals["lane_rd_en"] >> b & 1, b * depth + entry, lane_data[b], mask))
+            if kind == "word":
+                accesses.setdefault(addr // depth, (signals["rd_en"], addr, word, mask))
+            conflict = bool(dma) and (dma_addr // depth in lane_banks or (kind == "word" and addr // depth ==
+                                                                           dma_addr // depth))
+            await ctx.delay(1e-9)
+            assert ctx.get(dut.monitors["conflict"]) == conflict
+            checked["conflict"] += conflict
+            for bank, (read, address, data, bits) in accesses.items():
+                if read:
+                    bank_out[bank] = memory[address]
+                else:
+                    memory[address] = masked(memory[address], data, bits)
+            if signals["rd_en"]:
+                read_bank = addr // depth
+            if signals["dma_rd_en"]:
+                dma_read_bank = dma_addr // depth
+            await ctx.tick()
+            if read_bank is not None and bank_out[read_bank] is not None:
+                assert ctx.get(dut.rd_data) == bank_out[read_bank]
+                checked["rd"] += 1
+            if dma_read_bank is not None and bank_out[dma_read_bank] is not None:
+                assert ctx.get(dut.dma_rd_data) == bank_out[dma_read_bank]
+                checked["dma"] += 1
+            for b in range(lanes):
+                if bank_out[b] is not None:
+                    assert ctx.get(dut.lane_rd_data[b]) == bank_out[b]
+                    checked["lane"] += 1
+
+    _simulate(dut, bench)
+    assert min(checked.values()) > 10, checked
+
+
+def test_the_global_buffer_names_a_bad_memory_kind():
+    config = AcceleratorConfig(pe_type="int16", rows=2, cols=2, glb_kib=2, glb_banks=4)
+    messages = []
+    with warnings.catch_warnings():   # the refused objects are reported when collected
+        warnings.simplefilter("ignore", UnusedElaboratable)
+        for memory in ("flops", "macro"):
+            with pytest.raises(ValueError) as raised:
+                GlobalBuffer(config, memory=memory)
+            messages.append(str(raised.value))
+            del raised
+        gc.collect()
+    assert messages == ["GLB memory must be one of behavioural, macro, not 'flops'",
+                        "GLB memory 'macro' needs the available macro shapes"]
