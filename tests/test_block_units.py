@@ -1,4 +1,4 @@
-"""The scratchpad and the global buffer on their own, in Amaranth's simulator, against Python models of their
+"""The scratchpad, the global buffer and a PE on their own, in Amaranth's simulator, against Python models of their
 contracts (written from the docstrings, not from the RTL), and their parameter checks with the exact messages."""
 
 import gc
@@ -10,7 +10,9 @@ from amaranth.hdl import UnusedElaboratable
 from amaranth.sim import Simulator
 
 from quidam.config import AcceleratorConfig
+from quidam.mapping.commands import CommandFormat
 from quidam.rtl_gen.glb import GlobalBuffer
+from quidam.rtl_gen.pe import PE
 from quidam.rtl_gen.scratchpad import Scratchpad
 
 # A constructor that refuses its parameters leaves an object Amaranth reports as never elaborated.
@@ -171,3 +173,66 @@ def test_the_global_buffer_names_a_bad_memory_kind():
         gc.collect()
     assert messages == ["GLB memory must be one of behavioural, macro, not 'flops'",
                         "GLB memory 'macro' needs the available macro shapes"]
+
+
+def test_a_pe_takes_its_lane_of_its_group_and_reduces_the_one_dimensional_convolution():
+    # PE (0, 0) of a 2 x 2 int16 array, its set in lane 2 of word group 1: p = 3 filters x q = 2 channels of a
+    # 3-wide filter row; beats for other groups, other stream rows and a channel slot it does not have carry
+    # other values, which it must not take.
+    config = AcceleratorConfig(pe_type="int16", rows=2, cols=2, glb_kib=16, glb_banks=4)
+    dut = PE(config, row=0, col=0)
+    rng = np.random.default_rng(5)
+    p, q, S, lane, group = 3, 2, 3, 2, 1
+    channels = q
+    vi = config.glb_word_bits // config.act_bits
+    weights = rng.integers(-300, 300, (p, q, S))
+    ifmap = rng.integers(-300, 300, (q, S))
+    above = rng.integers(-10**6, 10**6, p)
+    slots = max(p, dut.accumulate_interval)
+    bits = config.psum_bits
+    expected = [int(((weights[m] * ifmap).sum() + above[m]) % (1 << bits)) for m in range(p)]
+    got = []
+
+    def word(value):   # the value in this PE's lane, noise in the others
+        return [int(value) if l == lane else int(rng.integers(-300, 300)) for l in range(vi)]
+
+    async def bench(ctx):
+        for name, value in (("p", p), ("q", q), ("S", S), ("slots", slots), ("qs", q * S), ("U", 1), ("cols", 2),
+                            ("ring", S), ("window_base", 0)):
+            ctx.set(getattr(dut.compute, name), value)
+        ctx.set(dut.rows_config, {"valid": 1, "row": 0, "active": 1, "group": group, "lane": lane, "r": 0,
+                                  "channels": channels})
+        await ctx.tick()
+        ctx.set(dut.rows_config.valid, 0)
+        filter_lanes = CommandFormat(config).filter_lanes
+        for m in range(p):
+            for c in range(q):
+                for s in range(S):
+                    data = [int(weights[m, c, s]) if l == 0 else 0 for l in range(filter_lanes)]
+                    ctx.set(dut.filters, {"valid": 1, "group": 0, "addr": (m * q + c) * S + s, "data": data})
+                    await ctx.tick()
+        ctx.set(dut.filters.valid, 0)
+        for c in range(q):
+            for s in range(S):
+                ctx.set(dut.ifmap, {"valid": 1, "group": group, "y": 0, "channel": c, "slot": c * S + s,
+                                    "data": word(ifmap[c, s])})
+                await ctx.tick()
+                for decoy in ({"group": group + 1, "y": 0, "channel": c}, {"group": group, "y": 1, "channel": c},
+                              {"group": group, "y": 0, "channel": channels}):
+                    ctx.set(dut.ifmap, {"valid": 1, "slot": c * S + s, "data": word(7), **decoy})
+                    await ctx.tick()
+        ctx.set(dut.ifmap.valid, 0)
+        ctx.set(dut.compute.start, 1)
+        await ctx.tick()
+        ctx.set(dut.compute.start, 0)
+        await ctx.tick().repeat(q * S * slots + dut.mac_latency + 1)
+        for m in range(p):
+            ctx.set(dut.token, {"valid": 1, "wide": 0, "col": 0, "m": m})
+            ctx.set(dut.psum_above, int(above[m]) % (1 << bits))
+            await ctx.tick()
+            ctx.set(dut.token.valid, 0)
+            await ctx.tick().repeat(dut.reduce_latency)   # the psum read returns, then the sum goes down
+            got.append(ctx.get(dut.psum_down))
+
+    _simulate(dut, bench)
+    assert got == expected
