@@ -1,4 +1,4 @@
-"""The scratchpad, the global buffer and a PE on their own, in Amaranth's simulator, against Python models of their
+"""The scratchpad, the global buffer, a PE and the controller's ifmap feeder on their own, in Amaranth's simulator, against Python models of their
 contracts (written from the docstrings, not from the RTL), and their parameter checks with the exact messages."""
 
 import gc
@@ -9,11 +9,14 @@ import pytest
 from amaranth.hdl import UnusedElaboratable
 from amaranth.sim import Simulator
 
-from quidam.config import AcceleratorConfig
+from quidam.config import AcceleratorConfig, parse_config
 from quidam.mapping.commands import CommandFormat
+from quidam.mapping.mapper import accelerator_timing, map_layer
+from quidam.rtl_gen.controller import Controller
 from quidam.rtl_gen.glb import GlobalBuffer
 from quidam.rtl_gen.pe import PE
 from quidam.rtl_gen.scratchpad import Scratchpad
+from quidam.workloads.layer import ConvLayer
 
 # A constructor that refuses its parameters leaves an object Amaranth reports as never elaborated.
 pytestmark = pytest.mark.filterwarnings("ignore::amaranth.hdl.UnusedElaboratable")
@@ -236,3 +239,63 @@ def test_a_pe_takes_its_lane_of_its_group_and_reduces_the_one_dimensional_convol
 
     _simulate(dut, bench)
     assert got == expected
+
+
+@pytest.mark.parametrize("fields,layer", [
+    ({"rows": 6, "cols": 4, "glb_kib": 8, "glb_banks": 4},
+     ConvLayer(name="groups", C=23, M=8, H=10, W=10, R=1, S=1, stride=1, padding=0)),
+    ({"pe_type": "lightpe1", "rows": 2, "cols": 5, "glb_kib": 8, "glb_banks": 4},
+     ConvLayer(name="slots", C=11, M=6, H=9, W=9, R=1, S=1, stride=1, padding=0)),
+    ({"rows": 6, "cols": 3, "glb_kib": 8, "glb_banks": 4},
+     ConvLayer(name="3x3", C=7, M=4, H=8, W=8, R=3, S=3, stride=1, padding=1)),
+], ids=["two-word-groups", "four-slots-per-word", "3x3-padded"])
+def test_the_controller_feeds_the_first_column_group_by_group_and_slot_by_slot(fields, layer):
+    # The controller alone on a GLB model whose every word is distinct: the first output column's beats, in the
+    # order and with the words, lanes and tags the IfmapBlock layout puts them at (docs/architecture.md).
+    config = parse_config(fields)
+    ps = map_layer(layer, config).passes[0]
+    timing = accelerator_timing(config)
+    glb = GlobalBuffer(config)   # built for its address width and mask granularity only
+    glb._MustUse__silence = True
+    dut = Controller(config, result_delay=timing["result_delay"], mac_latency=timing["mac_latency"],
+                     glb_addr_bits=glb.addr_bits, glb_granularity=glb.granularity)
+    act, word_bits = config.act_bits, config.glb_word_bits
+    vi = word_bits // act
+
+    def memory(address):
+        return (address * 0x9E3779B97F4A7C15 + 0x7F4A7C15) % (1 << word_bits)
+
+    expected = []
+    rows = [y for y in range(ps.y_span) if y >= ps.y_dense or y % ps.U < ps.set_rows]
+    for g in range(ps.if_groups):
+        for i in range(min(ps.q, ps.channels - g * ps.group_channels)):
+            row_base = ps.if_base + g * ps.group_stride + (i // ps.slot_words) * ps.chan_stride
+            shift = (i % ps.slot_words) * ps.set_lanes * act
+            for y in rows:
+                for n in range(ps.n_first):
+                    yu, xu = ps.y_start + y - ps.pad, ps.x0 + n - ps.pad
+                    inside = 0 <= yu < ps.H and 0 <= xu < ps.W
+                    address = row_base + (yu - ps.y_first) * ps.if_row_words + xu - ps.x_first
+                    data = (memory(address) >> shift) % (1 << (vi * act)) if inside else 0
+                    expected.append((g, i, y, i * ps.ring + n % ps.ring, data))
+    beats = []
+
+    async def bench(ctx):
+        ctx.set(dut.cmd.payload, CommandFormat(config).encode(ps))
+        ctx.set(dut.cmd.valid, 1)
+        for _ in range(20_000):
+            accepted = ctx.get(dut.cmd.ready)
+            read, address = ctx.get(dut.glb_rd_en), ctx.get(dut.glb_addr)
+            beat = dut.ifmap
+            if ctx.get(beat.valid):
+                beats.append((ctx.get(beat.group), ctx.get(beat.channel), ctx.get(beat.y), ctx.get(beat.slot),
+                              ctx.get(beat.data.as_value())))
+            if ctx.get(dut.compute.start):
+                return
+            await ctx.tick()
+            if accepted:
+                ctx.set(dut.cmd.valid, 0)
+            ctx.set(dut.glb_rd_data, memory(address) if read else 0)
+
+    _simulate(dut, bench)
+    assert len(expected) >= 30 and beats == expected
