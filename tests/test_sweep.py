@@ -216,7 +216,7 @@ def test_bad_sweep_files_exit_2_with_a_clear_message(tmp_path, capsys, text, mes
 
 
 def test_bad_arguments_exit_2_with_a_clear_message(tmp_path, capsys, monkeypatch):
-    assert "not a built-in sweep (default, heldout, full) and cannot be read" in _fails(capsys, "--pe", "int", "--sweep",
+    assert "not a built-in sweep (default, heldout, full, scale) and cannot be read" in _fails(capsys, "--pe", "int", "--sweep",
                                                                                  tmp_path / "none.yaml")
     assert "pe_type: must be one of fp32, int16, lightpe1, lightpe2, int, not 'int9'" in _fails(capsys, "--pe",
                                                                                                  "int9")
