@@ -40,6 +40,7 @@ second waits, then reads the first one's result.
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import os
@@ -88,20 +89,35 @@ def design_id(identity: dict[str, Any]) -> str:
     return hashlib.sha256(canonical_json(identity).encode()).hexdigest()[:ID_CHARS]
 
 
+def _python_code(source: bytes) -> bytes:
+    """The code of a Python module without its docstrings and comments (an edit of either is no change)."""
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and body
+                and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
+                and isinstance(body[0].value.value, str)):
+            node.body = body[1:] or [ast.Pass()]
+    return ast.dump(tree, include_attributes=False).encode()
+
+
 def sources_digest(folders: list[Path], pattern: str = "*.py", exclude: frozenset[str] = frozenset()) -> str:
     """SHA-256 over the files matching ``pattern`` in ``folders`` (names and contents, sorted).
 
     Used for the generator source (``rtl_gen/``, ``formats/``) and the flow's
     own source (``characterize/``); caches (``__pycache__``) are not matched,
-    nor the file names in ``exclude``.
+    nor the file names in ``exclude``. A Python file counts by its code
+    (:func:`ast.dump` without docstrings): comments, docstrings and layout do
+    not change the digest.
     """
     digest = hashlib.sha256()
     for folder in folders:
         for path in sorted(Path(folder).glob(pattern)):
             if path.name in exclude:
                 continue
+            content = path.read_bytes()
             digest.update(f"{Path(folder).name}/{path.name}\0".encode())
-            digest.update(path.read_bytes())
+            digest.update(_python_code(content) if path.suffix == ".py" else content)
             digest.update(b"\0")
     return digest.hexdigest()
 

@@ -30,6 +30,7 @@ TIERS: dict[str, tuple[str, ...]] = {
     "test_characterize_sram": ("tools",),
     "test_sweep": ("tools",),
     "test_robust_runs": ("tools",),
+    "test_robust_runs::test_a_source_digest_follows_the_code_not_its_docstrings_or_comments": (),
     "test_packaging": ("slow",),
     "test_blocks::test_a_scratchpad_replay_is_checked_against_the_rtl_and_cached": ("tools", "rtl"),
     "test_blocks::test_composed_2x2_matches_the_whole_accelerator": ("tools", "rtl", "slow"),

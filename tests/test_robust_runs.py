@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from quidam.characterize.run_dir import REQUIRED_KEYS, RunDir
+from quidam.characterize.run_dir import REQUIRED_KEYS, RunDir, sources_digest
 from quidam.characterize.tools import UnquotablePath, tcl_word, yosys_word
 from quidam.errors import PDKError
 
@@ -92,6 +92,22 @@ def test_a_record_missing_a_key_of_its_status_is_not_trusted(tmp_path):
         assert run.corruption == f"stored result {run.metrics_path}: no key {key}"
     run.finish({**record, "design_id": "0" * 16})
     assert run.cached() is None and "the design id of another point" in run.corruption
+
+
+def test_a_source_digest_follows_the_code_not_its_docstrings_or_comments(tmp_path):
+    module = tmp_path / "block.py"
+    module.write_text('"""A block."""\n\ndef width(n):\n    """Bits."""\n    return n + 1\n')
+    (tmp_path / "table.txt").write_text("a table\n")
+    digest = sources_digest([tmp_path], pattern="*")
+    module.write_text('"""A block, documented again."""\n\n\ndef width(n):  # why\n'
+                      '    """Bits of a word."""\n    return n + 1\n')
+    assert sources_digest([tmp_path], pattern="*") == digest
+    module.write_text('"""A block."""\n\ndef width(n):\n    """Bits."""\n    return n + 2\n')
+    assert sources_digest([tmp_path], pattern="*") != digest
+    module.write_text('"""A block."""\n\ndef width(n):\n    return "Bits."\n')
+    assert sources_digest([tmp_path], pattern="*") != digest
+    (tmp_path / "table.txt").write_text("a table  \n")  # not Python: every byte counts
+    assert sources_digest([tmp_path], pattern="*") != digest
 
 
 def test_two_concurrent_identical_sweeps_share_one_runs_folder(tmp_path, sweep):
