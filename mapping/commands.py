@@ -90,7 +90,7 @@ class Pass:
     F, x0, x_first : int
         Output columns of the pass (its width tile of the output row), the padded ifmap column where the
         window of its first output column starts (``f0 * U`` for the tile from output column ``f0``), and
-        the first unpadded ifmap column the GLB holds of each row (a multiple of the values per word).
+        the first unpadded ifmap column the GLB holds of each row (one word per column).
     lookahead, ring : int
         ``lookahead`` = 1: the next output column's new ifmap values stream
         in while the PEs compute the current one, into a ring of ``ring`` =

@@ -186,7 +186,7 @@ def _pass(plan: _Plan, *, first, p, e0, e_blk, f0, f_blk, r0, h_act, c_blk, w_ba
         w_base=w_base, filter_groups=filter_groups(c_blk, plan.q, plan.h, h_act, plan.filter_lanes),
         if_base=if_base, chan_stride=chan_stride, if_row_words=plan.row_words,
         set_lanes=ifmap.set_lanes, slot_words=ifmap.slot_words, if_groups=ifmap.groups,
-        group_channels=min(ifmap.set_lanes * plan.q, c_blk), group_stride=ifmap.slot_rows * chan_stride,
+        group_channels=ifmap.group_channels, group_stride=ifmap.slot_rows * chan_stride,
         gap=int(gap), ps_base=0, ps_row_words=plan.ps_row_words,
     )
 

@@ -56,6 +56,11 @@ class IfmapBlock:
         return ceil(ceil(self.channels / self.q) / self.set_lanes)
 
     @property
+    def group_channels(self) -> int:
+        """Channels of a full word group (``set_lanes * q``; all of them where one group holds the block)."""
+        return min(self.set_lanes * self.q, self.channels)
+
+    @property
     def slot_words(self) -> int:
         """Slots of each set one word holds."""
         return self.vi // self.set_lanes

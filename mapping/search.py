@@ -137,7 +137,10 @@ def uses_lookahead(layer: ConvLayer, q, ifmap_spad_depth):
 
 
 def _ceil_div(a, b):
-    return -(-a // b)
+    if np.ndim(b) == 0:
+        return -(-a // b)
+    # numpy's int64 division by an array is about twice as slow as float64's, which is exact here (|a| < 2**52).
+    return np.ceil(np.divide(a, b)).astype(np.int64)
 
 
 def filter_groups(channels, q, set_stride, set_rows, filter_lanes):
@@ -177,11 +180,11 @@ def reduces_beside(pts, wide, overlap):
     return (pts["reduce_beside"] == 1) & wide & overlap
 
 
-def _pass_cycles(lay: "LayerTable", pts: dict, *, p, q, cb, ha, eb, fb, weights, wide, overlap, ii, lookahead):
-    """:func:`~quidam.mapping.model.pass_cycles` of a pass of ``p`` filters, ``cb`` channels, ``ha`` filter
-    rows, ``eb`` output rows and ``fb`` output columns (arrays) that loads ``weights`` filter words."""
+def _pass_cycles(lay: "LayerTable", pts: dict, *, p, q, beats, ha, eb, fb, weights, wide, overlap, ii, lookahead):
+    """:func:`~quidam.mapping.model.pass_cycles` of a pass of ``p`` filters, ``ha`` filter rows, ``eb``
+    output rows and ``fb`` output columns (arrays) that loads ``weights`` filter words and feeds ``beats``
+    per stream position (:func:`ifmap_feed` of its channels)."""
     S = lay.S
-    beats, _ = ifmap_feed(cb, q, lay.vi)
     slots = np.maximum(p, pts["accumulate_interval"])
     tokens = lay.groups(eb, pts, wide) * p
     nstream = (eb - 1) * np.minimum(lay.U, ha) + ha
@@ -441,13 +444,13 @@ def _costs(lay: LayerTable, pts: dict, p, q, e, f, wide, overlap, counts: bool):
                         # The first pass of each tile (full fold, first channel block) reads no psums from the GLB.
                         firsts = np.where((ha == h) & (cb == np.minimum(qt, C)), block, 0)
                         weight_words = filter_words(cb, ps, q, S, h, ha, pts["filter_lanes"])
-                        later, first = (_pass_cycles(lay, pts, p=ps, q=q, cb=cb, ha=ha, eb=eb, fb=fb,
+                        beats, _ = ifmap_feed(cb, q, lay.vi)
+                        later, first = (_pass_cycles(lay, pts, p=ps, q=q, beats=beats, ha=ha, eb=eb, fb=fb,
                                                      weights=weight_words, wide=wide, overlap=overlap, ii=ii,
                                                      lookahead=lookahead)
                                         for ii in (2, 1))
                         cycles = cycles + n * (3 + _transfer(weight_words, pts) + later) - firsts * (later - first)
                         if counts:
-                            beats, _ = ifmap_feed(cb, q, lay.vi)
                             macs = ha * eb * ps * cb * S * fb
                             active_rows = _ceil_div(cb, q) * ha
                             streamed = lay.values_per_row(fb)
@@ -550,10 +553,10 @@ def _overlap_saving(lay: LayerTable, pts: dict, p, q, e, f, wide):
     def pass_run(ps, eb, last, ha, cb, fb, row_cycles, first, n_rows, count):
         # The pass's cycles on the two output-row block sizes (axis 1 of eb: full, last), then per block.
         weights = filter_words(cb, ps, q, S, h, ha, pts["filter_lanes"])
-        cycles = _pass_cycles(lay, pts, p=ps, q=q, cb=cb, ha=ha, eb=eb, fb=fb, weights=weights, wide=wide,
+        beats, word_rows = ifmap_feed(cb, q, lay.vi)
+        cycles = _pass_cycles(lay, pts, p=ps, q=q, beats=beats, ha=ha, eb=eb, fb=fb, weights=weights, wide=wide,
                               overlap=True, ii=np.where(first, 1, 2), lookahead=lookahead)
         cycles = np.where(last, cycles[:, 1:2], cycles[:, 0:1])
-        word_rows = ifmap_feed(cb, q, lay.vi)[1]
         transfers = 2 + _transfer(weights, pts) + word_rows * _ifmap_reads(lay, pts, n_rows, row_cycles, f)
         return _Run.of(cycles, transfers, count)
 
