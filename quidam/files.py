@@ -12,6 +12,10 @@ from typing import Any, Iterator
 
 __all__ = ["locked", "write_bytes", "write_json", "write_text"]
 
+# The process umask, read once (os.umask can only be read by setting it): files are written 0666 less it.
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+
 
 @contextlib.contextmanager
 def locked(path: str | os.PathLike[str]) -> Iterator[None]:
@@ -46,6 +50,7 @@ def write_bytes(path: str | Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(descriptor, 0o666 & ~_UMASK)  # mkstemp's 0600 would make every result private
         with os.fdopen(descriptor, "wb") as stream:
             stream.write(data)
         os.replace(temporary, path)
