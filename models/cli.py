@@ -17,7 +17,8 @@ import click
 
 from quidam.characterize.dataset import dataset_path
 from quidam.config import PE_TYPES, SEED_PE_TYPES, load_config
-from quidam.inputs import output_dir
+from quidam.dse.explore import DRAM_PJ_PER_BIT
+from quidam.inputs import FiniteFloat, output_dir
 
 from .card import CRITICAL_PATH, FMAX, ModelCard, card_path
 from .fit import fit_card, load_dataset
@@ -163,3 +164,59 @@ def _predict_composed(config_file: Path, config, as_json: bool) -> None:
     for block, actions in composition.energies.items():
         for action, energy in actions.items():
             click.echo(f"  {block + ' ' + action:<26} {energy * 1e12:>12.4g} pJ")
+
+
+@click.command("export")
+@click.option("--to", "target", required=True, type=click.Choice(["zigzag", "accelergy"]),
+              help="zigzag: a ZigZag 3.9 accelerator, mapping and workload of one configuration; accelergy: "
+              "one Accelergy library table per block kind.")
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path), help="Output folder.")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Accelerator configuration (YAML; --to zigzag).")
+@click.option("--layer", "layer_ref", default="resnet20:1", show_default=True,
+              help="The workload layer NET:INDEX (--to zigzag).")
+@click.option("--dataset", default=None, help="The layer network's dataset (default: its first).")
+@click.option("--dram-pj-per-bit", type=FiniteFloat(min=0, max=1e6), default=DRAM_PJ_PER_BIT,
+              show_default=True, help="Off-chip access energy per bit (--to zigzag).")
+def export_command(target, out_dir, config_file, layer_ref, dataset, dram_pj_per_bit):
+    """Export the characterized blocks for ZigZag or Accelergy (models/export.py).
+
+    \b
+    Examples: quidam export --to zigzag --config configs/eyeriss.yaml --out build/zigzag
+              quidam export --to accelergy --out build/accelergy
+    """
+    import csv
+    import io
+
+    import yaml
+
+    from quidam.files import write_text
+    from quidam.workloads.networks import parse_layer_ref
+
+    from .composed import ComposedModel
+    from .export import accelergy_tables, zigzag_accelerator, zigzag_mapping, zigzag_workload
+
+    model = ComposedModel()
+    if target == "accelergy":
+        folder = output_dir(out_dir, "export folder")
+        tables = accelergy_tables(model)
+        for kind, (header, rows) in tables.items():
+            text = io.StringIO()
+            text.write(f"# quidam {kind} block, Nangate45 + fakeram45 (macro figures are CACTI-derived "
+                       "estimates); energy pJ per action (idle: per cycle), area um^2\n")
+            csv.writer(text, lineterminator="\n").writerows([header, *rows])
+            write_text(folder / f"{kind}.csv", text.getvalue())
+        click.echo(f"wrote {len(tables)} Accelergy tables to {folder}")
+        return
+    if config_file is None:
+        raise click.UsageError("--to zigzag needs --config FILE")
+    config = load_config(config_file)
+    _, layer = parse_layer_ref(layer_ref, dataset)
+    composition = model.compose(config)
+    for warning in composition.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    folder = output_dir(out_dir, "export folder")
+    for name, content in (("accelerator", zigzag_accelerator(composition, dram_pj_per_bit=dram_pj_per_bit)),
+                          ("mapping", zigzag_mapping(layer, config)), ("workload", zigzag_workload(layer, config))):
+        write_text(folder / f"{name}.yaml", yaml.safe_dump(content, sort_keys=False))
+    click.echo(f"wrote accelerator.yaml, mapping.yaml, workload.yaml ({layer_ref}) to {folder}")

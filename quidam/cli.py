@@ -39,6 +39,7 @@ STAGE_COMMANDS: dict[str, tuple[str, str]] = {
     "simulate": ("quidam.testbenches.cli", "simulate"),
     "fit": ("quidam.models.cli", "fit"),
     "predict": ("quidam.models.cli", "predict_command"),
+    "export": ("quidam.models.cli", "export_command"),
     "explore": ("quidam.dse.cli", "explore_command"),
     "report": ("quidam.dse.cli", "report_command"),
     "accuracy": ("quidam.accuracy.cli", "accuracy_command"),
