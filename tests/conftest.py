@@ -14,12 +14,14 @@ more of these (markers registered in ``pyproject.toml``):
 
 ``make test-fast`` runs ``-m "not rtl and not tools and not slow"`` (the
 pure-Python tests and the Amaranth simulations of small blocks); ``make test``
-runs everything. A new test module is fast until it is listed here.
+runs everything. A new test module is fast until it is listed here. A key
+is a module, a test function (``module::test``, every parameter set) or one
+parameter set (``module::test[id]``), the most specific first.
 """
 
 import pytest
 
-#: ``module`` or ``module::test`` (the test function, any parameters) -> its tiers.
+#: ``module``, ``module::test`` (the test function, any parameters) or ``module::test[id]`` -> its tiers.
 TIERS: dict[str, tuple[str, ...]] = {
     "test_accelerator": ("rtl",),
     "test_mac_rtl": ("rtl",),
@@ -43,7 +45,10 @@ TIERS: dict[str, tuple[str, ...]] = {
 def _tiers(item) -> tuple[str, ...]:
     module = item.module.__name__.rpartition(".")[2] if item.module is not None else ""
     function = getattr(item, "originalname", item.name)
-    return TIERS.get(f"{module}::{function}", TIERS.get(module, ()))
+    for key in (f"{module}::{item.name}", f"{module}::{function}", module):
+        if key in TIERS:
+            return TIERS[key]
+    return ()
 
 
 def pytest_collection_modifyitems(items):
