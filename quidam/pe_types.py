@@ -39,11 +39,16 @@ class PEType:
         IEEE-754 binary32 arithmetic (the product is the 32-bit word).
     weight_format : str or None
         The weights' number format (:mod:`quidam.formats.quantize`); ``None``: ``int<wt_bits>``.
+    weight_encoding : str or None
+        What a weight's bits mean where they are a code (LightPE); ``None``: the activations' encoding.
     rtl_mac, golden_mac : str
         ``module:name`` of the Amaranth MAC unit and of its golden model on bit patterns ``(a, w, psum) ->
         psum``, imported on demand (:meth:`mac_unit`, :meth:`golden`).
     seed : bool
         One of QADAM's four PE types that the committed datasets and model cards cover.
+    encodings : dict
+        What the bits on each MAC operand port (``a``, ``w``, ``psum``) mean: the bit-exact contract the
+        generated Verilog's sidecar states.
     """
 
     name: str
@@ -54,9 +59,21 @@ class PEType:
     weight_product_bits: int | None = None
     is_float: bool = False
     weight_format: str | None = None
+    weight_encoding: str | None = None
     rtl_mac: str = "quidam.rtl_gen.mac_int:IntMAC"
     golden_mac: str = "quidam.formats.integer:int_mac_bits"
     seed: bool = True
+
+    @property
+    def encodings(self) -> dict[str, str]:
+        if self.is_float:
+            return {"a": "IEEE-754 binary32", "w": "IEEE-754 binary32",
+                    "psum": "IEEE-754 binary32; psum_out = rne(rne(a*w) + psum_in), subnormals kept, "
+                            "every NaN result is 0x7FC00000"}
+        integer = "signed two's complement"
+        weight = "w" if self.weight_encoding is None else "value(w)"
+        return {"a": integer, "w": self.weight_encoding or integer,
+                "psum": f"{integer}; psum_out = (a*{weight} + psum_in) mod 2**psum_bits"}
 
     def product_bits(self, act_bits: int, wt_bits: int) -> int:
         """Width of the exact signed product of one activation and one weight."""
@@ -99,9 +116,12 @@ PE_TYPES: Mapping[str, PEType] = MappingProxyType({t.name: t for t in (
     PEType("fp32", 32, 32, psum_bits=32, is_float=True, weight_format="fp32",
            rtl_mac="quidam.rtl_gen.mac_fp32:FP32MAC", golden_mac="quidam.formats.fp32:fp32_mac_bits"),
     PEType("int16", 16, 16, psum_bits=32),
-    PEType("lightpe1", 8, 4, psum_bits=24, weight_product_bits=8, weight_format="lightpe1",  # [s e2 e1 e0] code
+    PEType("lightpe1", 8, 4, psum_bits=24, weight_product_bits=8, weight_format="lightpe1",
+           weight_encoding="LightPE-1 code [s e2 e1 e0]: (-1)**s * 2**e, e in 0..7 (no zero weight)",
            rtl_mac="quidam.rtl_gen.mac_lightpe1:LightPE1MAC", golden_mac="quidam.formats.lightpe:lightpe1_mac_bits"),
-    PEType("lightpe2", 8, 8, psum_bits=24, weight_product_bits=9, weight_format="lightpe2",  # two lightpe1 terms
+    PEType("lightpe2", 8, 8, psum_bits=24, weight_product_bits=9, weight_format="lightpe2",
+           weight_encoding="LightPE-2 code: high nibble and low nibble are LightPE-1 codes, value = sum of the two "
+                           "terms",
            rtl_mac="quidam.rtl_gen.mac_lightpe2:LightPE2MAC", golden_mac="quidam.formats.lightpe:lightpe2_mac_bits"),
     PEType("int", 8, 8, free_widths=True, seed=False),
 )})

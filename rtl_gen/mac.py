@@ -16,42 +16,9 @@ from amaranth.hdl import Shape
 from amaranth.lib import wiring
 
 from quidam.config import AcceleratorConfig, default_psum_bits
+from quidam.pe_types import pe_type_info
 
-__all__ = ["ENCODINGS", "describe", "mac_for", "make_mac"]
-
-#: What the bits on each operand port mean, per PE type (bit-exact contracts).
-ENCODINGS: dict[str, dict[str, str]] = {
-    "fp32": {
-        "a": "IEEE-754 binary32",
-        "w": "IEEE-754 binary32",
-        "psum": "IEEE-754 binary32; psum_out = rne(rne(a*w) + psum_in), subnormals kept, "
-                "every NaN result is 0x7FC00000",
-    },
-    "int16": {
-        "a": "signed two's complement",
-        "w": "signed two's complement",
-        "psum": "signed two's complement; psum_out = (a*w + psum_in) mod 2**psum_bits",
-    },
-    "int": {
-        "a": "signed two's complement",
-        "w": "signed two's complement",
-        "psum": "signed two's complement; psum_out = (a*w + psum_in) mod 2**psum_bits",
-    },
-    "lightpe1": {
-        "a": "signed two's complement",
-        "w": "LightPE-1 code [s e2 e1 e0]: (-1)**s * 2**e, e in 0..7 (no zero weight)",
-        "psum": "signed two's complement; psum_out = (a*value(w) + psum_in) mod 2**psum_bits",
-    },
-    "lightpe2": {
-        "a": "signed two's complement",
-        "w": "LightPE-2 code: high nibble and low nibble are LightPE-1 codes, value = sum of the two terms",
-        "psum": "signed two's complement; psum_out = (a*value(w) + psum_in) mod 2**psum_bits",
-    },
-}
-
-# The PE type each unit class implements by default (IntMAC serves int16 and int).
-_PE_TYPE_OF = {"IntMAC": "int", "LightPE1MAC": "lightpe1", "LightPE2MAC": "lightpe2", "FP32MAC": "fp32"}
-
+__all__ = ["describe", "mac_for", "make_mac"]
 
 def mac_for(config: AcceleratorConfig) -> wiring.Component:
     """The MAC unit of ``config.pe_type`` with the configuration's widths: the registry's
@@ -74,7 +41,7 @@ def make_mac(pe_type: str, *, act_bits: int | None = None, wt_bits: int | None =
     return mac_for(AcceleratorConfig(pe_type=pe_type, act_bits=act_bits, wt_bits=wt_bits, psum_bits=psum_bits))
 
 
-def describe(mac: wiring.Component, *, pe_type: str | None = None) -> dict[str, Any]:
+def describe(mac: wiring.Component, *, pe_type: str) -> dict[str, Any]:
     """JSON-ready facts about a MAC unit, for the sidecar next to its Verilog.
 
     Parameters
@@ -82,10 +49,9 @@ def describe(mac: wiring.Component, *, pe_type: str | None = None) -> dict[str, 
     mac : wiring.Component
         A unit built by :func:`mac_for` (any component with a
         :class:`~quidam.rtl_gen.mac_signature.MACSignature` and ``latency``).
-    pe_type : str, optional
-        The PE type it serves; defaults to the unit's own (``int`` for
-        :class:`IntMAC`, so pass ``"int16"`` for the int16 preset). Decides the
-        encodings text and the default psum width reported.
+    pe_type : str
+        The PE type it serves (:class:`IntMAC` serves ``int16`` and ``int``):
+        its registry entry gives the encodings text and the default psum width.
 
     Returns
     -------
@@ -96,7 +62,6 @@ def describe(mac: wiring.Component, *, pe_type: str | None = None) -> dict[str, 
         ``encodings`` (text for ``a``, ``w`` and ``psum``).
     """
     signature = mac.signature
-    pe_type = _PE_TYPE_OF[type(mac).__name__] if pe_type is None else pe_type
     ports = {"clk": {"direction": "in", "width": 1}, "rst": {"direction": "in", "width": 1}}
     for name, member in signature.members.items():
         ports[name] = {"direction": "in" if member.flow == wiring.In else "out", "width": Shape.cast(member.shape).width}
@@ -109,5 +74,5 @@ def describe(mac: wiring.Component, *, pe_type: str | None = None) -> dict[str, 
         "psum_bits_default": default_psum_bits(pe_type, signature.act_bits, signature.wt_bits),
         "latency": mac.latency,
         "ports": ports,
-        "encodings": ENCODINGS[pe_type],
+        "encodings": pe_type_info(pe_type).encodings,
     }

@@ -10,7 +10,8 @@ import pytest
 
 from quidam import __version__
 from quidam.rtl_gen.emit import emit_verilog
-from quidam.rtl_gen.mac import ENCODINGS, make_mac
+from quidam.pe_types import PE_TYPES
+from quidam.rtl_gen.mac import make_mac
 
 PORTS = ("clk", "rst", "in_valid", "a", "w", "psum_in", "out_valid", "psum_out")
 _NO_FP32 = pytest.mark.skipif(importlib.util.find_spec("quidam.rtl_gen.mac_fp32") is None,
@@ -51,7 +52,7 @@ def test_generate_writes_verilog_and_sidecar(tmp_path, args, pe_type, widths):
     assert sidecar["latency"] == mac.latency
     assert {name: port["width"] for name, port in sidecar["ports"].items()} == {
         "clk": 1, "rst": 1, "in_valid": 1, "a": act, "w": wt, "psum_in": psum, "out_valid": 1, "psum_out": psum}
-    assert sidecar["encodings"] == ENCODINGS[pe_type]
+    assert sidecar["encodings"] == PE_TYPES[pe_type].encodings
     assert sidecar["verilog"] == {"file": "mac.v", "sha256": hashlib.sha256(verilog.encode()).hexdigest()}
     assert sidecar["generator"]["quidam"] == __version__
 

@@ -9,7 +9,8 @@ from amaranth.hdl import UnusedElaboratable
 
 from quidam.config import AcceleratorConfig
 from quidam.errors import ConfigError
-from quidam.rtl_gen.mac import ENCODINGS, describe, mac_for, make_mac
+from quidam.pe_types import PE_TYPES
+from quidam.rtl_gen.mac import describe, mac_for, make_mac
 from quidam.rtl_gen.mac_int import IntMAC
 from quidam.rtl_gen.mac_lightpe1 import LightPE1MAC
 from quidam.rtl_gen.mac_lightpe2 import LightPE2MAC
@@ -96,7 +97,7 @@ def test_describe_reports_widths_latency_ports_and_encodings():
     assert facts["latency"] == 1
     assert facts["ports"]["psum_out"] == {"direction": "out", "width": 32}
     assert facts["ports"]["clk"] == {"direction": "in", "width": 1}
-    assert facts["encodings"] == ENCODINGS["int16"]
-    # Without a PE type, IntMAC reports the general int type (and its default psum width).
-    assert describe(make_mac("int16"))["psum_bits_default"] == 40
-    assert describe(make_mac("lightpe2"))["encodings"]["w"].startswith("LightPE-2 code")
+    assert facts["encodings"] == PE_TYPES["int16"].encodings
+    # IntMAC serves int too: the PE type given decides the default psum width and the encodings.
+    assert describe(make_mac("int16"), pe_type="int")["psum_bits_default"] == 40
+    assert describe(make_mac("lightpe2"), pe_type="lightpe2")["encodings"]["w"].startswith("LightPE-2 code")
