@@ -60,7 +60,6 @@ from quidam.config import AcceleratorConfig
 from quidam.errors import ConfigError
 
 from .fp32 import FP32_QNAN
-from .lightpe import LIGHTPE1_CODES, LIGHTPE2_CODES
 from .quantize import activation_format, decode, quantize, weight_format
 
 if TYPE_CHECKING:
@@ -70,9 +69,6 @@ __all__ = ["PADDED_TERMS", "LayerOperands", "conv2d_golden", "random_layer_opera
 
 #: Accepted values of ``padded_terms``.
 PADDED_TERMS = ("include", "skip")
-
-_LIGHTPE_MAX_WEIGHT = {"lightpe1": 1 << 7, "lightpe2": 1 << 8}
-
 
 def conv2d_golden(ifmap_codes, weight_codes, *, config: AcceleratorConfig, stride: int, padding: int,
                   order: Sequence[tuple[int, int, int]] | None = None,
@@ -233,16 +229,12 @@ def _decode_activations(array: np.ndarray, config: AcceleratorConfig) -> np.ndar
     return _integer_operand(array, config.act_bits, "ifmap_codes")
 
 
-#: Codes of each LightPE weight format.
-_LIGHTPE_CODES = {"lightpe1": LIGHTPE1_CODES, "lightpe2": LIGHTPE2_CODES}
-
-
 def _decode_weights(array: np.ndarray, config: AcceleratorConfig) -> np.ndarray:
     if config.pe.is_float:
         return _fp32_operand(array, "weight_codes")
     fmt = config.pe.weight_format
-    if fmt in _LIGHTPE_CODES:
-        count = _LIGHTPE_CODES[fmt]
+    if config.pe.weight_encoding is not None:   # a code of wt_bits bits (LightPE), every pattern a weight
+        count = 1 << config.wt_bits
         if array.dtype.kind not in "iu":
             raise ConfigError(f"weight_codes: {fmt} weight codes must be an integer array, not dtype {array.dtype}")
         if not (int(array.min()) >= 0 and int(array.max()) < count):
@@ -316,8 +308,8 @@ def _reduction_order(order, C: int, R: int, S: int) -> np.ndarray:
 
 def _check_int64_bound(terms: int, config: AcceleratorConfig) -> None:
     """Refuse a reduction whose exact sum could leave int64 (only with billions of terms)."""
-    max_weight = _LIGHTPE_MAX_WEIGHT.get(config.pe_type, 1 << (config.wt_bits - 1))
-    bound = terms * (1 << (config.act_bits - 1)) * max_weight
+    # |a*w| <= 2**(product_bits - 2): both factors' magnitudes are at most half their signed range.
+    bound = terms << (config.pe.product_bits(config.act_bits, config.wt_bits) - 2)
     if bound >= 1 << 63:
         raise ConfigError(f"weight_codes: C*R*S = {terms} terms of {config.act_bits}-bit activations could "
                           f"overflow the exact int64 sum (bound {bound}); split the channels into groups")

@@ -102,11 +102,17 @@ class PEType:
         return min(64, act_bits + wt_bits + 8) if self.psum_bits is None else self.psum_bits
 
 
-def _with_widths(reference: str, **widths: int) -> Callable:
-    """The callable at ``module:name``, with those of ``widths`` its signature takes bound by keyword."""
+@functools.lru_cache(maxsize=None)
+def _resolve(reference: str) -> tuple[Callable, frozenset[str]]:
+    """The callable at ``module:name`` and the names of its parameters (once per reference)."""
     module, _, name = reference.partition(":")
     target = getattr(importlib.import_module(module), name)
-    taken = inspect.signature(target).parameters
+    return target, frozenset(inspect.signature(target).parameters)
+
+
+def _with_widths(reference: str, **widths: int) -> Callable:
+    """The callable at ``module:name``, with those of ``widths`` its signature takes bound by keyword."""
+    target, taken = _resolve(reference)
     bound = {key: value for key, value in widths.items() if key in taken}
     return functools.partial(target, **bound) if bound else target
 
