@@ -1,4 +1,4 @@
-"""The scratchpad, the global buffer, a PE and the controller's ifmap feeder on their own, in Amaranth's simulator, against Python models of their
+"""The scratchpad, the global buffer, a PE, the PE array's psum chain and the controller's ifmap feeder on their own, in Amaranth's simulator, against Python models of their
 contracts (written from the docstrings, not from the RTL), and their parameter checks with the exact messages."""
 
 import gc
@@ -299,3 +299,48 @@ def test_the_controller_feeds_the_first_column_group_by_group_and_slot_by_slot(f
 
     _simulate(dut, bench)
     assert len(expected) >= 30 and beats == expected
+
+
+def test_the_pe_array_chains_a_tokens_psum_down_its_column_and_out_after_its_result_delay():
+    # No PE row is configured, so every PE adds the additive identity: a token's sum is the psum it starts
+    # from, and it must leave on psum_out (narrow) or on its column's lane (wide) exactly result_delay cycles
+    # after it entered row 0, from the column or group it names. Columns not named keep their last sums.
+    from quidam.rtl_gen.pe_array import PEArray
+
+    config = AcceleratorConfig(pe_type="int16", rows=3, cols=5, glb_kib=16, glb_banks=4)
+    dut = PEArray(config)
+    lanes = CommandFormat(config).psum_lanes
+    groups = -(-config.cols // lanes)
+    rng = np.random.default_rng(11)
+    bits = config.psum_bits
+    tokens = [(0, col, int(rng.integers(1, 1 << 20))) for col in (3, 0, 4, 1, 2)]
+    tokens += [(1, group, [int(v) for v in rng.integers(1, 1 << 20, lanes)]) for group in range(groups)]
+    expected, got = {}, {}
+
+    async def bench(ctx):
+        ctx.set(dut.compute.cols, config.cols)
+        for now in range(2 * len(tokens) + dut.result_delay + 4):   # a token every other cycle
+            if ctx.get(dut.psum_out_valid):
+                got[now] = (ctx.get(dut.psum_out), [ctx.get(dut.psum_lanes_out[lane]) for lane in range(lanes)])
+            k, second = divmod(now, 2)
+            if k < len(tokens):
+                wide, col, init = tokens[k]
+                ctx.set(dut.token, {"valid": int(not second), "wide": wide, "col": col,
+                                    "m": k % config.psum_spad_depth})
+                if second:   # the initial psum, one cycle after its token
+                    ctx.set(dut.psum_lanes_init if wide else dut.psum_init, init)
+                else:
+                    expected[now + dut.result_delay] = tokens[k]
+            else:
+                ctx.set(dut.token.valid, 0)
+            await ctx.tick()
+
+    _simulate(dut, bench)
+    assert set(got) == set(expected)
+    for cycle, (wide, col, init) in expected.items():
+        single, lane_sums = got[cycle]
+        if wide:
+            columns = range(col * lanes, min((col + 1) * lanes, config.cols))
+            assert lane_sums == [init[j % lanes] if j in columns else 0 for j in range(col * lanes, (col + 1) * lanes)]
+        else:
+            assert single == init % (1 << bits)
