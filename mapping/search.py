@@ -137,7 +137,7 @@ def uses_lookahead(layer: ConvLayer, q, ifmap_spad_depth):
 
 
 def _ceil_div(a, b):
-    if np.ndim(b) == 0:
+    if not isinstance(b, np.ndarray) or b.ndim == 0:
         return -(-a // b)
     # numpy's int64 division by an array is about twice as slow as float64's, which is exact here (|a| < 2**52).
     return np.ceil(np.divide(a, b)).astype(np.int64)

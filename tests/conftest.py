@@ -39,6 +39,12 @@ TIERS: dict[str, tuple[str, ...]] = {
     "test_models::test_committed_cards_are_fitted_on_the_committed_datasets": ("slow",),
     "test_models::test_total_area_is_the_sum_of_the_block_models": ("slow",),
     "test_accuracy::test_a_trained_layer_runs_bit_exact_on_the_rtl": ("rtl",),
+    # The search against the model of built schedules: a cross-section in the fast tier, the grids in `slow`.
+    "test_mapping::test_every_layer_of_the_workloads_maps_onto_eyeriss": ("slow",),
+    "test_mapping::test_every_layer_of_the_workloads_maps_onto_eyeriss[resnet20-cifar10]": (),
+    "test_mapping::test_the_closed_form_cost_of_any_mapping_equals_the_model_of_its_schedule": ("slow",),
+    "test_mapping::test_the_closed_form_cost_of_any_mapping_equals_the_model_of_its_schedule[resnet20:9-4x6]": (),
+    "test_dse::test_vectorized_model_is_the_mapper_and_the_exact_model[1]": ("slow",),
 }
 
 
