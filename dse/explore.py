@@ -23,7 +23,8 @@ ranges the card was fitted on are flagged ``extrapolated``.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from collections import Counter
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -125,11 +126,14 @@ def _evaluate_type(network: Network, card: ModelCard, configs: list, fields: dic
     cycles = np.zeros(n, dtype=np.int64)
     events = {}
     failure = np.zeros(n, dtype=np.int64)
-    for layer in network.layers:
-        perf = layer_performance(layer, points)
-        cycles += perf.cycles
+    # Layers of one shape (ResNets repeat theirs) map alike: each shape is searched once, in the order of its
+    # first layer, so the first failing shape is the first failing layer's.
+    shapes = Counter(replace(layer, name="") for layer in network.layers)
+    for shape, count in shapes.items():
+        perf = layer_performance(shape, points)
+        cycles += count * perf.cycles
         for key, values in perf.accesses.items():
-            events[key.replace(".", "_")] = events.get(key.replace(".", "_"), 0) + values
+            events[key.replace(".", "_")] = events.get(key.replace(".", "_"), 0) + count * values
         failure = np.where(failure == 0, perf.failure, failure)
     events["cycles"] = cycles
     fmax = ppa[FMAX]
