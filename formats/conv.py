@@ -70,6 +70,7 @@ __all__ = ["PADDED_TERMS", "LayerOperands", "conv2d_golden", "random_layer_opera
 #: Accepted values of ``padded_terms``.
 PADDED_TERMS = ("include", "skip")
 
+
 def conv2d_golden(ifmap_codes, weight_codes, *, config: AcceleratorConfig, stride: int, padding: int,
                   order: Sequence[tuple[int, int, int]] | None = None,
                   padded_terms: str = "include",
