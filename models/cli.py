@@ -196,9 +196,15 @@ def export_command(target, out_dir, config_file, layer_ref, dataset, dram_pj_per
     from .composed import ComposedModel
     from .export import accelergy_tables, zigzag_accelerator, zigzag_mapping, zigzag_workload
 
+    # Every input is checked, and the folder made, before any block is read or any warning printed.
+    if target == "zigzag" and config_file is None:
+        raise click.UsageError("--to zigzag needs --config FILE")
+    if target == "zigzag":
+        config = load_config(config_file)
+        _, layer = parse_layer_ref(layer_ref, dataset)
+    folder = output_dir(out_dir, "export folder")
     model = ComposedModel()
     if target == "accelergy":
-        folder = output_dir(out_dir, "export folder")
         tables = accelergy_tables(model)
         for kind, (header, rows) in tables.items():
             text = io.StringIO()
@@ -208,14 +214,9 @@ def export_command(target, out_dir, config_file, layer_ref, dataset, dram_pj_per
             write_text(folder / f"{kind}.csv", text.getvalue())
         click.echo(f"wrote {len(tables)} Accelergy tables to {folder}")
         return
-    if config_file is None:
-        raise click.UsageError("--to zigzag needs --config FILE")
-    config = load_config(config_file)
-    _, layer = parse_layer_ref(layer_ref, dataset)
     composition = model.compose(config)
     for warning in composition.warnings:
         click.echo(f"warning: {warning}", err=True)
-    folder = output_dir(out_dir, "export folder")
     for name, content in (("accelerator", zigzag_accelerator(composition, dram_pj_per_bit=dram_pj_per_bit)),
                           ("mapping", zigzag_mapping(layer, config)), ("workload", zigzag_workload(layer, config))):
         write_text(folder / f"{name}.yaml", yaml.safe_dump(content, sort_keys=False))
