@@ -73,10 +73,10 @@ def test_export_to_zigzag_without_a_config_is_one_line_and_exit_2(tmp_path):
     (["--to", "zigzag", "--config", "configs/eyeriss.yaml", "--out", "{file}/sub"], "is a file, not a folder"),
     (["--to", "zigzag", "--config", "configs/eyeriss.yaml", "--layer", "resnet20:99", "--out", "{dir}"],
      "not 99"),
-    (["--to", "zigzag", "--config", "configs/eyeriss.yaml", "--dram-pj-per-bit", "inf", "--out", "{dir}"],
+    (["--to", "zigzag", "--config", "configs/eyeriss.yaml", "--dram-pj-per-bit", "nan", "--out", "{dir}"],
      "not a finite number"),
     (["--to", "accelergy", "--out", "{file}"], "exists and is not a folder"),
-], ids=["out-under-a-file", "no-such-layer", "infinite-energy", "out-is-a-file"])
+], ids=["out-under-a-file", "no-such-layer", "nan-energy", "out-is-a-file"])
 def test_bad_export_input_is_one_line_before_any_warning(tmp_path, args, message):
     (tmp_path / "file").write_text("")
     args = [arg.format(file=tmp_path / "file", dir=tmp_path / "out") for arg in args]
