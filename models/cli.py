@@ -197,9 +197,9 @@ def export_command(target, out_dir, config_file, layer_ref, dataset, dram_pj_per
     from .export import accelergy_tables, zigzag_accelerator, zigzag_mapping, zigzag_workload
 
     # Every input is checked, and the folder made, before any block is read or any warning printed.
-    if target == "zigzag" and config_file is None:
-        raise click.UsageError("--to zigzag needs --config FILE")
     if target == "zigzag":
+        if config_file is None:
+            raise click.UsageError("--to zigzag needs --config FILE")
         config = load_config(config_file)
         _, layer = parse_layer_ref(layer_ref, dataset)
     folder = output_dir(out_dir, "export folder")

@@ -24,10 +24,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from quidam.characterize.blocks import KINDS
 from quidam.config import AcceleratorConfig
 from quidam.workloads.layer import ConvLayer
 
-from .composed import ComposedModel, Composition
+from .composed import PE_BLOCKS, ComposedModel, Composition
 
 __all__ = ["ACCELERGY_ACTIONS", "TECHNOLOGY_NM", "accelergy_tables", "zigzag_accelerator", "zigzag_mapping",
            "zigzag_workload"]
@@ -67,11 +68,9 @@ def zigzag_accelerator(composition: Composition, *, dram_pj_per_bit: float) -> d
     PE's MAC and sequencer. ZigZag's operands: ``I1`` the ifmap, ``I2`` the weights, ``O`` the psums.
     """
     config = composition.config
-    pes = config.rows * config.cols
     energy = {block: {action: value * _PJ for action, value in actions.items()}
               for block, actions in composition.energies.items()}
-    per_pe = {block: area / pes for block, area in composition.area_um2.items()
-              if block in ("mac", "ifmap_spad", "filter_spad", "psum_spad", "pe_control")}
+    per_pe = {block: composition.area_um2[block] / composition.counts(block) for block in PE_BLOCKS}
     word = config.glb_word_bits
     everything = ["I1", "I2", "O"]
     fill_all = ["I1, fh", "I1, tl", "I2, fh", "I2, tl", "O, fh", "O, tl", "O, fl", "O, th"]
@@ -136,8 +135,6 @@ def zigzag_workload(layer: ConvLayer, config: AcceleratorConfig) -> list[dict[st
 def accelergy_tables(model: ComposedModel) -> dict[str, tuple[list[str], list[list[Any]]]]:
     """Block kind -> (header, rows) of its Accelergy library table: the kind's parameters (``technology``
     first), then ``energy`` (pJ), ``area`` (um^2) and ``action``, one row per characterized block and action."""
-    from quidam.characterize.blocks import KINDS
-
     tables = {}
     for kind, actions in ACCELERGY_ACTIONS.items():
         keys = list(KINDS[kind].key)
