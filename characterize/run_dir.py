@@ -41,10 +41,12 @@ second waits, then reads the first one's result.
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 import json
 import os
 import shutil
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +80,10 @@ REQUIRED_KEYS = {
 # The key of a record's own checksum.
 _CHECKSUM = "sha256"
 
+# CPython 3.11's AST constructors are not thread-safe ("AST constructor recursion depth mismatch" when two threads
+# parse at once, gh-106905), and a Dask worker with several threads resolves several points at once.
+_AST_LOCK = threading.Lock()
+
 
 def canonical_json(data: Any) -> str:
     """JSON text with sorted keys and no whitespace: equal data gives equal text."""
@@ -89,16 +95,18 @@ def design_id(identity: dict[str, Any]) -> str:
     return hashlib.sha256(canonical_json(identity).encode()).hexdigest()[:ID_CHARS]
 
 
+@functools.lru_cache(maxsize=512)
 def _python_code(source: bytes) -> bytes:
     """The code of a Python module without its docstrings and comments (an edit of either is no change)."""
-    tree = ast.parse(source)
-    for node in ast.walk(tree):
-        body = getattr(node, "body", None)
-        if (isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and body
-                and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
-                and isinstance(body[0].value.value, str)):
-            node.body = body[1:] or [ast.Pass()]
-    return ast.dump(tree, include_attributes=False).encode()
+    with _AST_LOCK:
+        tree = ast.parse(source)
+        for node in ast.walk(tree):
+            body = getattr(node, "body", None)
+            if (isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and body
+                    and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
+                    and isinstance(body[0].value.value, str)):
+                node.body = body[1:] or [ast.Pass()]
+        return ast.dump(tree, include_attributes=False).encode()
 
 
 def sources_digest(folders: list[Path], pattern: str = "*.py", exclude: frozenset[str] = frozenset()) -> str:

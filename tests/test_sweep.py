@@ -167,14 +167,14 @@ def test_a_failed_point_is_counted_and_does_not_stop_the_sweep(tmp_path, monkeyp
         summary = run_sweep(configs, scheduler=cluster.scheduler_address, runs_root=runs, progress=False, unit="mac")
         assert (summary.new, summary.cached, summary.failed) == (1, 0, 1), summary.format()
         (failure,) = summary.failures
-        assert failure["stage"] == "1_synth" and "syntax error" in failure["reason"]
+        assert failure["stage"] == "1_synth" and "syntax error" in failure["reason"], failure
         assert Path(failure["failed_json"]).is_file()
         text = summary.format()
         assert "1 new, 0 cached, 1 failed" in text and failure["failed_json"] in text
 
         stamp = Path(failure["log"]).stat().st_mtime_ns
         again = run_sweep(configs, scheduler=cluster.scheduler_address, runs_root=runs, progress=False, unit="mac")
-        assert (again.new, again.cached, again.failed) == (0, 1, 1)
+        assert (again.new, again.cached, again.failed) == (0, 1, 1), again.format()
         assert "--retry-failed" in again.format()
         assert Path(failure["log"]).stat().st_mtime_ns == stamp
 
