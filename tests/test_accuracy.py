@@ -6,8 +6,6 @@ Training here is a few epochs on a slice of digits; the committed results come f
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import pickle
 from pathlib import Path
@@ -21,31 +19,12 @@ from quidam.accuracy.network import QuantizedNetwork, headroom, program
 from quidam.accuracy.quantizers import DEFAULT_LABELS, fake_quantize, formats, parse_labels, pe_config, saturation
 from quidam.accuracy.runs import RUN_KEYS, read_results
 from quidam.accuracy.train import Recipe, evaluate, load_weights, save_weights, train
-from quidam.cli import main
 from quidam.errors import QuidamError
 from quidam.formats import conv2d_golden, quantize
 from quidam.workloads import get_network
+from quidam_cli import refused, run_cli
 
 FORMATS = [f"int{bits}" for bits in range(2, 17)] + ["lightpe1", "lightpe2", "fp32"]
-
-
-def run_cli(*args) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = 0
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            main([str(arg) for arg in args])
-        except SystemExit as done:
-            code = done.code or 0
-    return code, out.getvalue(), err.getvalue()
-
-
-def refused(*args) -> str:
-    code, out, err = run_cli(*args)
-    assert code == 2 and "Traceback" not in err, (args, code, out, err)
-    (line,) = err.splitlines()
-    assert line.startswith("error: ")
-    return line
 
 
 @pytest.fixture(scope="module")
@@ -281,8 +260,10 @@ def test_accuracy_command_resumes_without_redoing_finished_seeds(tmp_path):
     code, stdout, err = run_cli(*args, "--seeds", "2", "--check-weights")
     assert code == 0 and stdout.count("(kept, weights checked)") == 4, (stdout, err)
     (out / run["weights"]).write_bytes(b"PK\x03\x04 not a zip")
-    line = refused(*args, "--seeds", "2", "--check-weights")
-    assert "weights file" in line and "lightpe2-seed1.npz" in line
+    code, stdout, err = run_cli(*args, "--seeds", "2", "--check-weights")   # after the runs checked before it
+    assert code == 2 and "Traceback" not in err and stdout.count("(kept, weights checked)") == 3, (stdout, err)
+    (line,) = err.splitlines()
+    assert line.startswith("error: weights file") and "lightpe2-seed1.npz: corrupted or changed" in line
     results_file.write_text("{\"runs\": [1, 2]}")
     assert "malformed" in refused(*args)
     results_file.write_text(json.dumps({"runs": {"int4x4": {"0": {"top1": "high"}}}}))

@@ -1,5 +1,7 @@
-"""The scratchpad, the global buffer, a PE, the PE array's psum chain and the controller's ifmap feeder on their own, in Amaranth's simulator, against Python models of their
-contracts (written from the docstrings, not from the RTL), and their parameter checks with the exact messages."""
+"""The scratchpad, the global buffer, a PE, the PE array's psum chain and the controller's phases (row
+configuration, filter load, ifmap feed, reduction, off-chip transfers) on their own, in Amaranth's simulator,
+against Python models of their contracts (written from the docstrings, not from the RTL), and their parameter
+checks with the exact messages."""
 
 import gc
 import warnings
@@ -10,7 +12,7 @@ from amaranth.hdl import UnusedElaboratable
 from amaranth.sim import Simulator
 
 from quidam.config import AcceleratorConfig, parse_config
-from quidam.mapping.commands import CommandFormat
+from quidam.mapping.commands import CommandFormat, DramRead, DramWrite, Pass
 from quidam.mapping.mapper import accelerator_timing, map_layer
 from quidam.rtl_gen.controller import Controller
 from quidam.rtl_gen.glb import GlobalBuffer
@@ -241,6 +243,15 @@ def test_a_pe_takes_its_lane_of_its_group_and_reduces_the_one_dimensional_convol
     assert got == expected
 
 
+def _controller(config):
+    """The controller alone, with the PE array's latencies and the GLB's port widths of ``config``."""
+    timing = accelerator_timing(config)
+    glb = GlobalBuffer(config)   # built for its address width and mask granularity only
+    glb._MustUse__silence = True
+    return Controller(config, result_delay=timing["result_delay"], mac_latency=timing["mac_latency"],
+                      glb_addr_bits=glb.addr_bits, glb_granularity=glb.granularity)
+
+
 @pytest.mark.parametrize("fields,layer", [
     ({"rows": 6, "cols": 4, "glb_kib": 8, "glb_banks": 4},
      ConvLayer(name="groups", C=23, M=8, H=10, W=10, R=1, S=1, stride=1, padding=0)),
@@ -254,11 +265,7 @@ def test_the_controller_feeds_the_first_column_group_by_group_and_slot_by_slot(f
     # order and with the words, lanes and tags the IfmapBlock layout puts them at (docs/architecture.md).
     config = parse_config(fields)
     ps = map_layer(layer, config).passes[0]
-    timing = accelerator_timing(config)
-    glb = GlobalBuffer(config)   # built for its address width and mask granularity only
-    glb._MustUse__silence = True
-    dut = Controller(config, result_delay=timing["result_delay"], mac_latency=timing["mac_latency"],
-                     glb_addr_bits=glb.addr_bits, glb_granularity=glb.granularity)
+    dut = _controller(config)
     act, word_bits = config.act_bits, config.glb_word_bits
     vi = word_bits // act
 
@@ -344,3 +351,183 @@ def test_the_pe_array_chains_a_tokens_psum_down_its_column_and_out_after_its_res
             assert lane_sums == [init[j % lanes] if j in columns else 0 for j in range(col * lanes, (col + 1) * lanes)]
         else:
             assert single == init % (1 << bits)
+
+
+
+@pytest.mark.parametrize("stall", [0.0, 0.5], ids=["no-stalls", "half-stalled"])
+def test_the_transfer_engine_moves_words_between_offchip_and_the_glb_under_backpressure(stall):
+    # The transfer engine alone: a read request, then each granted beat written to the next GLB word through the
+    # transfer port; a write request, then each GLB word (read one cycle before its beat, held until the next
+    # read) offered until granted.
+    # The off-chip side grants requests and beats late at random (`stall` of the cycles).
+    config = AcceleratorConfig(pe_type="int16", rows=2, cols=2, glb_kib=16, glb_banks=4)
+    dut = _controller(config)
+    word = config.glb_word_bits
+    rng = np.random.default_rng(5)
+    read = DramRead(dram_addr=12_345, glb_addr=37, words=9, sync=0)
+    write = DramWrite(glb_addr=200, dram_addr=777, words=7, sync=0)
+    incoming = [int(v) for v in rng.integers(0, 1 << 62, read.words)]
+
+    def glb_word(address):
+        return (address * 0x9E3779B97F4A7C15 + 12_345) % (1 << word)
+
+    requests, stored, sent = [], [], []
+
+    async def bench(ctx):
+        commands = [CommandFormat(config).encode(read), CommandFormat(config).encode(write)]
+        beat = 0
+        for _ in range(400):
+            grant = rng.random() >= stall
+            ctx.set(dut.cmd.valid, bool(commands))
+            if commands:
+                ctx.set(dut.cmd.payload, commands[0])
+            ctx.set(dut.rd_cmd.ready, grant)
+            ctx.set(dut.wr_cmd.ready, grant)
+            ctx.set(dut.rd_data.valid, grant and beat < len(incoming))
+            ctx.set(dut.rd_data.payload, incoming[beat] if beat < len(incoming) else 0)
+            ctx.set(dut.wr_data.ready, grant)
+            accepted = commands and ctx.get(dut.cmd.ready)
+            for request in (dut.rd_cmd, dut.wr_cmd):
+                if ctx.get(request.valid) and grant:
+                    requests.append((request is dut.wr_cmd, ctx.get(request.payload.addr),
+                                     ctx.get(request.payload.words)))
+            if ctx.get(dut.rd_data.valid) and ctx.get(dut.rd_data.ready):
+                beat += 1
+            if ctx.get(dut.dma_wr_en):
+                stored.append((ctx.get(dut.dma_addr), ctx.get(dut.dma_wr_data)))
+            if ctx.get(dut.wr_data.valid) and grant:
+                sent.append(ctx.get(dut.wr_data.payload))
+            dma_read, dma_address = ctx.get(dut.dma_rd_en), ctx.get(dut.dma_addr)
+            if not commands and not ctx.get(dut.busy):
+                return
+            await ctx.tick()
+            if accepted:
+                commands.pop(0)
+            if dma_read:   # the word stays until the next read
+                ctx.set(dut.dma_rd_data, glb_word(dma_address))
+
+    _simulate(dut, bench)
+    assert requests == [(False, read.dram_addr, read.words), (True, write.dram_addr, write.words)]
+    assert stored == [(read.glb_addr + i, value) for i, value in enumerate(incoming)]
+    assert sent == [glb_word(write.glb_addr + i) for i in range(write.words)]
+
+
+@pytest.mark.parametrize("fields,layer", [
+    ({"rows": 7, "cols": 4, "glb_kib": 8, "glb_banks": 4},
+     ConvLayer(name="3x3", C=7, M=4, H=8, W=8, R=3, S=3, stride=1, padding=1)),
+    ({"pe_type": "lightpe1", "rows": 4, "cols": 3, "glb_kib": 8, "glb_banks": 4},
+     ConvLayer(name="1x1", C=11, M=6, H=9, W=9, R=1, S=1, stride=1, padding=0)),
+], ids=["3x3-an-idle-row", "1x1-lightpe1"])
+def test_the_controller_configures_each_pe_row_then_loads_the_filters_word_by_word(fields, layer):
+    # Before the first column: one configuration beat per PE row (row i belongs to set i // set_stride, as its
+    # row r = i % set_stride; the set's channels are the q after the sets before it, its place in the ifmap word
+    # groups set // set_lanes, lane set % set_lanes), then one filter beat per GLB word from w_base on, loop
+    # (filter group, m, c*S + s), each carrying the word read the cycle before.
+    config = parse_config(fields)
+    ps = map_layer(layer, config).passes[0]
+    dut = _controller(config)
+    width = len(dut.filters.data.as_value())
+
+    def memory(address):
+        return (address * 0x9E3779B97F4A7C15 + 0x7F4A7C15) % (1 << config.glb_word_bits)
+
+    expected_rows = []
+    for i in range(config.rows):
+        s, r = divmod(i, ps.set_stride)
+        expected_rows.append((i, s // ps.set_lanes, s % ps.set_lanes, r, int(s < ps.sets and r < ps.set_rows),
+                              min(max(ps.channels - s * ps.q, 0), ps.q)))
+    order = [(g, m, cs) for g in range(ps.filter_groups) for m in range(ps.p) for cs in range(ps.qs)]
+    expected_filters = [(g, m * ps.qs + cs, memory(ps.w_base + n) % (1 << width))
+                        for n, (g, m, cs) in enumerate(order)]
+    rows, filters = [], []
+
+    async def bench(ctx):
+        ctx.set(dut.cmd.payload, CommandFormat(config).encode(ps))
+        ctx.set(dut.cmd.valid, 1)
+        for _ in range(5_000):
+            accepted = ctx.get(dut.cmd.ready)
+            read, address = ctx.get(dut.glb_rd_en), ctx.get(dut.glb_addr)
+            cfg, beat = dut.rows_config, dut.filters
+            if ctx.get(cfg.valid):
+                rows.append((ctx.get(cfg.row), ctx.get(cfg.group), ctx.get(cfg.lane), ctx.get(cfg.r),
+                             ctx.get(cfg.active), ctx.get(cfg.channels)))
+            if ctx.get(beat.valid):
+                filters.append((ctx.get(beat.group), ctx.get(beat.addr), ctx.get(beat.data.as_value())))
+            if ctx.get(dut.ifmap.valid) or ctx.get(dut.compute.start):
+                return
+            await ctx.tick()
+            if accepted:
+                ctx.set(dut.cmd.valid, 0)
+            ctx.set(dut.glb_rd_data, memory(address) if read else 0)
+
+    _simulate(dut, bench)
+    assert rows == expected_rows
+    assert len(expected_filters) >= 12 and filters == expected_filters
+
+
+@pytest.mark.parametrize("first", [1, 0], ids=["first-pass", "accumulating-pass"])
+def test_the_reducer_sends_a_token_per_psum_row_and_writes_each_column_sum_to_its_lane(first):
+    # The controller with a stand-in PE array that returns each token's sum result_delay cycles after it: for
+    # every output column s, one token per psum row (m, j), loop (m, j), every cycle on a first pass and every
+    # other cycle otherwise; an accumulating pass reads the row's word ps_base + (m*cols + j)*ps_row_words + s//vp
+    # and starts the token from its lane s % vp; each sum is written to that word, masked to that lane.
+    config = AcceleratorConfig(pe_type="int16", rows=2, cols=3, glb_kib=16, glb_banks=4)
+    layer = ConvLayer(name="channels", C=16, M=3, H=6, W=6, R=3, S=3, stride=1, padding=0)
+    ps = next(command for command in map_layer(layer, config).commands
+              if isinstance(command, Pass) and command.first == first)
+    assert not ps.wide   # the word port's reduction, one token per column
+    dut = _controller(config)
+    pb, word = config.psum_bits, config.glb_word_bits
+    vp, granule = word // pb, pb // dut._granularity
+    identity = 0
+
+    def memory(address):
+        return (address * 0x9E3779B97F4A7C15 + 0x7F4A7C15) % (1 << word)
+
+    def row_word(m, j, s):
+        return ps.ps_base + (m * ps.cols + j) * ps.ps_row_words + s // vp
+
+    expected_tokens = [(s, j, m) for s in range(ps.F) for m in range(ps.p) for j in range(ps.cols)]
+    expected_inits = [identity if first else (memory(row_word(m, j, s)) >> (s % vp * pb)) % (1 << pb)
+                      for s, j, m in expected_tokens]
+    lane_mask = [((1 << granule) - 1) << (lane * granule) for lane in range(vp)]
+    tokens, token_cycles, inits, writes, returns = [], [], [], [], {}
+
+    async def bench(ctx):
+        ctx.set(dut.cmd.payload, CommandFormat(config).encode(ps))
+        ctx.set(dut.cmd.valid, 1)
+        pending_init, started = False, False
+        for now in range(40_000):
+            accepted = ctx.get(dut.cmd.ready)
+            started |= bool(ctx.get(dut.busy))
+            if started and not ctx.get(dut.busy) and not returns:
+                return
+            if pending_init:
+                inits.append(ctx.get(dut.psum_init))
+            pending_init = bool(ctx.get(dut.token.valid))
+            if pending_init:
+                n = len(tokens)
+                tokens.append((n // (ps.p * ps.cols), ctx.get(dut.token.col), ctx.get(dut.token.m)))
+                token_cycles.append(now)
+                returns[now + dut._result_delay] = (n * 7919 + 13) % (1 << pb)
+            value = returns.pop(now, None)
+            ctx.set(dut.psum_out_valid, value is not None)
+            ctx.set(dut.psum_out, value or 0)
+            if ctx.get(dut.glb_wr_en):
+                writes.append((ctx.get(dut.glb_addr), ctx.get(dut.glb_wr_mask), ctx.get(dut.glb_wr_data)))
+            read, address = ctx.get(dut.glb_rd_en), ctx.get(dut.glb_addr)
+            await ctx.tick()
+            if accepted:
+                ctx.set(dut.cmd.valid, 0)
+            ctx.set(dut.glb_rd_data, memory(address) if read else 0)
+
+    _simulate(dut, bench)
+    assert len(expected_tokens) >= 24 and tokens == expected_tokens
+    assert inits == expected_inits
+    per_column = ps.p * ps.cols
+    gaps = {b - a for n, (a, b) in enumerate(zip(token_cycles, token_cycles[1:])) if (n + 1) % per_column}
+    assert gaps == {1 if first else 2}
+    assert len(writes) == len(tokens)
+    for n, ((s, j, m), (address, mask, data)) in enumerate(zip(tokens, writes)):
+        assert (address, mask) == (row_word(m, j, s), lane_mask[s % vp])
+        assert (data >> (s % vp * pb)) % (1 << pb) == (n * 7919 + 13) % (1 << pb)

@@ -2,8 +2,6 @@
 
 import dataclasses
 import random
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -11,6 +9,7 @@ import yaml
 
 from quidam.config import FIELDS, AcceleratorConfig, load_config, parse_config
 from quidam.errors import ConfigError
+from quidam_cli import quidam
 
 REPO = Path(__file__).resolve().parents[1]
 EYERISS = REPO / "configs" / "eyeriss.yaml"
@@ -144,12 +143,8 @@ def test_unsafe_yaml_tags_are_rejected(tmp_path):
         load_config(path)
 
 
-def _quidam(*args):
-    return subprocess.run([sys.executable, "-m", "quidam", *args], capture_output=True, text=True)
-
-
 def test_cli_validate_accepts_eyeriss():
-    done = _quidam("config", "validate", str(EYERISS))
+    done = quidam("config", "validate", str(EYERISS))
     assert done.returncode == 0, done.stderr
     assert "valid" in done.stdout
 
@@ -162,7 +157,7 @@ def test_cli_validate_accepts_eyeriss():
 def test_cli_rejects_bad_configs_with_one_line(tmp_path, text, fragment):
     path = tmp_path / "bad.yaml"
     path.write_text(text)
-    done = _quidam("config", "validate", str(path))
+    done = quidam("config", "validate", str(path))
     assert done.returncode == 2
     assert done.stdout == ""
     lines = done.stderr.splitlines()
@@ -173,7 +168,7 @@ def test_cli_rejects_bad_configs_with_one_line(tmp_path, text, fragment):
 def test_cli_show_prints_resolved_yaml(tmp_path):
     path = tmp_path / "lp.yaml"
     path.write_text("pe_type: lightpe2\nrows: 4\ncols: 6\n")
-    done = _quidam("config", "show", str(path))
+    done = quidam("config", "show", str(path))
     assert done.returncode == 0, done.stderr
     shown = yaml.safe_load(done.stdout)
     assert shown == AcceleratorConfig(pe_type="lightpe2", rows=4, cols=6).to_dict()
@@ -181,7 +176,7 @@ def test_cli_show_prints_resolved_yaml(tmp_path):
 
 
 def test_cli_fields_table_is_the_one_in_the_readme():
-    done = _quidam("config", "fields")
+    done = quidam("config", "fields")
     assert done.returncode == 0
     for rule in FIELDS:
         assert f"| `{rule.name}` |" in done.stdout
@@ -191,6 +186,6 @@ def test_cli_fields_table_is_the_one_in_the_readme():
 def test_cli_version_and_help():
     from quidam import __version__
 
-    assert _quidam("--version").stdout.strip() == f"quidam, version {__version__}"
-    help_text = _quidam("--help").stdout
+    assert quidam("--version").stdout.strip() == f"quidam, version {__version__}"
+    help_text = quidam("--help").stdout
     assert "config" in help_text

@@ -4,8 +4,6 @@ library tables hold every characterized block and action."""
 from __future__ import annotations
 
 import csv
-import subprocess
-import sys
 
 import pytest
 import yaml
@@ -15,16 +13,13 @@ from quidam.config import load_config
 from quidam.models.composed import ComposedModel
 from quidam.models.export import ACCELERGY_ACTIONS
 from quidam.workloads.networks import parse_layer_ref
-
-
-def _quidam(*args):
-    return subprocess.run([sys.executable, "-m", "quidam", *args], capture_output=True, text=True)
+from quidam_cli import quidam
 
 
 def test_zigzag_runs_a_layer_on_the_exported_accelerator_with_its_mac_and_memory_costs(tmp_path):
     zigzag = pytest.importorskip("zigzag.api", reason="zigzag-dse 3.9.1 needs Python >= 3.11")
-    result = _quidam("export", "--to", "zigzag", "--config", "configs/eyeriss.yaml", "--layer", "resnet20:1",
-                     "--out", str(tmp_path / "zz"))
+    result = quidam("export", "--to", "zigzag", "--config", "configs/eyeriss.yaml", "--layer", "resnet20:1",
+                    "--out", str(tmp_path / "zz"))
     assert result.returncode == 0, result.stderr
     config = load_config("configs/eyeriss.yaml")
     _, layer = parse_layer_ref("resnet20:1")
@@ -48,7 +43,7 @@ def test_zigzag_runs_a_layer_on_the_exported_accelerator_with_its_mac_and_memory
 
 
 def test_accelergy_tables_hold_every_characterized_block_and_action(tmp_path):
-    result = _quidam("export", "--to", "accelergy", "--out", str(tmp_path))
+    result = quidam("export", "--to", "accelergy", "--out", str(tmp_path))
     assert result.returncode == 0, result.stderr
     model = ComposedModel()
     for kind, actions in ACCELERGY_ACTIONS.items():
@@ -64,7 +59,7 @@ def test_accelergy_tables_hold_every_characterized_block_and_action(tmp_path):
 
 
 def test_export_to_zigzag_without_a_config_is_one_line_and_exit_2(tmp_path):
-    result = _quidam("export", "--to", "zigzag", "--out", str(tmp_path))
+    result = quidam("export", "--to", "zigzag", "--out", str(tmp_path))
     assert result.returncode == 2 and result.stdout == ""
     assert len(result.stderr.strip().splitlines()) == 1 and "--config" in result.stderr
 
@@ -80,6 +75,6 @@ def test_export_to_zigzag_without_a_config_is_one_line_and_exit_2(tmp_path):
 def test_bad_export_input_is_one_line_before_any_warning(tmp_path, args, message):
     (tmp_path / "file").write_text("")
     args = [arg.format(file=tmp_path / "file", dir=tmp_path / "out") for arg in args]
-    result = _quidam("export", *args)
+    result = quidam("export", *args)
     assert result.returncode == 2 and result.stdout == ""
     assert len(result.stderr.strip().splitlines()) == 1 and message in result.stderr

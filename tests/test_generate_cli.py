@@ -3,8 +3,6 @@
 import hashlib
 import importlib.util
 import json
-import subprocess
-import sys
 
 import pytest
 
@@ -12,14 +10,11 @@ from quidam import __version__
 from quidam.rtl_gen.emit import emit_verilog
 from quidam.pe_types import PE_TYPES
 from quidam.rtl_gen.mac import make_mac
+from quidam_cli import quidam
 
 PORTS = ("clk", "rst", "in_valid", "a", "w", "psum_in", "out_valid", "psum_out")
 _NO_FP32 = pytest.mark.skipif(importlib.util.find_spec("quidam.rtl_gen.mac_fp32") is None,
                               reason="quidam.rtl_gen.mac_fp32 (the fp32 MAC) is not in this checkout yet")
-
-
-def quidam(*args):
-    return subprocess.run([sys.executable, "-m", "quidam", *args], capture_output=True, text=True)
 
 
 @pytest.mark.parametrize("args, pe_type, widths", [

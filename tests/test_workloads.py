@@ -1,13 +1,12 @@
 """Layer tables against the papers' published totals, shape chaining, and the CLI."""
 
 import json
-import subprocess
-import sys
 
 import pytest
 
 from quidam.errors import ConfigError
 from quidam.workloads import ConvLayer, get_network, parse_layer_ref
+from quidam_cli import quidam
 
 # (network, dataset) -> (MACs, weights) as published: VGG-16 15.5 GMAC / 138 M
 # (Simonyan & Zisserman; Sze et al. 2017 Table III); ResNet-34 3.6 GFLOP(MAC) /
@@ -80,22 +79,18 @@ def test_bad_workload_requests(call, message):
         call()
 
 
-def _quidam(*args):
-    return subprocess.run([sys.executable, "-m", "quidam", *args], capture_output=True, text=True)
-
-
 def test_cli_list_and_show():
-    listing = _quidam("workloads", "list")
+    listing = quidam("workloads", "list")
     assert listing.returncode == 0 and "resnet56" in listing.stdout and "cifar100" in listing.stdout
-    shown = _quidam("workloads", "show", "resnet20", "--json")
+    shown = quidam("workloads", "show", "resnet20", "--json")
     data = json.loads(shown.stdout)
     assert data["macs"] == get_network("resnet20").macs
     assert data["layers"][0] == {"index": 0, "name": "conv1", "C": 3, "M": 16, "H": 32, "W": 32, "R": 3, "S": 3,
                                  "stride": 1, "padding": 1, "E": 32, "F": 32, "MACs": 442368}
-    table = _quidam("workloads", "show", "vgg16", "--dataset", "cifar10")
+    table = quidam("workloads", "show", "vgg16", "--dataset", "cifar10")
     assert table.returncode == 0 and "conv5_3" in table.stdout
 
 
 def test_cli_unknown_network_exits_2():
-    done = _quidam("workloads", "show", "alexnet")
+    done = quidam("workloads", "show", "alexnet")
     assert done.returncode == 2 and "unknown workload" in done.stderr and "Traceback" not in done.stderr
