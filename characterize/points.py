@@ -53,7 +53,7 @@ from typing import Any, Iterable, Mapping
 from quidam.config import FIELDS, AcceleratorConfig, operand_bits, parse_config
 from quidam.pe_types import pe_type_info
 from quidam.errors import ConfigError
-from quidam.inputs import InputError, load_yaml
+from quidam.inputs import InputError, free_text, load_yaml
 
 from .design import Design
 from .accelerator import accelerator_design
@@ -263,6 +263,7 @@ def expand_sweep(spec: Any, pe_type: str, *, name: str = "sweep") -> Sweep:
     if not isinstance(dataset, str) or (dataset and not re.fullmatch(r"[a-z][a-z0-9_]*", dataset)):
         raise ConfigError(f"{source}: dataset: must be a name of lower-case letters, digits and _ (the points "
                           f"go to <pe>-<dataset>.csv), not {dataset!r}")
+    description = free_text(spec.get("description", ""), f"{source}: description")
     for field, value in base.items():
         _check_field(source, "base", field, value, pe_type)
     blocks = _grids(source, spec.get("grid"))
@@ -285,7 +286,7 @@ def expand_sweep(spec: Any, pe_type: str, *, name: str = "sweep") -> Sweep:
     if not configs:
         reason = f"; e.g. {skipped[0][0]}: {skipped[0][1]}" if skipped else ""
         raise ConfigError(f"{source}: no valid configuration of pe_type {pe_type}{reason}")
-    return Sweep(configs, name=name, pe_type=pe_type, skipped=skipped, description=str(spec.get("description", "")),
+    return Sweep(configs, name=name, pe_type=pe_type, skipped=skipped, description=description,
                  dataset=dataset)
 
 

@@ -187,7 +187,7 @@ def explore(workload: str, dataset: str | None = None, *, pe_types: tuple[str, .
         if pe_types is None and not path.is_file():
             missing.append(pe_type)  # the space's own list: explore what has a card, say what had none
             continue
-        card = ModelCard.load(path)
+        card = ModelCard.load(path, pe_type=pe_type)
         fields = {name: np.array([getattr(config, name) for config in configs]) for name in _CONFIG_FIELDS}
         parts.append({**fields, **_evaluate_type(network, card, configs, fields, dram_pj_per_bit)})
         card_paths[pe_type] = str(path)

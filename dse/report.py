@@ -97,7 +97,7 @@ def _accuracy_section(models_dir: Path, data_dir: Path, model_report_dir: Path) 
             missing.append(f"{pe_type}: no model card ({_e(path)}; run <code>make characterize PE={pe_type}</code> "
                            "and <code>make models</code>)")
             continue
-        card = ModelCard.load(path)
+        card = ModelCard.load(path, pe_type=pe_type)
         stale = stale_reasons(card)
         if stale:
             missing.append(f"{pe_type}: the card is stale ({_e('; '.join(stale))})")

@@ -37,7 +37,7 @@ from typing import Any, Mapping
 
 from quidam.config import FIELDS, PE_TYPES, SEED_PE_TYPES, AcceleratorConfig
 from quidam.errors import ConfigError
-from quidam.inputs import InputError, load_yaml
+from quidam.inputs import InputError, free_text, load_yaml
 
 __all__ = ["DEFAULT_SPACE", "MAX_SPACE_POINTS", "SPACE_KEYS", "DesignSpace", "load_space"]
 
@@ -152,7 +152,7 @@ def _expand(definition: Any, name: str, pe_types: tuple[str, ...] | None) -> Des
     if not any(configs.values()):
         raise ConfigError(f"space {name}: no combination of its values is a valid configuration")
     return DesignSpace(name=name, configs=configs, skipped=skipped,
-                       description=str(definition.get("description", "")), grid={f: list(grid[f]) for f in fields})
+                       description=free_text(definition.get("description", ""), f"space {name}: description"), grid={f: list(grid[f]) for f in fields})
 
 
 def load_space(space: str | Path = "default", *, pe_types: tuple[str, ...] | None = None) -> DesignSpace:

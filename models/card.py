@@ -197,13 +197,14 @@ class ModelCard:
         write_json(path, self.to_dict())
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> ModelCard:
-        """Read a card written by :meth:`save`.
+    def load(cls, path: str | os.PathLike[str], *, pe_type: str | None = None) -> ModelCard:
+        """Read a card written by :meth:`save` (the card of ``pe_type``, if given).
 
         Raises
         ------
         CardError
-            The file is missing, not JSON, or not a card of :data:`CARD_FORMAT`.
+            The file is missing, not JSON, not a card of :data:`CARD_FORMAT`, or
+            the card of another PE type than ``pe_type``.
         """
         path = Path(path)
         if not path.exists():
@@ -225,6 +226,9 @@ class ModelCard:
                 if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
                     raise CardError(f"model card {path}: targets.{name}.{member} must hold numbers: refit with "
                                     f"`quidam fit`")
+        if pe_type is not None and card.pe_type != pe_type:
+            raise CardError(f"model card {path} is of pe_type {card.pe_type!r}, not {pe_type!r}: refit with "
+                            f"`quidam fit --pe {pe_type}`")
         return card
 
 

@@ -126,7 +126,7 @@ def predict_command(config_file, as_json, models_dir, composed):
     if composed:
         _predict_composed(config_file, config, as_json)
         return
-    card = ModelCard.load(card_path(models_dir, config.pe_type))
+    card = ModelCard.load(card_path(models_dir, config.pe_type), pe_type=config.pe_type)
     prediction = predict(card, config)
     for warning in prediction.warnings:
         click.echo(f"warning: {warning}", err=True)

@@ -42,7 +42,7 @@ import yaml
 from .errors import QuidamError
 
 __all__ = ["CSV_BYTES", "JSON_BYTES", "MAX_DEPTH", "MAX_DIGITS", "YAML_BYTES", "FiniteFloat", "InputError",
-           "check_finite", "load_json", "load_yaml", "output_dir", "read_bytes", "read_text"]
+           "MAX_TEXT", "check_finite", "free_text", "load_json", "load_yaml", "output_dir", "read_bytes", "read_text"]
 
 #: Largest YAML file read (configurations, sweeps, spaces), bytes.
 YAML_BYTES = 1 << 20
@@ -54,6 +54,8 @@ CSV_BYTES = 64 << 20
 MAX_DEPTH = 32
 #: Most digits of an integer accepted in YAML and JSON.
 MAX_DIGITS = 30
+#: Longest free-text value (a sweep's or space's description), characters.
+MAX_TEXT = 500
 
 
 class InputError(QuidamError, ValueError):
@@ -257,6 +259,16 @@ def check_finite(value: float, what: str) -> float:
     """``value`` when it is a finite number; else :class:`InputError` naming ``what``."""
     if not math.isfinite(value):
         raise InputError(f"{what}: must be a finite number, not {value!r}")
+    return value
+
+
+def free_text(value: Any, what: str) -> str:
+    """``value`` when it is a string of at most :data:`MAX_TEXT` characters; else :class:`InputError` naming
+    ``what``."""
+    if not isinstance(value, str):
+        raise InputError(f"{what}: must be free text, not a {type(value).__name__}")
+    if len(value) > MAX_TEXT:
+        raise InputError(f"{what}: must be at most {MAX_TEXT} characters, not {len(value):,}")
     return value
 
 

@@ -56,7 +56,8 @@ def generate(unit, config_file, memory, flow, pe_type, act_bits, wt_bits, psum_b
     quidam generate --config configs/eyeriss.yaml --out build/eyeriss;
     quidam generate --config configs/eyeriss.yaml --flow orfs --out build/eyeriss-orfs
     """
-    unit = unit or ("accelerator" if config_file or flow else "mac")
+    if unit is None:
+        unit = "accelerator" if config_file or flow is not None else "mac"
     if unit not in UNITS:
         raise QuidamError(f"unit: must be one of {', '.join(UNITS)}, not {unit!r}")
     if flow is not None:
@@ -66,7 +67,7 @@ def generate(unit, config_file, memory, flow, pe_type, act_bits, wt_bits, psum_b
             raise QuidamError(f"flow {flow}: hands off the whole accelerator with macro memories "
                               f"(--unit accelerator --memory macro), not --unit {unit} --memory {memory or 'macro'}")
         memory = "macro"
-    memory = memory or "behavioural"
+    memory = "behavioural" if memory is None else memory
     if memory not in MEMORIES:
         raise QuidamError(f"memory: must be one of {', '.join(MEMORIES)}, not {memory!r}")
     options = {"pe_type": pe_type, "act_bits": act_bits, "wt_bits": wt_bits, "psum_bits": psum_bits}

@@ -8,8 +8,6 @@ and space loaders and the command line, all in-process (fast).
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import math
 import os
@@ -22,35 +20,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from quidam.characterize.points import load_sweep
-from quidam.cli import main
 from quidam.config import FIELDS, PE_TYPES, load_config
 from quidam.dse.space import load_space
 from quidam.errors import QuidamError
+from quidam_cli import refused, run_cli
 
 REPO = Path(__file__).resolve().parents[1]
 FIELD_NAMES = [rule.name for rule in FIELDS]
-
-
-def run_cli(*args) -> tuple[int, str, str]:
-    """``quidam ARGS`` in this process: (exit status, stdout, stderr)."""
-    out, err = io.StringIO(), io.StringIO()
-    code = 0
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            main([str(arg) for arg in args])
-        except SystemExit as done:
-            code = done.code or 0
-    return code, out.getvalue(), err.getvalue()
-
-
-def refused(*args) -> str:
-    """The one line of a refused command (exit 2, nothing on stdout, no traceback)."""
-    code, out, err = run_cli(*args)
-    assert code == 2, (args, code, out, err)
-    assert "Traceback" not in err and out == "", (args, out, err)
-    (line,) = err.splitlines()
-    assert line.startswith("error: ")
-    return line
 
 
 def _bomb(levels: int = 12) -> str:
@@ -197,9 +173,38 @@ def test_output_folders_under_a_regular_file_are_refused_naming_them(tmp_path):
      "'--seed': -1 is not in the range"),
     (["simulate", "--config", "configs/eyeriss.yaml", "--layer", "resnet20:1", "--channels-scale", "nan"],
      "'nan' is not a finite number"),
+    (["simulate", "--config", "configs/eyeriss.yaml", "--layer", "resnet20:" + "9" * 5000],
+     "has layers 0..21, not 999999999999... (5000 digits)"),
+    (["generate", "--config", "configs/eyeriss.yaml", "--memory", "", "--out", "build/never"],
+     "memory: must be one of behavioural, macro, not ''"),
+    (["generate", "--unit", "", "--out", "build/never"], "unit: must be one of mac, accelerator, not ''"),
 ])
 def test_bad_arguments_are_refused_in_one_line(args, message):
     assert message in refused(*args)
+
+
+def test_a_model_card_of_another_pe_type_is_refused(tmp_path):
+    cards = tmp_path / "cards"
+    cards.mkdir()
+    card = json.loads((REPO / "models/cards/int16.json").read_text())
+    (cards / "int16.json").write_text(json.dumps({**card, "pe_type": "fp32"}))
+    message = f"model card {cards / 'int16.json'} is of pe_type 'fp32', not 'int16'"
+    assert message in refused("predict", "--config", REPO / "configs/eyeriss.yaml", "--models", cards)
+    assert message in refused("explore", "--workload", "resnet20", "--pe", "int16", "--models", cards,
+                              "--out", tmp_path / "out")
+
+
+@pytest.mark.parametrize("text, message", [
+    ("description: {a: 1}\ngrid: {rows: [2]}\n", "description: must be free text, not a dict"),
+    ("description: " + "x" * 501 + "\ngrid: {rows: [2]}\n", "description: must be at most 500 characters"),
+])
+def test_a_description_that_is_not_short_text_is_refused(tmp_path, text, message):
+    path = tmp_path / "file.yaml"
+    path.write_text(text)
+    assert message in refused("characterize", "--pe", "int", "--unit", "mac", "--sweep", path,
+                              "--runs", tmp_path / "runs")
+    assert message in refused("explore", "--workload", "resnet20", "--space", path, "--out", tmp_path / "out")
+    assert not (tmp_path / "runs").exists() and not (tmp_path / "out").exists()
 
 
 # Property-based: generated hostile inputs (Hypothesis). 130 + 70 + 50 + 100 = 350 per run.

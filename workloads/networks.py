@@ -172,6 +172,9 @@ def parse_layer_ref(ref: str, dataset: str | None = None) -> tuple[Network, Conv
     """Resolve ``NET:INDEX`` (e.g. ``resnet20:3``) to its network and layer."""
     match = re.fullmatch(r"([a-z0-9_-]+):(\d+)", ref)
     if not match:
-        raise ConfigError(f"layer must be written NET:INDEX (e.g. resnet20:3), not {ref!r}")
-    network = get_network(match.group(1), dataset)
-    return network, network.layer(int(match.group(2)))
+        raise ConfigError(f"layer must be written NET:INDEX (e.g. resnet20:3), not {ref[:40]!r}")
+    network, digits = get_network(match.group(1), dataset), match.group(2)
+    if len(digits) > 9:   # no network has a billion layers; int() of thousands of digits is refused by Python
+        raise ConfigError(f"{network.name} ({network.dataset}) has layers 0..{len(network.layers) - 1}, "
+                          f"not {digits[:12]}... ({len(digits)} digits)")
+    return network, network.layer(int(digits))
