@@ -13,7 +13,8 @@ with shell and Tcl metacharacters. A case is run as its own process with a timeo
   but not one clean line), and for the metacharacter paths, which may work or be refused, ``executed`` when a
   file the path's command would create appears.
 
-The record (``--out``) holds the count of each verdict per family and every case that was not refused.
+The record (``--out``) holds the count of each verdict per family, every case that was not refused, and the
+names of those that worked.
 The tests of ``tests/test_hostile_inputs.py`` pin one case of each family in process; this is the
 end-to-end rerun with many variants of each.
 """
@@ -384,8 +385,7 @@ class Probe:
             marker = self.scratch / f"PWNED-{len(self.cases)}"
             copy = self.scratch / "meta-pdk" / name.format(m=marker)
             if not copy.exists() and pdk.is_dir():
-                copy.parent.mkdir(parents=True, exist_ok=True)
-                copy.symlink_to(pdk)
+                shutil.copytree(pdk, copy)   # a copy, not a link: a link would resolve to the clean path
             self.add("metacharacters", f"--pdk-dir {name[:20]}",
                      ["characterize-mac", "--pe", "int", "--act-bits", "2", "--wt-bits", "2", "--ops", "2",
                       "--pdk-dir", copy, "--runs", self.scratch / "meta-runs"], may_work=True, marker=marker)
@@ -457,6 +457,8 @@ def main() -> None:
         "verdicts": dict(totals), "families": {name: dict(counts) for name, counts in sorted(families.items())},
         "not_refused": [{key: result[key] for key in ("family", "name", "verdict", "exit", "seconds", "stderr")}
                         for result in results if result["verdict"] not in ("refused", "worked")],
+        "worked": [f"{result['family']}: {result['name']} (exit {result['exit']})"
+                   for result in results if result["verdict"] == "worked"],
     }
     for name, counts in sorted(families.items()):
         print(f"  {name:34s} " + ", ".join(f"{verdict} {count}" for verdict, count in sorted(counts.items())))
