@@ -59,8 +59,9 @@ def config_contents() -> dict[str, bytes]:
         for index, value in enumerate(BAD_INTS):
             if field in ("act_bits", "wt_bits") and value in ("-1", "0"):
                 value = "99"  # out of range for pe_type int; -1 and 0 would be out of range as well
-            contents[f"values/{field}-{index}"] = f"pe_type: int\nact_bits: 8\nwt_bits: 8\n{field}: {value}\n".encode() \
-                if field in ("act_bits", "wt_bits") else f"{field}: {value}\n".encode()
+            other = {"act_bits": "wt_bits", "wt_bits": "act_bits"}.get(field)
+            prefix = f"pe_type: int\n{other}: 8\n" if other else ""   # the operand widths are of pe_type int
+            contents[f"values/{field}-{index}"] = f"{prefix}{field}: {value}\n".encode()
     for index, value in enumerate(BAD_CLOCKS):
         contents[f"values/clock_mhz-{index}"] = f"clock_mhz: {value}\n".encode()
     for index, value in enumerate(BAD_PE_TYPES):

@@ -151,8 +151,9 @@ def _expand(definition: Any, name: str, pe_types: tuple[str, ...] | None) -> Des
         configs[pe_type] = points
     if not any(configs.values()):
         raise ConfigError(f"space {name}: no combination of its values is a valid configuration")
-    return DesignSpace(name=name, configs=configs, skipped=skipped,
-                       description=free_text(definition.get("description", ""), f"space {name}: description"), grid={f: list(grid[f]) for f in fields})
+    description = free_text(definition.get("description", ""), f"space {name}: description")
+    return DesignSpace(name=name, configs=configs, skipped=skipped, description=description,
+                       grid={f: list(grid[f]) for f in fields})
 
 
 def load_space(space: str | Path = "default", *, pe_types: tuple[str, ...] | None = None) -> DesignSpace:
