@@ -94,6 +94,8 @@ class LayerStimulus:
         Seed of the random operands.
     samples : int
         About how many cycles to sample for activity.
+    pdk_dir : str, optional
+        Where the fakeram45 macros are (not part of the digest: the macros are).
     """
 
     config: AcceleratorConfig
@@ -102,6 +104,7 @@ class LayerStimulus:
     channels_scale: float
     seed: int
     samples: int = SAMPLES
+    pdk_dir: str | None = None
 
     @property
     def description(self) -> dict[str, Any]:
@@ -135,7 +138,8 @@ class LayerStimulus:
         layer = layer.scaled(self.channels_scale)
         build = Path(stage_dir) / "rtl_sim"
         try:
-            run = run_layer(self.config, layer, build, seed=self.seed, memory="macro", trace=True)
+            run = run_layer(self.config, layer, build, seed=self.seed, memory="macro", trace=True,
+                            pdk_dir=self.pdk_dir)
         except MappingError as error:
             raise ToolFailure("3_power", f"workload {self.layer} does not map: {error}") from None
         except SimulationFailed as error:
@@ -182,7 +186,7 @@ def accelerator_design(config: AcceleratorConfig, *, pdk_dir: str | None = None,
 
     accelerator, verilog = accelerator_verilog(config, memory="macro", pdk_dir=pdk_dir)
     stimulus = LayerStimulus(config, layer=layer, dataset=dataset, channels_scale=channels_scale, seed=seed,
-                             samples=samples)
+                             samples=samples, pdk_dir=pdk_dir)
     params: dict[str, Any] = {"unit": "accelerator", **config.to_dict(), "memory": "macro",
                               "workload": stimulus.description}
     return Design(name="accelerator", top="accelerator", verilog=verilog, params=params,

@@ -176,7 +176,7 @@ class Recording:
                                    macros=tuple(entry["macros"]))
                 for name, entry in load_json(stored, "block recording").items()}
 
-    def trace(self, runs_platform: Path) -> dict[str, np.ndarray]:
+    def trace(self, runs_platform: Path, pdk_dir: str | None = None) -> dict[str, np.ndarray]:
         """The recorded arrays (computed once, under the folder's lock): ``<block>:<port>`` -> one value per
         cycle (Python ints in an object array), ``<block>:check`` -> the compared output, and ``rtl_cycles``,
         ``measure_from``."""
@@ -184,18 +184,18 @@ class Recording:
         folder.mkdir(parents=True, exist_ok=True)
         with locked(folder / "lock"):
             if not (folder / "trace.npz").is_file():
-                self._record(folder, self.block_verilogs(runs_platform))
+                self._record(folder, self.block_verilogs(runs_platform, pdk_dir), pdk_dir)
         with np.load(folder / "trace.npz", allow_pickle=True) as stored:
             return {key: stored[key] for key in stored.files}
 
-    def _record(self, folder: Path, blocks: dict[str, BlockVerilog]) -> None:
+    def _record(self, folder: Path, blocks: dict[str, BlockVerilog], pdk_dir: str | None) -> None:
         from quidam.testbenches.accelerator_runner import run_layer
         from quidam.workloads.networks import parse_layer_ref
 
         _, layer = parse_layer_ref(self.workload["layer"], self.workload["dataset"])
         layer = layer.scaled(self.workload["channels_scale"])
         run = run_layer(self.config, layer, folder / "rtl_sim", seed=self.workload["seed"], memory="macro",
-                        trace=True)
+                        trace=True, pdk_dir=pdk_dir)
         shutil.rmtree(folder / "rtl_sim", ignore_errors=True)
         if not (run.bit_exact and run.cycles_match):
             raise ToolFailure(STAGE, f"RTL simulation of {self.workload['layer']}: {run.mismatches} ofmap values "
@@ -207,7 +207,7 @@ class Recording:
         probes = [(block, plain, original, width) for block in blocks.values()
                   for plain, direction, width, original in block.ports if direction == "input" and original != "clk"]
         checks = [(name, check, valid) for name, _, check, valid in self.blocks if check]
-        _simulate_rtl(folder, run.trace["inputs"], vectors, probes, checks, blocks)
+        _simulate_rtl(folder, run.trace["inputs"], vectors, probes, checks, blocks, pdk_dir)
         measure_from = next(i for i in range(RESET_VECTORS, len(vectors))
                             if vectors[i][reset] == 0 and vectors[i - 1][reset] == 1)
         arrays = _read_samples(folder, probes, checks, len(vectors))
@@ -228,7 +228,8 @@ def _reference(block: BlockVerilog, original: str) -> str:
     return f"dut.{block.instance}.{port}"
 
 
-def _simulate_rtl(folder: Path, inputs, vectors, probes, checks, blocks: dict[str, BlockVerilog]) -> None:
+def _simulate_rtl(folder: Path, inputs, vectors, probes, checks, blocks: dict[str, BlockVerilog],
+                  pdk_dir: str | None) -> None:
     """Icarus on the accelerator RTL: drive ``vectors``, write ``ports.txt`` (inputs before each edge) and
     ``checks.txt`` (each check output after it)."""
     from quidam.pdk.sram import find_macros
@@ -267,7 +268,7 @@ def _simulate_rtl(folder: Path, inputs, vectors, probes, checks, blocks: dict[st
         rows.append(f"{word:0{digits}x}")
     write_text(folder / "stimulus.hex", "\n".join(rows) + "\n")
     used = set(re.findall(r"^  (fakeram45_\d+x\d+) ", (folder / "accelerator.v").read_text(), re.M))
-    write_text(folder / "macros.v", "".join(sram_model(macro) for macro in find_macros() if macro.name in used))
+    write_text(folder / "macros.v", "".join(sram_model(macro) for macro in find_macros(pdk_dir) if macro.name in used))
     source = icarus_source(folder / "accelerator.v").name  # combinational blocks evaluated after time 0
     run_tool(iverilog_tool(), ["-g2012", "-o", "rec.vvp", "-s", "tb", "tb.v", source, "macros.v"],
              cwd=folder, log=folder / "iverilog.log", stage=STAGE)
@@ -318,6 +319,8 @@ class RecordedStimulus:
     counts : tuple of (str, str)
         Events counted, in the ``full`` replay only, on another block's
         recorded input (event name, ``<block>:<port>``): a PE's MACs.
+    pdk_dir : str, optional
+        Where the fakeram45 macros are, for a recording made now (not part of the digest).
     """
 
     recording: Recording
@@ -329,6 +332,7 @@ class RecordedStimulus:
     check: str = ""
     valid: str = ""
     counts: tuple[tuple[str, str], ...] = ()
+    pdk_dir: str | None = None
 
     @property
     def digest(self) -> str:
@@ -345,7 +349,7 @@ class RecordedStimulus:
         runs_platform = next(p for p in (stage_dir, *stage_dir.parents) if p.name == STAGE).parents[1]
         if self.variant not in ("full", "idle", "write"):
             raise ToolFailure(STAGE, f"unknown replay variant {self.variant!r}")
-        trace = self.recording.trace(runs_platform)
+        trace = self.recording.trace(runs_platform, self.pdk_dir)
         start = int(trace["measure_from"])
         columns = {name: [int(v) for v in trace[f"{self.block}:{name}"]] for name, _ in self.inputs}
         forced = {port for action, ports in self.actions for port in ports

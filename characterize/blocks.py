@@ -186,7 +186,8 @@ def block_design(point: BlockPoint, runs_platform: Path, pdk_dir: str | None = N
 
     def replay(variant: str) -> RecordedStimulus:
         return RecordedStimulus(recording=recording, block=point.kind, variant=variant, inputs=inputs,
-                                actions=actions, held=held, check=spec.check if valid else "", valid=valid, counts=spec.counts)
+                                actions=actions, held=held, check=spec.check if valid else "", valid=valid,
+                                counts=spec.counts, pdk_dir=pdk_dir)
 
     params = {"unit": f"block:{point.kind}", **point.params, "recorded": point.config.to_dict(),
               "workload": WORKLOAD}

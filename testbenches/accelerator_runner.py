@@ -85,12 +85,14 @@ class LayerRun:
 
 def run_layer(config: AcceleratorConfig, layer: ConvLayer, build_dir: Path, *, seed: int = 1,
               memory: str = "behavioural", simulator: str = "icarus", trace: bool = False,
-              stall: float = 0.0, operands: LayerOperands | None = None) -> LayerRun:
+              stall: float = 0.0, operands: LayerOperands | None = None,
+              pdk_dir: str | os.PathLike[str] | None = None) -> LayerRun:
     """Map ``layer``, generate the accelerator into ``build_dir``, simulate one random image, compare.
 
     ``operands`` replaces the random image and weights with given ones (one
     image, in the codes :func:`~quidam.formats.conv2d_golden` reads), such as
-    a trained network's layer (``quidam accuracy-tensors``).
+    a trained network's layer (``quidam accuracy-tensors``). ``pdk_dir`` is where
+    the fakeram45 macros are (:func:`~quidam.pdk.locate.resolve_pdk_dir`).
 
     With ``memory="macro"`` the GLB is built from fakeram45 instances, which
     simulate on a behavioural model of each macro (``macros.v``). A build
@@ -112,7 +114,7 @@ def run_layer(config: AcceleratorConfig, layer: ConvLayer, build_dir: Path, *, s
     if operands is None:
         operands = random_layer_operands(layer, config, np.random.default_rng(seed))
     image = pack_operands(schedule, operands.ifmap_codes[0], operands.weight_codes)
-    fresh = write_accelerator(config, build_dir / "generated", memory=memory)
+    fresh = write_accelerator(config, build_dir / "generated", memory=memory, pdk_dir=pdk_dir)
     sidecar_path = build_dir / "config.json"
     sidecar = json.loads(sidecar_path.read_text()) if sidecar_path.is_file() else None
     reuse = (sidecar is not None and sidecar["verilog"] == fresh["verilog"] and sidecar["memory"] == memory
@@ -125,7 +127,7 @@ def run_layer(config: AcceleratorConfig, layer: ConvLayer, build_dir: Path, *, s
     if sidecar["macros"]:
         from quidam.characterize.activity import sram_model
         from quidam.pdk.sram import find_macros
-        models = {macro.name: sram_model(macro) for macro in find_macros()}
+        models = {macro.name: sram_model(macro) for macro in find_macros(pdk_dir)}
         text = "".join(models[name] for name in sorted(sidecar["macros"]))
         if not reuse or not (build_dir / "macros.v").is_file():
             write_text(build_dir / "macros.v", text)

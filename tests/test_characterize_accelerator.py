@@ -25,6 +25,7 @@ from quidam.characterize.tools import ToolFailure, iverilog_tool, sta_tool, vvp_
 from quidam.cli import main
 from quidam.config import AcceleratorConfig
 from quidam.errors import PDKError
+from quidam.pdk.locate import PDK_DIR_ENV, resolve_pdk_dir
 from quidam.pdk.platform import MAX_FANOUT
 from quidam.pdk.sram import find_macros
 from quidam.workloads.networks import parse_layer_ref
@@ -155,6 +156,17 @@ def test_a_workload_that_does_not_map_is_a_clear_failure(tmp_path):
     config = AcceleratorConfig(pe_type="int16", rows=2, cols=2, ifmap_spad_depth=6)
     with pytest.raises(ToolFailure, match="does not map: conv1: filter width S=7 needs an ifmap scratchpad"):
         LayerStimulus(config, layer="resnet34:0", dataset="imagenet", channels_scale=1 / 64, seed=1).resolve(tmp_path)
+
+
+def test_the_layer_simulation_takes_its_macros_from_the_given_pdk_folder(tmp_path, monkeypatch):
+    # The flow's --pdk-dir reaches the RTL simulation too: with the default lookup pointed at nothing, a layer
+    # simulated on macro memories still builds and runs from the folder given.
+    pdk_dir = resolve_pdk_dir()
+    monkeypatch.setenv(PDK_DIR_ENV, str(tmp_path / "no-pdk-here"))
+    config = AcceleratorConfig(pe_type="int16", rows=2, cols=2, glb_kib=16, glb_banks=4)
+    stimulus = LayerStimulus(config, layer="resnet20:19", dataset="cifar10", channels_scale=1 / 32, seed=1,
+                             pdk_dir=str(pdk_dir)).resolve(tmp_path)
+    assert stimulus.ops == parse_layer_ref("resnet20:19")[1].scaled(1 / 32).macs
 
 
 @pytest.mark.parametrize("stride", [1, 2, 5])
