@@ -38,7 +38,7 @@ from quidam.workloads.layer import ConvLayer
 
 from .commands import MAX_SIDE, MAX_STRIDE, CommandFormat, DramRead, DramWrite, Pass
 from .schedule import DramLayout, IfmapBlock, Schedule, WeightBlock
-from .model import reduction_gap
+from .model import reduction_gap, reduction_interval
 from .search import (LayerTable, filter_groups, layer_performance, lookahead_ring, point_table,
                      reduces_beside, tile_x_first, uses_lookahead)
 
@@ -171,7 +171,7 @@ def _pass(plan: _Plan, *, first, p, e0, e_blk, f0, f_blk, r0, h_act, c_blk, w_ba
     slots = max(p, timing["accumulate_interval"])
     beside = reduces_beside(plan.points, plan.wide, plan.overlap)[0]
     chan_stride = n_rows * plan.row_words
-    gap = reduction_gap(tokens=plan.groups(e_blk) * p, ii=1 if first else 2, p=p, slots=slots, qs=plan.q * S,
+    gap = reduction_gap(tokens=plan.groups(e_blk) * p, ii=reduction_interval(first), p=p, slots=slots, qs=plan.q * S,
                         mac_latency=timing["mac_latency"], result_delay=timing["result_delay"],
                         psum_read_span=timing["psum_read_span"], beside=beside)
     return Pass(

@@ -40,7 +40,7 @@ from quidam.config import AcceleratorConfig
 from .commands import DramRead, DramWrite, Pass
 
 __all__ = ["ACCESS_KEYS", "Performance", "command_cycles", "evaluate", "pass_cycles", "reduction_cycles",
-           "reduction_gap", "transfer_cycles"]
+           "reduction_gap", "reduction_interval", "transfer_cycles"]
 
 #: The access counters, grouped by level.
 ACCESS_KEYS = (
@@ -80,6 +80,13 @@ def transfer_cycles(words: int, config: AcceleratorConfig) -> int:
 def reduction_cycles(tokens, ii, result_delay):
     """Cycles of one column's reduction, from its first token to its last psum write, inclusive."""
     return ii * (tokens - 1) + result_delay + 1
+
+
+def reduction_interval(first):
+    """Cycles between a reduction's tokens (``ii``, int or array): 1 on a tile's first pass (the psums start
+    from the identity), else 2 (each token's initial psum is read from the single-ported banks its result
+    is written to, on the odd cycles)."""
+    return np.where(first, 1, 2) if isinstance(first, np.ndarray) else (1 if first else 2)
 
 
 def reduction_gap(*, tokens, ii, p, slots, qs, mac_latency, result_delay, psum_read_span, beside):
@@ -136,7 +143,7 @@ def _new_columns(ps: Pass, step: int) -> range:
 def _pass_costs(ps: Pass, rows: int, mac_latency: int, result_delay: int) -> tuple[int, tuple]:
     stream_rows = _stream_rows(ps)
     tokens, psums = ps.groups * ps.p, ps.cols * ps.p
-    ii = 1 if ps.first else 2
+    ii = reduction_interval(ps.first)
     values_per_step_row = ps.n_first + (ps.F - 1) * ps.n_next
     beats = _feed_beats(ps)
     feed_beats = beats * len(stream_rows) * values_per_step_row

@@ -53,7 +53,7 @@ from quidam.config import AcceleratorConfig
 from quidam.workloads.layer import ConvLayer
 
 from .commands import MAX_SIDE, MAX_STRIDE, CommandFormat
-from .model import ACCESS_KEYS, pass_cycles, reduction_gap
+from .model import ACCESS_KEYS, pass_cycles, reduction_gap, reduction_interval
 
 __all__ = ["FAILURES", "POINT_FIELDS", "LayerPerformance", "LayerTable", "filter_groups", "filter_words",
            "ifmap_feed", "ifmap_word_sets", "layer_performance", "lookahead_ring", "mapping_costs", "point_table",
@@ -555,7 +555,7 @@ def _overlap_saving(lay: LayerTable, pts: dict, p, q, e, f, wide):
         weights = filter_words(cb, ps, q, S, h, ha, pts["filter_lanes"])
         beats, word_rows = ifmap_feed(cb, q, lay.vi)
         cycles = _pass_cycles(lay, pts, p=ps, q=q, beats=beats, ha=ha, eb=eb, fb=fb, weights=weights, wide=wide,
-                              overlap=True, ii=np.where(first, 1, 2), lookahead=lookahead)
+                              overlap=True, ii=reduction_interval(first), lookahead=lookahead)
         cycles = np.where(last, cycles[:, 1:2], cycles[:, 0:1])
         transfers = 2 + _transfer(weights, pts) + word_rows * _ifmap_reads(lay, pts, n_rows, row_cycles, f)
         return _Run.of(cycles, transfers, count)
