@@ -77,8 +77,10 @@ def macro_inventory(config: AcceleratorConfig, pdk_dir: str | os.PathLike[str] |
     return _inventory(config, None if pdk_dir is None else str(pdk_dir))
 
 
-# Every feature and offset of a configuration asks for its inventory: choose the macros once.
-@functools.lru_cache(maxsize=4096)
+# Every feature and offset of a configuration asks for its inventory: choose the macros once. The features are
+# computed feature by feature over all configurations, so the cache must hold a whole space (the default one has
+# 20,736): a smaller LRU is swept through and never hits.
+@functools.lru_cache(maxsize=1 << 16)
 def _inventory(config: AcceleratorConfig, pdk_dir: str | None) -> MacroInventory:
     macros = _macros(pdk_dir)
     shape, deep, wide = macro_tiling(config.glb_bank_depth, config.glb_word_bits, list(macros))
