@@ -252,6 +252,31 @@ def _controller(config):
                       glb_addr_bits=glb.addr_bits, glb_granularity=glb.granularity)
 
 
+def _glb_word(address: int, bits: int) -> int:
+    """A distinct word at every GLB address: what the stand-in GLB holds."""
+    return (address * 0x9E3779B97F4A7C15 + 0x7F4A7C15) % (1 << bits)
+
+
+def _run_command(dut, config, command, each_cycle, *, cycles: int) -> None:
+    """Simulate the controller given ``command`` once: ``each_cycle(ctx, cycle)`` observes (and drives) the
+    ports before each edge, and ends the run by returning true; the word port's reads of :func:`_glb_word`
+    return one cycle later."""
+    async def bench(ctx):
+        ctx.set(dut.cmd.payload, CommandFormat(config).encode(command))
+        ctx.set(dut.cmd.valid, 1)
+        for now in range(cycles):
+            accepted = ctx.get(dut.cmd.ready)
+            if each_cycle(ctx, now):
+                return
+            read, address = ctx.get(dut.glb_rd_en), ctx.get(dut.glb_addr)
+            await ctx.tick()
+            if accepted:
+                ctx.set(dut.cmd.valid, 0)
+            ctx.set(dut.glb_rd_data, _glb_word(address, config.glb_word_bits) if read else 0)
+
+    _simulate(dut, bench)
+
+
 @pytest.mark.parametrize("fields,layer", [
     ({"rows": 6, "cols": 4, "glb_kib": 8, "glb_banks": 4},
      ConvLayer(name="groups", C=23, M=8, H=10, W=10, R=1, S=1, stride=1, padding=0)),
@@ -269,9 +294,6 @@ def test_the_controller_feeds_the_first_column_group_by_group_and_slot_by_slot(f
     act, word_bits = config.act_bits, config.glb_word_bits
     vi = word_bits // act
 
-    def memory(address):
-        return (address * 0x9E3779B97F4A7C15 + 0x7F4A7C15) % (1 << word_bits)
-
     expected = []
     rows = [y for y in range(ps.y_span) if y >= ps.y_dense or y % ps.U < ps.set_rows]
     for g in range(ps.if_groups):
@@ -283,28 +305,18 @@ def test_the_controller_feeds_the_first_column_group_by_group_and_slot_by_slot(f
                     yu, xu = ps.y_start + y - ps.pad, ps.x0 + n - ps.pad
                     inside = 0 <= yu < ps.H and 0 <= xu < ps.W
                     address = row_base + (yu - ps.y_first) * ps.if_row_words + xu - ps.x_first
-                    data = (memory(address) >> shift) % (1 << (vi * act)) if inside else 0
+                    data = (_glb_word(address, word_bits) >> shift) % (1 << (vi * act)) if inside else 0
                     expected.append((g, i, y, i * ps.ring + n % ps.ring, data))
     beats = []
 
-    async def bench(ctx):
-        ctx.set(dut.cmd.payload, CommandFormat(config).encode(ps))
-        ctx.set(dut.cmd.valid, 1)
-        for _ in range(20_000):
-            accepted = ctx.get(dut.cmd.ready)
-            read, address = ctx.get(dut.glb_rd_en), ctx.get(dut.glb_addr)
-            beat = dut.ifmap
-            if ctx.get(beat.valid):
-                beats.append((ctx.get(beat.group), ctx.get(beat.channel), ctx.get(beat.y), ctx.get(beat.slot),
-                              ctx.get(beat.data.as_value())))
-            if ctx.get(dut.compute.start):
-                return
-            await ctx.tick()
-            if accepted:
-                ctx.set(dut.cmd.valid, 0)
-            ctx.set(dut.glb_rd_data, memory(address) if read else 0)
+    def each_cycle(ctx, now):
+        beat = dut.ifmap
+        if ctx.get(beat.valid):
+            beats.append((ctx.get(beat.group), ctx.get(beat.channel), ctx.get(beat.y), ctx.get(beat.slot),
+                          ctx.get(beat.data.as_value())))
+        return ctx.get(dut.compute.start)
 
-    _simulate(dut, bench)
+    _run_command(dut, config, ps, each_cycle, cycles=20_000)
     assert len(expected) >= 30 and beats == expected
 
 
@@ -368,9 +380,6 @@ def test_the_transfer_engine_moves_words_between_offchip_and_the_glb_under_backp
     write = DramWrite(glb_addr=200, dram_addr=777, words=7, sync=0)
     incoming = [int(v) for v in rng.integers(0, 1 << 62, read.words)]
 
-    def glb_word(address):
-        return (address * 0x9E3779B97F4A7C15 + 12_345) % (1 << word)
-
     requests, stored, sent = [], [], []
 
     async def bench(ctx):
@@ -404,12 +413,12 @@ def test_the_transfer_engine_moves_words_between_offchip_and_the_glb_under_backp
             if accepted:
                 commands.pop(0)
             if dma_read:   # the word stays until the next read
-                ctx.set(dut.dma_rd_data, glb_word(dma_address))
+                ctx.set(dut.dma_rd_data, _glb_word(dma_address, word))
 
     _simulate(dut, bench)
     assert requests == [(False, read.dram_addr, read.words), (True, write.dram_addr, write.words)]
     assert stored == [(read.glb_addr + i, value) for i, value in enumerate(incoming)]
-    assert sent == [glb_word(write.glb_addr + i) for i in range(write.words)]
+    assert sent == [_glb_word(write.glb_addr + i, word) for i in range(write.words)]
 
 
 @pytest.mark.parametrize("fields,layer", [
@@ -428,39 +437,26 @@ def test_the_controller_configures_each_pe_row_then_loads_the_filters_word_by_wo
     dut = _controller(config)
     width = len(dut.filters.data.as_value())
 
-    def memory(address):
-        return (address * 0x9E3779B97F4A7C15 + 0x7F4A7C15) % (1 << config.glb_word_bits)
-
     expected_rows = []
     for i in range(config.rows):
         s, r = divmod(i, ps.set_stride)
         expected_rows.append((i, s // ps.set_lanes, s % ps.set_lanes, r, int(s < ps.sets and r < ps.set_rows),
                               min(max(ps.channels - s * ps.q, 0), ps.q)))
     order = [(g, m, cs) for g in range(ps.filter_groups) for m in range(ps.p) for cs in range(ps.qs)]
-    expected_filters = [(g, m * ps.qs + cs, memory(ps.w_base + n) % (1 << width))
+    expected_filters = [(g, m * ps.qs + cs, _glb_word(ps.w_base + n, config.glb_word_bits) % (1 << width))
                         for n, (g, m, cs) in enumerate(order)]
     rows, filters = [], []
 
-    async def bench(ctx):
-        ctx.set(dut.cmd.payload, CommandFormat(config).encode(ps))
-        ctx.set(dut.cmd.valid, 1)
-        for _ in range(5_000):
-            accepted = ctx.get(dut.cmd.ready)
-            read, address = ctx.get(dut.glb_rd_en), ctx.get(dut.glb_addr)
-            cfg, beat = dut.rows_config, dut.filters
-            if ctx.get(cfg.valid):
-                rows.append((ctx.get(cfg.row), ctx.get(cfg.group), ctx.get(cfg.lane), ctx.get(cfg.r),
-                             ctx.get(cfg.active), ctx.get(cfg.channels)))
-            if ctx.get(beat.valid):
-                filters.append((ctx.get(beat.group), ctx.get(beat.addr), ctx.get(beat.data.as_value())))
-            if ctx.get(dut.ifmap.valid) or ctx.get(dut.compute.start):
-                return
-            await ctx.tick()
-            if accepted:
-                ctx.set(dut.cmd.valid, 0)
-            ctx.set(dut.glb_rd_data, memory(address) if read else 0)
+    def each_cycle(ctx, now):
+        cfg, beat = dut.rows_config, dut.filters
+        if ctx.get(cfg.valid):
+            rows.append((ctx.get(cfg.row), ctx.get(cfg.group), ctx.get(cfg.lane), ctx.get(cfg.r),
+                         ctx.get(cfg.active), ctx.get(cfg.channels)))
+        if ctx.get(beat.valid):
+            filters.append((ctx.get(beat.group), ctx.get(beat.addr), ctx.get(beat.data.as_value())))
+        return ctx.get(dut.ifmap.valid) or ctx.get(dut.compute.start)
 
-    _simulate(dut, bench)
+    _run_command(dut, config, ps, each_cycle, cycles=5_000)
     assert rows == expected_rows
     assert len(expected_filters) >= 12 and filters == expected_filters
 
@@ -481,47 +477,37 @@ def test_the_reducer_sends_a_token_per_psum_row_and_writes_each_column_sum_to_it
     vp, granule = word // pb, pb // dut._granularity
     identity = 0
 
-    def memory(address):
-        return (address * 0x9E3779B97F4A7C15 + 0x7F4A7C15) % (1 << word)
-
     def row_word(m, j, s):
         return ps.ps_base + (m * ps.cols + j) * ps.ps_row_words + s // vp
 
     expected_tokens = [(s, j, m) for s in range(ps.F) for m in range(ps.p) for j in range(ps.cols)]
-    expected_inits = [identity if first else (memory(row_word(m, j, s)) >> (s % vp * pb)) % (1 << pb)
+    expected_inits = [identity if first else (_glb_word(row_word(m, j, s), word) >> (s % vp * pb)) % (1 << pb)
                       for s, j, m in expected_tokens]
     lane_mask = [((1 << granule) - 1) << (lane * granule) for lane in range(vp)]
     tokens, token_cycles, inits, writes, returns = [], [], [], [], {}
+    pending_init = started = False
 
-    async def bench(ctx):
-        ctx.set(dut.cmd.payload, CommandFormat(config).encode(ps))
-        ctx.set(dut.cmd.valid, 1)
-        pending_init, started = False, False
-        for now in range(40_000):
-            accepted = ctx.get(dut.cmd.ready)
-            started |= bool(ctx.get(dut.busy))
-            if started and not ctx.get(dut.busy) and not returns:
-                return
-            if pending_init:
-                inits.append(ctx.get(dut.psum_init))
-            pending_init = bool(ctx.get(dut.token.valid))
-            if pending_init:
-                n = len(tokens)
-                tokens.append((n // (ps.p * ps.cols), ctx.get(dut.token.col), ctx.get(dut.token.m)))
-                token_cycles.append(now)
-                returns[now + dut._result_delay] = (n * 7919 + 13) % (1 << pb)
-            value = returns.pop(now, None)
-            ctx.set(dut.psum_out_valid, value is not None)
-            ctx.set(dut.psum_out, value or 0)
-            if ctx.get(dut.glb_wr_en):
-                writes.append((ctx.get(dut.glb_addr), ctx.get(dut.glb_wr_mask), ctx.get(dut.glb_wr_data)))
-            read, address = ctx.get(dut.glb_rd_en), ctx.get(dut.glb_addr)
-            await ctx.tick()
-            if accepted:
-                ctx.set(dut.cmd.valid, 0)
-            ctx.set(dut.glb_rd_data, memory(address) if read else 0)
+    def each_cycle(ctx, now):
+        nonlocal pending_init, started
+        started |= bool(ctx.get(dut.busy))
+        if started and not ctx.get(dut.busy) and not returns:
+            return True
+        if pending_init:
+            inits.append(ctx.get(dut.psum_init))
+        pending_init = bool(ctx.get(dut.token.valid))
+        if pending_init:
+            n = len(tokens)
+            tokens.append((n // (ps.p * ps.cols), ctx.get(dut.token.col), ctx.get(dut.token.m)))
+            token_cycles.append(now)
+            returns[now + dut._result_delay] = (n * 7919 + 13) % (1 << pb)
+        value = returns.pop(now, None)
+        ctx.set(dut.psum_out_valid, value is not None)
+        ctx.set(dut.psum_out, value or 0)
+        if ctx.get(dut.glb_wr_en):
+            writes.append((ctx.get(dut.glb_addr), ctx.get(dut.glb_wr_mask), ctx.get(dut.glb_wr_data)))
+        return False
 
-    _simulate(dut, bench)
+    _run_command(dut, config, ps, each_cycle, cycles=40_000)
     assert len(expected_tokens) >= 24 and tokens == expected_tokens
     assert inits == expected_inits
     per_column = ps.p * ps.cols
