@@ -5,7 +5,8 @@ Usage: python bench/cycle_breakdown.py [--config configs/eyeriss.yaml] [--networ
 Every layer is mapped (:func:`quidam.mapping.map_layer`) and each command's cycles are split into the phases of
 the timing contract (``docs/architecture.md``): pass configuration, filter load, compute (``q*S*slots +
 mac_latency + 1`` per column), reduction (``mapping.model.reduction_cycles`` per column), ifmap feed and
-per-column overhead (the rest of a pass, were each reduction to run alone), off-chip reads and writes. What runs
+per-column overhead (the rest of a pass, were each reduction to run alone), the draining passes' tails
+(their final sums go off chip beside the reductions), off-chip reads. What runs
 beside something else is counted in both and reported as hidden: the reductions beside the next column's compute
 (the pass's cycles with ``gap`` the whole reduction, less its cycles) and the reads beside the passes (the
 commands' cycles less the schedule's). Shares are of the schedule's cycles (``evaluate``, exact to the RTL).
@@ -19,8 +20,8 @@ from dataclasses import replace
 
 from quidam.config import load_config
 from quidam.mapping import evaluate, map_layer
-from quidam.mapping.commands import DramRead, DramWrite
-from quidam.mapping.model import command_cycles, reduction_cycles
+from quidam.mapping.commands import DramRead
+from quidam.mapping.model import command_cycles, drain_tail, reduction_cycles
 from quidam.workloads.networks import get_network
 
 __all__ = ["breakdown"]
@@ -38,18 +39,21 @@ def breakdown(config, network) -> tuple[Counter, int]:
             commands += spent
             if isinstance(command, DramRead):
                 phases["off-chip reads"] += spent
-            elif isinstance(command, DramWrite):
-                phases["off-chip writes"] += spent
             else:
                 filters = command.filter_groups * command.p * command.qs
                 compute = command.F * (command.qs * command.slots + timing["mac_latency"] + 1)
-                alone = reduction_cycles(command.groups * command.p, 1 if command.first else 2, timing["result_delay"])
+                alone = reduction_cycles(command.groups * command.p, command.ii, timing["result_delay"])
                 serial = command_cycles(replace(command, gap=alone), config, timing)
+                tail = int(drain_tail(drain=command.drain, wide=command.wide, p=command.p, cols=command.cols,
+                                      F=command.F, vp=config.glb_word_bits // config.psum_bits,
+                                      drain_latency=timing["drain_latency"]))
                 phases["configuration"] += 1 + config.rows
                 phases["filter load"] += filters
                 phases["compute"] += compute
                 phases["reduction"] += command.F * alone
-                phases["ifmap feed and column steps"] += serial - 1 - config.rows - filters - compute - command.F * alone
+                phases["drain tail"] += tail
+                phases["ifmap feed and column steps"] += (serial - 1 - config.rows - filters - compute
+                                                          - command.F * alone - tail)
                 phases["hidden (reductions beside compute)"] -= serial - spent
         phases["hidden (reads beside passes)"] -= commands - layer_cycles
         cycles += layer_cycles

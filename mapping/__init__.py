@@ -8,10 +8,10 @@ exactly as the RTL spends them. :mod:`~quidam.mapping.dram_image` lays the
 operands out in off-chip memory the way the schedule reads them.
 """
 
-from .commands import CommandFormat, DramRead, DramWrite, Pass
+from .commands import CommandFormat, DramRead, Pass
 from .mapper import MappingError, map_layer
 from .model import ACCESS_KEYS, Performance, evaluate
 from .schedule import DramLayout, Schedule
 
-__all__ = ["ACCESS_KEYS", "CommandFormat", "DramLayout", "DramRead", "DramWrite", "MappingError", "Pass",
+__all__ = ["ACCESS_KEYS", "CommandFormat", "DramLayout", "DramRead", "MappingError", "Pass",
            "Performance", "Schedule", "evaluate", "map_layer"]

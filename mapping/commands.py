@@ -1,20 +1,17 @@
 """The commands the accelerator's controller executes, and their bit encoding.
 
-A schedule is a sequence of three kinds of command, streamed into the
+A schedule is a sequence of two kinds of command, streamed into the
 controller one word at a time:
 
 * :class:`DramRead`: copy ``words`` GLB words from off-chip memory into the
-  global buffer;
-* :class:`DramWrite`: copy ``words`` GLB words from the global buffer to
-  off-chip memory;
-
-  both run on the transfer engine, beside the array: a transfer starts when
+  global buffer, on the transfer engine, beside the array: a read starts when
   the one before it has finished and, if its ``sync`` bit is set, when the
   array is idle too;
 * :class:`Pass`: one processing pass of the row-stationary array: configure
   the PE rows, load the filter scratchpads from the GLB, then for each output
   column stream the new ifmap values, compute, and reduce the psums down the
-  columns into the GLB. A pass starts when the array and the transfer
+  columns into the GLB or, on the last pass of a psum tile (``drain``),
+  straight to off-chip memory. A pass starts when the array and the transfer
   engine are both idle.
 
 :class:`CommandFormat` fixes the width of every field for one configuration;
@@ -28,8 +25,7 @@ from dataclasses import dataclass, fields
 
 from quidam.config import AcceleratorConfig
 
-__all__ = ["MAX_SIDE", "MAX_STRIDE", "OPCODES", "CommandFormat", "DramRead", "DramWrite", "Pass",
-           "field_bits"]
+__all__ = ["MAX_SIDE", "MAX_STRIDE", "OPCODES", "CommandFormat", "DramRead", "Pass", "field_bits"]
 
 
 @dataclass(frozen=True)
@@ -44,17 +40,6 @@ class DramRead:
 
 
 @dataclass(frozen=True)
-class DramWrite:
-    """Copy ``words`` words from GLB address ``glb_addr`` to off-chip address ``dram_addr``; with ``sync``, only
-    once the array is idle (the pass before it may still write those words)."""
-
-    glb_addr: int
-    dram_addr: int
-    words: int
-    sync: int = 1
-
-
-@dataclass(frozen=True)
 class Pass:
     """One processing pass of the PE array (see ``docs/architecture.md``).
 
@@ -63,6 +48,13 @@ class Pass:
     first : int
         1 when the psums start from the additive identity, 0 when they are
         read back from the GLB (a later channel block or filter-row fold).
+    drain, out_addr, out_words : int
+        ``drain`` = 1 on the psum tile's last pass: its final sums go to
+        off-chip memory, ``out_words`` words from ``out_addr`` in the order
+        the reducer makes them (:class:`~quidam.mapping.schedule.OfmapBlock`),
+        not to the GLB.
+    ii : int
+        Cycles between the reducer's tokens (:func:`~quidam.mapping.model.token_interval`).
     p, q : int
         Filters and channels interleaved in each PE's scratchpads.
     slots : int
@@ -134,6 +126,10 @@ class Pass:
     """
 
     first: int
+    drain: int
+    out_addr: int
+    out_words: int
+    ii: int
     p: int
     q: int
     slots: int
@@ -182,14 +178,14 @@ class Pass:
 
 
 #: Opcode of each command class (the low bits of a command word).
-OPCODES: dict[type, int] = {DramRead: 1, DramWrite: 2, Pass: 3}
+OPCODES: dict[type, int] = {DramRead: 1, Pass: 2}
 
 OPCODE_BITS = 2
 
 # Width class of each field: "glb" (a GLB word address or count), "dram", or a fixed bit count.
 _WIDTHS: dict[str, object] = {
     "dram_addr": "dram", "glb_addr": "glb", "words": "glb", "sync": 1,
-    "first": 1, "p": 11, "q": 11, "slots": 11, "qs": 11, "sets": 6, "set_stride": 6, "set_rows": 6,
+    "first": 1, "drain": 1, "out_addr": "dram", "out_words": "glb", "ii": 8, "p": 11, "q": 11, "slots": 11, "qs": 11, "sets": 6, "set_stride": 6, "set_rows": 6,
     "channels": 12, "cols": 6, "wide": 1, "groups": 6, "S": 11, "U": 4, "lookahead": 1, "ring": 11, "pad": 6,
     "H": 12, "W": 12, "F": 12, "x0": 13, "x_first": 12,
     "n_first": 11, "inc_first": 12, "inc_first_mod": 11, "n_next": 11, "inc_next": 4, "inc_next_mod": 11,

@@ -43,15 +43,15 @@ def pack_operands(schedule: Schedule, ifmap_codes: np.ndarray, weight_codes: np.
 
 def unpack_ofmap(schedule: Schedule, image: list[int]) -> np.ndarray:
     """The ``(M, E, F)`` output psums from an off-chip image: int64 two's complement, or uint32 binary32 bits."""
-    config, dram, layer = schedule.config, schedule.dram, schedule.layer
-    bits, per_word = config.psum_bits, config.glb_word_bits // config.psum_bits
+    config, layer = schedule.config, schedule.layer
+    bits = config.psum_bits
     mask = (1 << bits) - 1
     out = np.zeros((layer.M, layer.E, layer.F), dtype=np.int64)
-    for m in range(layer.M):
-        for e in range(layer.E):
-            base = dram.ofmap_base + (m * layer.E + e) * dram.ofmap_row_words
-            for f in range(layer.F):
-                out[m, e, f] = (image[base + f // per_word] >> ((f % per_word) * bits)) & mask
+    for block in schedule.dram.ofmap_blocks:
+        words, lanes = block.places()
+        values = [(image[block.base + int(w)] >> (int(lane) * bits)) & mask for w, lane in zip(words.ravel(), lanes.ravel())]
+        values = np.array(values, dtype=np.int64).reshape(words.shape)
+        out[block.m0:block.m0 + block.p, block.e0:block.e0 + block.cols, block.f0:block.f0 + block.F] = values
     if config.pe.is_float:
         return out.astype(np.uint32)
     return np.where(out >= 1 << (bits - 1), out - (1 << bits), out)

@@ -8,8 +8,9 @@ in every PE's scratchpads. Loop nest, outer to inner: filter block (``p``
 filters), output-row block, width tile (``f`` output columns, or whole rows),
 filter-row fold, channel block (``q * t`` channels). The psum tile of a
 (filter block, output-row block, width tile) stays in the GLB across its
-folds and channel blocks and goes off chip after the last; a width tile holds
-only its window of each ifmap row.
+folds and channel blocks; its last pass drains it, sending the final sums off
+chip as it makes them (:class:`~quidam.mapping.schedule.OfmapBlock`); a width
+tile holds only its window of each ifmap row.
 
 The psum tile is reduced either one PE column at a time through the GLB's
 word port (the tile at the bottom of the GLB, row ``(m, j)`` after row
@@ -36,9 +37,9 @@ from quidam.config import AcceleratorConfig
 from quidam.errors import QuidamError
 from quidam.workloads.layer import ConvLayer
 
-from .commands import MAX_SIDE, MAX_STRIDE, CommandFormat, DramRead, DramWrite, Pass
-from .schedule import DramLayout, IfmapBlock, Schedule, WeightBlock
-from .model import reduction_gap, reduction_interval
+from .commands import MAX_SIDE, MAX_STRIDE, CommandFormat, DramRead, Pass
+from .schedule import DramLayout, IfmapBlock, OfmapBlock, Schedule, WeightBlock
+from .model import drain_pace, reduction_gap, token_interval
 from .search import (LayerTable, filter_groups, layer_performance, lookahead_ring, point_table,
                      reduces_beside, tile_x_first, uses_lookahead)
 
@@ -98,7 +99,7 @@ class _Plan:
         self.filter_lanes = fmt.filter_lanes
         self.vi = int(table.vi[0])
         self.row_words = int(table.row_words(self.f))
-        self.ps_row_words, self.ofmap_row_words = self.ps_words(self.f), self.ps_words(layer.F)
+        self.ps_row_words = self.ps_words(self.f)
         self.vp = int(table.vp[0])
         self._regions = [int(base[0]) for base in table.regions(p, q, e, self.f, self.points, wide)[:2]]
 
@@ -164,18 +165,22 @@ def _ifmap_rows(plan: _Plan, e0: int, e_blk: int, r0: int, h_act: int) -> tuple[
     return y_first, max(0, y_end - y_first)
 
 
-def _pass(plan: _Plan, *, first, p, e0, e_blk, f0, f_blk, r0, h_act, c_blk, w_base, if_base, y_first,
-          n_rows, ifmap: IfmapBlock) -> Pass:
-    L, timing = plan.layer, plan.timing
+def _pass(plan: _Plan, *, first, out: OfmapBlock | None, p, e0, e_blk, f0, f_blk, r0, h_act, c_blk, w_base,
+          if_base, y_first, n_rows, ifmap: IfmapBlock) -> Pass:
+    """Pass of the plan; ``out``: where it drains its tile (the tile's last pass), else None."""
+    L, timing, config = plan.layer, plan.timing, plan.config
     U, S = L.stride, L.S
     slots = max(p, timing["accumulate_interval"])
     beside = reduces_beside(plan.points, plan.wide, plan.overlap)[0]
     chan_stride = n_rows * plan.row_words
-    gap = reduction_gap(tokens=plan.groups(e_blk) * p, ii=reduction_interval(first), p=p, slots=slots, qs=plan.q * S,
+    pace = drain_pace(word_bytes=config.glb_word_bits // 8, dram_bytes_per_cycle=config.dram_bytes_per_cycle)
+    ii = token_interval(first=first, drain=out is not None, wide=plan.wide, pace=pace)
+    gap = reduction_gap(tokens=plan.groups(e_blk) * p, ii=ii, p=p, slots=slots, qs=plan.q * S,
                         mac_latency=timing["mac_latency"], result_delay=timing["result_delay"],
                         psum_read_span=timing["psum_read_span"], beside=beside)
     return Pass(
-        first=int(first), p=p, q=plan.q, slots=slots, qs=plan.q * S,
+        first=int(first), drain=int(out is not None), out_addr=out.base if out else 0,
+        out_words=out.words if out else 0, ii=ii, p=p, q=plan.q, slots=slots, qs=plan.q * S,
         sets=ceil(c_blk / plan.q), set_stride=plan.h, set_rows=h_act, channels=c_blk, cols=e_blk,
         wide=int(plan.wide), groups=plan.groups(e_blk),
         S=S, U=U, lookahead=int(plan.lookahead), ring=plan.ring, pad=L.padding, H=L.H, W=L.W,
@@ -189,25 +194,6 @@ def _pass(plan: _Plan, *, first, p, e0, e_blk, f0, f_blk, r0, h_act, c_blk, w_ba
         group_channels=ifmap.group_channels, group_stride=ifmap.slot_rows * chan_stride,
         gap=int(gap), ps_base=0, ps_row_words=plan.ps_row_words,
     )
-
-
-def _psum_writes(plan: _Plan, m0: int, p: int, e0: int, e_blk: int, f0: int, f_blk: int,
-                 ofmap_base: int) -> list[DramWrite]:
-    """The commands that copy a finished psum tile off chip: one per filter, or one per psum row (wide or
-    tiled: a tile's rows are segments of the ofmap rows, from word ``f0 / vp``)."""
-    L, row, ofmap_row = plan.layer, plan.ps_row_words, plan.ofmap_row_words
-    if not (plan.wide or plan.tiled):
-        return [DramWrite(glb_addr=m * e_blk * row, dram_addr=ofmap_base + ((m0 + m) * L.E + e0) * row,
-                          words=e_blk * row) for m in range(p)]
-    groups, words = plan.groups(e_blk), plan.ps_words(f_blk)
-
-    def glb_row(m, j):
-        if plan.wide:
-            return (j % plan.lanes) * plan.bank_depth + (m * groups + j // plan.lanes) * row
-        return (m * e_blk + j) * row
-    return [DramWrite(glb_addr=glb_row(m, j), dram_addr=ofmap_base + ((m0 + m) * L.E + e0 + j) * ofmap_row
-                      + f0 // plan.vp, words=words)
-            for m in range(p) for j in range(e_blk)]
 
 
 def _build(plan: _Plan) -> Schedule:
@@ -232,18 +218,18 @@ def _build(plan: _Plan) -> Schedule:
                                     q=plan.q, S=L.S, set_stride=plan.h, filter_lanes=plan.filter_lanes)
                 weight_blocks[(m0, r0, c0)] = block
                 address += block.words
-    ofmap_base = address
-    # With two data regions a pass's reads follow the pass before it and run beside it (no sync); a finished
-    # psum tile's writes wait for the array and, overlapped, come after the next pass's reads.
-    sync, writes, index = int(not plan.overlap), [], 0
+    # With two data regions a pass's reads follow the pass before it and run beside it (no sync).
+    sync, index, ofmap_blocks = int(not plan.overlap), 0, []
     for m0, p, e0, e_blk, f0, f_blk, passes in blocks:
+        out = OfmapBlock(base=address, m0=m0, p=p, e0=e0, cols=e_blk, f0=f0, F=f_blk, wide=int(plan.wide),
+                         lanes=plan.lanes, vp=plan.vp)
+        ofmap_blocks.append(out)
+        address += out.words
         for in_tile, (r0, h_act, c0, c_blk) in enumerate(passes):
             w_base = plan.data_base(index, p, e_blk)
             w_words = weight_blocks[(m0, r0, c0)].words
             if_base = w_base + w_words
             y_first, n_rows = _ifmap_rows(plan, e0, e_blk, r0, h_act)
-            if not plan.overlap:
-                commands += writes
             commands.append(DramRead(dram_addr=weight_blocks[(m0, r0, c0)].base, glb_addr=w_base, words=w_words,
                                      sync=sync))
             ifmap = ifmap_blocks[c0]
@@ -259,10 +245,8 @@ def _build(plan: _Plan) -> Schedule:
                         commands.append(DramRead(
                             dram_addr=ifmap.base + (row * L.H + y_first + y) * L.W + x_first,
                             glb_addr=if_base + (row * n_rows + y) * plan.row_words, words=words, sync=sync))
-            if plan.overlap:
-                commands += writes
-            writes, index = [], index + 1
-            commands.append(_pass(plan, first=in_tile == 0, p=p, e0=e0, e_blk=e_blk, f0=f0, f_blk=f_blk, r0=r0,
+            index += 1
+            commands.append(_pass(plan, first=in_tile == 0, out=out if in_tile == len(passes) - 1 else None, p=p, e0=e0, e_blk=e_blk, f0=f0, f_blk=f_blk, r0=r0,
                                   h_act=h_act, c_blk=c_blk, w_base=w_base, if_base=if_base, y_first=y_first,
                                   n_rows=n_rows, ifmap=ifmap))
             if m0 == 0 and e0 == 0 and f0 == 0:
@@ -270,13 +254,9 @@ def _build(plan: _Plan) -> Schedule:
                     for r in range(h_act):
                         channels = range(c0 + k * plan.q, c0 + min((k + 1) * plan.q, c_blk))
                         groups.append([(c, r0 + r, s) for c in channels for s in range(L.S)])
-        writes = _psum_writes(plan, m0, p, e0, e_blk, f0, f_blk, ofmap_base)
-    commands += writes
     dram = DramLayout(
         ifmap_blocks=tuple(ifmap_blocks.values()), weight_base=weight_base,
-        weight_blocks=tuple(weight_blocks.values()),
-        ofmap_base=ofmap_base, ofmap_row_words=plan.ofmap_row_words,
-        words=ofmap_base + L.M * L.E * plan.ofmap_row_words)
+        weight_blocks=tuple(weight_blocks.values()), ofmap_blocks=tuple(ofmap_blocks), words=address)
     choice = {"p": plan.p, "q": plan.q, "e": plan.e, "f": plan.f, "wide": int(plan.wide),
               "overlap": int(plan.overlap), "width_tiles": ceil(L.F / plan.f),
               "lookahead": int(plan.lookahead), "sets": plan.t,

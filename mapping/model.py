@@ -4,21 +4,23 @@ Every command runs as a sequence of phases of closed-form length (see
 :class:`~quidam.rtl_gen.controller.Controller`):
 
 * every command: 1 cycle to accept it;
-* ``DramRead`` / ``DramWrite`` of ``n`` words: 1 request cycle, then the
-  beats; off-chip memory grants ``dram_bytes_per_cycle`` bytes of credit per
-  cycle from the request on and a beat takes one word of credit, at most one
-  beat per cycle, so beat ``k`` lands in cycle ``max(k, ceil(k * word_bytes /
+* ``DramRead`` of ``n`` words: 1 request cycle, then the beats; off-chip
+  memory grants ``dram_bytes_per_cycle`` bytes of credit per cycle from the
+  request on and a beat takes one word of credit, at most one beat per
+  cycle, so beat ``k`` lands in cycle ``max(k, ceil(k * word_bytes /
   bandwidth))``;
 * ``Pass``: ``rows`` configuration cycles, one cycle per filter word (a word
   per group of ``filter_lanes`` PE rows and filter scratchpad entry), 1 + the
   first column's ifmap feeder beats, then per output column a compute
   (``q*S*slots + mac_latency + 1``) and a reduction (:func:`reduction_cycles`:
   ``ii*(tokens-1) + result_delay + 1``, ``tokens = p * groups``: ``groups`` =
-  columns, or column groups of ``psum_lanes`` on a wide reduction; ``ii`` = 2
-  when the initial psums are read from the GLB, else 1) that runs beside the
-  next column's compute from ``Pass.gap`` cycles in (:func:`reduction_gap`);
-  with ``lookahead`` the next column's values stream in during compute.
-  :func:`pass_cycles` has the closed form.
+  columns, or column groups of ``psum_lanes`` on a wide reduction; ``ii`` the
+  pass's :func:`token_interval`) that runs beside the next column's compute
+  from ``Pass.gap`` cycles in (:func:`reduction_gap`); with ``lookahead`` the
+  next column's values stream in during compute. A draining pass (the psum
+  tile's last) sends its final sums off chip as they come and ends
+  :func:`drain_tail` cycles after its last result. :func:`pass_cycles` has
+  the closed form.
 
 The commands overlap: transfers run on their own engine beside the pass the
 array runs (see :func:`evaluate`), so a schedule's cycles are not the sum of
@@ -37,10 +39,10 @@ import numpy as np
 
 from quidam.config import AcceleratorConfig
 
-from .commands import DramRead, DramWrite, Pass
+from .commands import CommandFormat, DramRead, Pass
 
-__all__ = ["ACCESS_KEYS", "Performance", "command_cycles", "evaluate", "pass_cycles", "reduction_cycles",
-           "reduction_gap", "reduction_interval", "transfer_cycles"]
+__all__ = ["ACCESS_KEYS", "Performance", "command_cycles", "drain_pace", "drain_span", "drain_tail", "drain_words",
+           "evaluate", "pass_cycles", "reduction_cycles", "reduction_gap", "token_interval", "transfer_cycles"]
 
 #: The access counters, grouped by level.
 ACCESS_KEYS = (
@@ -82,11 +84,49 @@ def reduction_cycles(tokens, ii, result_delay):
     return ii * (tokens - 1) + result_delay + 1
 
 
-def reduction_interval(first):
-    """Cycles between a reduction's tokens (``ii``, int or array): 1 on a tile's first pass (the psums start
-    from the identity), else 2 (each token's initial psum is read from the single-ported banks its result
-    is written to, on the odd cycles)."""
-    return np.where(first, 1, 2) if isinstance(first, np.ndarray) else (1 if first else 2)
+def drain_pace(*, word_bytes, dram_bytes_per_cycle):
+    """Cycles between the words a draining pass sends off chip: ``ceil(word_bytes / dram_bytes_per_cycle)``,
+    so that no word waits for the off-chip memory's credit."""
+    return -(-word_bytes // dram_bytes_per_cycle)
+
+
+def token_interval(*, first, drain, wide, pace):
+    """Cycles between a reduction's tokens (``Pass.ii``, ints or arrays).
+
+    1 on a tile's first pass (the psums start from the identity), 2 on a later one (each token's initial
+    psum is read from the single-ported banks its result is written to, on the odd cycles). A draining
+    pass writes no result to the GLB: 1 when wide (a column's tokens wait in the drain FIFO), ``pace``
+    (:func:`drain_pace`) when its column sums go ``vp`` to a word.
+    """
+    ii = np.where(drain, np.where(wide, 1, pace), np.where(first, 1, 2))
+    return int(ii) if np.ndim(ii) == 0 else ii
+
+
+def _group_words(cols, lanes, vp):
+    """Words of one filter's tokens of a wide column: each group's valid lanes, ``vp`` to a word."""
+    full, rest = cols // lanes, cols % lanes
+    return full * -(-lanes // vp) + -(-rest // vp)
+
+
+def drain_words(*, p, cols, F, wide, lanes, vp):
+    """Off-chip words a draining pass writes (ints or arrays): ``F * p * cols`` sums, ``vp`` to a word
+    (narrow), or each wide token's valid lanes in words of their own."""
+    return np.where(wide, F * p * _group_words(cols, lanes, vp), -(-(F * p * cols) // vp))
+
+
+def drain_span(*, drain, wide, p, cols, lanes, vp, pace, result_delay, drain_latency):
+    """Cycles of a wide draining column's reduction, from its first token until its last word has left (0
+    otherwise): its first sum after ``result_delay``, then ``drain_latency``, then its words every
+    ``pace`` cycles."""
+    words = p * _group_words(cols, lanes, vp)
+    return np.where(drain & wide, result_delay + drain_latency + 2 + (words - 1) * pace, 0)
+
+
+def drain_tail(*, drain, wide, p, cols, F, vp, drain_latency):
+    """Cycles a narrow draining pass runs after its last result (0 otherwise): ``drain_latency + 1``, and 1
+    more when its last word is partly filled (flushed after the last result)."""
+    extra = np.where((F * p * cols) % vp != 0, 1, 0)
+    return np.where(drain & ~np.asarray(wide, dtype=bool), drain_latency + 1 + extra, 0)
 
 
 def reduction_gap(*, tokens, ii, p, slots, qs, mac_latency, result_delay, psum_read_span, beside):
@@ -104,21 +144,22 @@ def reduction_gap(*, tokens, ii, p, slots, qs, mac_latency, result_delay, psum_r
 
 
 def pass_cycles(*, rows, filter_words, F, compute, first_feed, next_feed, tokens, ii, result_delay, gap,
-                lookahead):
+                lookahead, span, tail):
     """Cycles of a ``Pass`` after its accepting cycle: the timing contract, on ints or numpy arrays alike.
 
     ``compute`` is one column's ``q*S*slots + mac_latency + 1``; ``first_feed`` and ``next_feed`` the ifmap
     feeder's beats for the first and for each later column; ``tokens`` the reduction tokens per column;
-    ``gap`` the pass's :func:`reduction_gap`.
+    ``gap`` the pass's :func:`reduction_gap`; ``span`` and ``tail`` its :func:`drain_span` and
+    :func:`drain_tail`.
     """
-    reduction = reduction_cycles(tokens, ii, result_delay)
+    reduction = np.maximum(reduction_cycles(tokens, ii, result_delay), span)
     # Column j > 0 ends max(gap + its compute (and feed), reduction of j - 1) after column j - 1.
     ahead = np.maximum(compute, next_feed + 1)
     later = np.where(lookahead,
                      np.where(F >= 2, ahead + np.maximum(F - 2, 0) * np.maximum(gap + ahead, reduction)
                               + np.maximum(gap + compute, reduction), compute),
                      compute + (F - 1) * np.maximum(gap + 1 + next_feed + compute, reduction))
-    return rows + filter_words + 1 + first_feed + later + reduction
+    return rows + filter_words + 1 + first_feed + later + reduction + tail
 
 
 def _stream_rows(ps: Pass) -> list[int]:
@@ -140,18 +181,22 @@ def _new_columns(ps: Pass, step: int) -> range:
 
 
 @functools.lru_cache(maxsize=4096)
-def _pass_costs(ps: Pass, rows: int, mac_latency: int, result_delay: int) -> tuple[int, tuple]:
+def _pass_costs(ps: Pass, rows: int, lanes: int, vp: int, pace: int, timing: tuple) -> tuple[int, tuple]:
+    mac_latency, result_delay, drain_latency = timing
     stream_rows = _stream_rows(ps)
     tokens, psums = ps.groups * ps.p, ps.cols * ps.p
-    ii = reduction_interval(ps.first)
     values_per_step_row = ps.n_first + (ps.F - 1) * ps.n_next
     beats = _feed_beats(ps)
     feed_beats = beats * len(stream_rows) * values_per_step_row
     filter_words = ps.filter_groups * ps.p * ps.qs
     cycles = int(pass_cycles(rows=rows, filter_words=filter_words, F=ps.F, compute=ps.qs * ps.slots + mac_latency + 1,
                              first_feed=beats * len(stream_rows) * ps.n_first,
-                             next_feed=beats * len(stream_rows) * ps.n_next, tokens=tokens, ii=ii,
-                             result_delay=result_delay, gap=ps.gap, lookahead=ps.lookahead))
+                             next_feed=beats * len(stream_rows) * ps.n_next, tokens=tokens, ii=ps.ii,
+                             result_delay=result_delay, gap=ps.gap, lookahead=ps.lookahead,
+                             span=drain_span(drain=ps.drain, wide=ps.wide, p=ps.p, cols=ps.cols, lanes=lanes, vp=vp,
+                                             pace=pace, result_delay=result_delay, drain_latency=drain_latency),
+                             tail=drain_tail(drain=ps.drain, wide=ps.wide, p=ps.p, cols=ps.cols, F=ps.F, vp=vp,
+                                             drain_latency=drain_latency)))
 
     # Words read from the GLB: each beat at a stream position inside the unpadded ifmap.
     inside_columns = sum(sum(1 for x in _new_columns(ps, f) if 0 <= ps.x0 + x - ps.pad < ps.W)
@@ -162,7 +207,8 @@ def _pass_costs(ps: Pass, rows: int, mac_latency: int, result_delay: int) -> tup
     macs = ps.set_rows * ps.cols * ps.p * ps.channels * ps.S * ps.F
     counts = {
         "glb.read": filter_words + beats * inside_rows * inside_columns + (0 if ps.first else ps.F * psums),
-        "glb.write": ps.F * psums,
+        "glb.write": 0 if ps.drain else ps.F * psums,
+        "dram.write": ps.out_words if ps.drain else 0,
         "array.ifmap_bus": feed_beats,
         "array.filter_bus": filter_words,
         "array.psum_in": 0 if ps.first else ps.F * psums,
@@ -177,11 +223,17 @@ def _pass_costs(ps: Pass, rows: int, mac_latency: int, result_delay: int) -> tup
     return cycles, tuple(sorted(counts.items()))
 
 
+def _costs_of(ps: Pass, config: AcceleratorConfig, timing: dict) -> tuple[int, tuple]:
+    pace = drain_pace(word_bytes=config.glb_word_bits // 8, dram_bytes_per_cycle=config.dram_bytes_per_cycle)
+    return _pass_costs(ps, config.rows, CommandFormat(config).psum_lanes, config.glb_word_bits // config.psum_bits,
+                       pace, (timing["mac_latency"], timing["result_delay"], timing["drain_latency"]))
+
+
 def command_cycles(command, config: AcceleratorConfig, timing: dict) -> int:
     """Cycles the controller spends on ``command``, the accepting cycle included."""
-    if isinstance(command, (DramRead, DramWrite)):
+    if isinstance(command, DramRead):
         return 1 + 1 + transfer_cycles(command.words, config)
-    cycles, _ = _pass_costs(command, config.rows, timing["mac_latency"], timing["result_delay"])
+    cycles, _ = _costs_of(command, config, timing)
     return 1 + cycles
 
 
@@ -189,7 +241,7 @@ def evaluate(schedule) -> Performance:
     """Cycles, MACs, utilization and per-level access counts of ``schedule``.
 
     The commands are dispatched in order, one per cycle at most: a pass when
-    the array and the transfer engine are idle, a transfer when the transfer
+    the array and the transfer engine are idle, a read when the transfer
     engine is idle (and the array, with ``sync``); each runs for its
     :func:`command_cycles` less the accepting cycle.
     """
@@ -201,14 +253,13 @@ def evaluate(schedule) -> Performance:
         if isinstance(command, Pass):
             accepted = max(dispatch, array_free, transfer_free)
             array_free = accepted + 1 + run
-            _, counts = _pass_costs(command, config.rows, timing["mac_latency"], timing["result_delay"])
+            _, counts = _costs_of(command, config, timing)
             accesses.update(dict(counts))
         else:
             accepted = max(dispatch, transfer_free, array_free if command.sync else 0)
             transfer_free = accepted + 1 + run
-            read = isinstance(command, DramRead)
-            accesses["dram.read" if read else "dram.write"] += command.words
-            accesses["glb.write" if read else "glb.read"] += command.words
+            accesses["dram.read"] += command.words
+            accesses["glb.write"] += command.words
         dispatch = accepted + 1
     cycles = max(array_free, transfer_free)
     macs = accesses["macs"]

@@ -10,10 +10,11 @@ import numpy as np
 from quidam.config import AcceleratorConfig
 from quidam.workloads.layer import ConvLayer
 
-from .commands import CommandFormat, DramRead, DramWrite, Pass
+from .commands import CommandFormat, DramRead, Pass
+from .model import drain_words
 from .search import filter_groups, ifmap_feed, ifmap_word_sets
 
-__all__ = ["DramLayout", "IfmapBlock", "Schedule", "WeightBlock"]
+__all__ = ["DramLayout", "IfmapBlock", "OfmapBlock", "Schedule", "WeightBlock"]
 
 
 @dataclass(frozen=True)
@@ -145,6 +146,54 @@ class WeightBlock:
 
 
 @dataclass(frozen=True)
+class OfmapBlock:
+    """The final sums of one psum tile, in the order its draining pass writes them off chip.
+
+    The pass makes, for each of its output columns ``s`` and filters ``m``, one token per column (narrow)
+    or per group of ``lanes`` columns (wide), in that order. Narrow, the sums follow one another ``vp``
+    to a word: sum ``n = (s*p + m)*cols + j`` of column ``j`` is lane ``n mod vp`` of word ``n // vp``.
+    Wide, each token's valid lanes fill words of their own, lane ``b`` of group ``g`` in lane ``b mod vp``
+    of the token's word ``b // vp``. Sum ``(m, j, s)`` is the ofmap's ``(m0 + m, e0 + j, f0 + s)``.
+
+    Members
+    -------
+    base : int
+        Off-chip word address (the pass's ``out_addr``).
+    m0, p, e0, cols, f0, F : int
+        The tile's filters, output rows and output columns.
+    wide, lanes, vp : int
+        The reduction (``Pass.wide``), the psum lanes, and psums per word.
+    """
+
+    base: int
+    m0: int
+    p: int
+    e0: int
+    cols: int
+    f0: int
+    F: int
+    wide: int
+    lanes: int
+    vp: int
+
+    @property
+    def words(self) -> int:
+        return int(drain_words(p=self.p, cols=self.cols, F=self.F, wide=self.wide, lanes=self.lanes, vp=self.vp))
+
+    def places(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(p, cols, F)`` int64 arrays: the word (from :attr:`base`) and the lane of each sum ``(m, j, s)``."""
+        m, j, s = np.meshgrid(np.arange(self.p), np.arange(self.cols), np.arange(self.F), indexing="ij")
+        if not self.wide:
+            n = (s * self.p + m) * self.cols + j
+            return n // self.vp, n % self.vp
+        g, b = j // self.lanes, j % self.lanes
+        group_words = -(-np.minimum(self.lanes, self.cols - np.arange(-(-self.cols // self.lanes)) * self.lanes)
+                        // self.vp)
+        before = np.concatenate([[0], np.cumsum(group_words)])
+        return (s * self.p + m) * before[-1] + before[g] + b // self.vp, b % self.vp
+
+
+@dataclass(frozen=True)
 class DramLayout:
     """Off-chip word addresses of one layer's tensors.
 
@@ -155,8 +204,8 @@ class DramLayout:
     weight_base : int
         The weights: the :class:`WeightBlock` s one after another.
     weight_blocks : tuple of WeightBlock
-    ofmap_base, ofmap_row_words : int
-        The output psums, ``[M][E][ofmap_row_words]`` words.
+    ofmap_blocks : tuple of OfmapBlock
+        The output psums, one block per psum tile in the schedule's order, after the weights.
     words : int
         Total words.
     """
@@ -164,8 +213,7 @@ class DramLayout:
     ifmap_blocks: tuple
     weight_base: int
     weight_blocks: tuple
-    ofmap_base: int
-    ofmap_row_words: int
+    ofmap_blocks: tuple
     words: int
 
 
@@ -178,7 +226,7 @@ class Schedule:
     config : AcceleratorConfig
     layer : ConvLayer
     commands : list
-        :class:`DramRead`, :class:`DramWrite` and :class:`Pass` in execution order.
+        :class:`DramRead` and :class:`Pass` in execution order.
     dram : DramLayout
     timing : dict
         The accelerator's latencies the schedule was built for
@@ -215,6 +263,6 @@ class Schedule:
         return {
             "passes": len(self.passes),
             "dram_reads": sum(isinstance(c, DramRead) for c in self.commands),
-            "dram_writes": sum(isinstance(c, DramWrite) for c in self.commands),
+            "draining_passes": sum(isinstance(c, Pass) and c.drain for c in self.commands),
             **self.choice,
         }

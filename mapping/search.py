@@ -53,7 +53,8 @@ from quidam.config import AcceleratorConfig
 from quidam.workloads.layer import ConvLayer
 
 from .commands import MAX_SIDE, MAX_STRIDE, CommandFormat
-from .model import ACCESS_KEYS, pass_cycles, reduction_gap, reduction_interval
+from .model import (ACCESS_KEYS, drain_pace, drain_span, drain_tail, drain_words, pass_cycles, reduction_gap,
+                    token_interval)
 
 __all__ = ["FAILURES", "POINT_FIELDS", "LayerPerformance", "LayerTable", "filter_groups", "filter_words",
            "ifmap_feed", "ifmap_word_sets", "layer_performance", "lookahead_ring", "mapping_costs", "point_table",
@@ -61,11 +62,11 @@ __all__ = ["FAILURES", "POINT_FIELDS", "LayerPerformance", "LayerTable", "filter
 
 #: The per-point arrays :func:`layer_performance` reads (integers; ``glb_words``, ``bank_depth``,
 #: ``psum_lanes`` and ``filter_lanes`` are :class:`~quidam.mapping.commands.CommandFormat`'s, the last
-#: five the accelerator's latencies and reduction facts, ``Accelerator.timing``).
+#: six the accelerator's latencies and reduction facts, ``Accelerator.timing``).
 POINT_FIELDS = ("rows", "cols", "ifmap_spad_depth", "filter_spad_depth", "psum_spad_depth", "glb_words",
                 "bank_depth", "psum_lanes", "filter_lanes", "glb_word_bits", "act_bits", "wt_bits", "psum_bits",
                 "dram_bytes_per_cycle", "mac_latency", "accumulate_interval", "result_delay", "psum_read_span",
-                "reduce_beside")
+                "reduce_beside", "drain_latency")
 
 #: Why a layer does not map, by the code in :attr:`LayerPerformance.failure` (0: it maps).
 FAILURES = {
@@ -180,13 +181,20 @@ def reduces_beside(pts, wide, overlap):
     return (pts["reduce_beside"] == 1) & wide & overlap
 
 
-def _pass_cycles(lay: "LayerTable", pts: dict, *, p, q, beats, ha, eb, fb, weights, wide, overlap, ii, lookahead):
+def _pass_cycles(lay: "LayerTable", pts: dict, *, p, q, beats, ha, eb, fb, weights, wide, overlap, first, drain,
+                 lookahead):
     """:func:`~quidam.mapping.model.pass_cycles` of a pass of ``p`` filters, ``ha`` filter rows, ``eb``
     output rows and ``fb`` output columns (arrays) that loads ``weights`` filter words and feeds ``beats``
-    per stream position (:func:`ifmap_feed` of its channels)."""
+    per stream position (:func:`ifmap_feed` of its channels); ``first`` and ``drain``: the first and the
+    last pass of its psum tile."""
     S = lay.S
     slots = np.maximum(p, pts["accumulate_interval"])
     tokens = lay.groups(eb, pts, wide) * p
+    pace = drain_pace(word_bytes=pts["glb_word_bits"] // 8, dram_bytes_per_cycle=pts["dram_bytes_per_cycle"])
+    ii = token_interval(first=first, drain=drain, wide=wide, pace=pace)
+    span = drain_span(drain=drain, wide=wide, p=p, cols=eb, lanes=pts["psum_lanes"], vp=lay.vp, pace=pace,
+                      result_delay=pts["result_delay"], drain_latency=pts["drain_latency"])
+    tail = drain_tail(drain=drain, wide=wide, p=p, cols=eb, F=fb, vp=lay.vp, drain_latency=pts["drain_latency"])
     nstream = (eb - 1) * np.minimum(lay.U, ha) + ha
     gap = reduction_gap(tokens=tokens, ii=ii, p=p, slots=slots, qs=q * S, mac_latency=pts["mac_latency"],
                         result_delay=pts["result_delay"], psum_read_span=pts["psum_read_span"],
@@ -194,7 +202,7 @@ def _pass_cycles(lay: "LayerTable", pts: dict, *, p, q, beats, ha, eb, fb, weigh
     return pass_cycles(rows=pts["rows"], filter_words=weights, F=fb,
                        compute=q * S * slots + pts["mac_latency"] + 1, first_feed=beats * nstream * S,
                        next_feed=beats * nstream * lay.n_next, tokens=tokens, ii=ii, result_delay=pts["result_delay"],
-                       gap=gap, lookahead=lookahead)
+                       gap=gap, lookahead=lookahead, span=span, tail=tail)
 
 
 def _transfer(words, pts):
@@ -408,10 +416,12 @@ def _costs(lay: LayerTable, pts: dict, p, q, e, f, wide, overlap, counts: bool):
     L, U, S, C = lay.L, lay.U, lay.S, lay.L.C
     h, qt = lay.h, q * lay.t
     lookahead = uses_lookahead(L, q, pts["ifmap_spad_depth"])
-    tiled = f < lay.F
     acc = {key: 0 for key in ACCESS_KEYS} if counts else None
     cycles = 0
     n_filter_blocks = _ceil_div(L.M, p)
+    # The last pass of a tile: its filter rows and channels; whether a tile has one pass only.
+    last_h, last_c = L.R - (_ceil_div(L.R, h) - 1) * h, C - (_ceil_div(C, qt) - 1) * qt
+    single = (_ceil_div(L.R, h) == 1) & (_ceil_div(C, qt) == 1)
 
     for ps, n_p in _classes(p, L.M):
         if not n_p.any():
@@ -424,15 +434,11 @@ def _costs(lay: LayerTable, pts: dict, p, q, e, f, wide, overlap, counts: bool):
                     continue
                 psums = eb * ps
                 block = n_p * n_e * n_f
-                row = lay.ps_row_words(fb)
-                # DramWrite of the psum tile, one command per filter (one per psum row when wide or tiled).
-                cycles = cycles + block * ps * np.where(wide | tiled, eb * (2 + _transfer(row, pts)),
-                                                        2 + _transfer(eb * row, pts))
-                if counts:
-                    words = block * ps * eb * row
-                    acc["dram.write"] = acc["dram.write"] + words
-                    acc["glb.read"] = acc["glb.read"] + words - block * fb * psums
-                    acc["array.psum_in"] = acc["array.psum_in"] - block * fb * psums
+                if counts:   # the tile's draining pass: its sums go off chip, not to the GLB
+                    acc["dram.write"] = acc["dram.write"] + block * drain_words(
+                        p=ps, cols=eb, F=fb, wide=wide, lanes=pts["psum_lanes"], vp=lay.vp)
+                    for key in ("glb.write", "glb.read", "array.psum_in"):   # and the first reads no psums
+                        acc[key] = acc[key] - block * fb * psums
                 for ha, n_h in _classes(h, L.R):
                     if not n_h.any():
                         continue
@@ -441,15 +447,21 @@ def _costs(lay: LayerTable, pts: dict, p, q, e, f, wide, overlap, counts: bool):
                         if not n_c.any():
                             continue
                         n = block * n_h * n_c
-                        # The first pass of each tile (full fold, first channel block) reads no psums from the GLB.
-                        firsts = np.where((ha == h) & (cb == np.minimum(qt, C)), block, 0)
+                        # Each tile's first pass (full fold, first channel block) reads no psums from the GLB;
+                        # its last (last fold, last channel block) drains; a tile of one pass does both.
+                        first_kind = (ha == h) & (cb == np.minimum(qt, C))
+                        last_kind = (ha == last_h) & (cb == last_c)
+                        firsts, lasts = np.where(first_kind, block, 0), np.where(last_kind, block, 0)
+                        both = np.where(first_kind & last_kind & single, block, 0)
                         weight_words = filter_words(cb, ps, q, S, h, ha, pts["filter_lanes"])
                         beats, _ = ifmap_feed(cb, q, lay.vi)
-                        later, first = (_pass_cycles(lay, pts, p=ps, q=q, beats=beats, ha=ha, eb=eb, fb=fb,
-                                                     weights=weight_words, wide=wide, overlap=overlap, ii=ii,
-                                                     lookahead=lookahead)
-                                        for ii in (2, 1))
-                        cycles = cycles + n * (3 + _transfer(weight_words, pts) + later) - firsts * (later - first)
+                        later, first, drained = (
+                            _pass_cycles(lay, pts, p=ps, q=q, beats=beats, ha=ha, eb=eb, fb=fb, weights=weight_words,
+                                         wide=wide, overlap=overlap, first=kind == 1, drain=kind == 2,
+                                         lookahead=lookahead)
+                            for kind in (0, 1, 2))
+                        cycles = (cycles + n * (3 + _transfer(weight_words, pts)) + (n - firsts - lasts + both) * later
+                                  + (firsts - both) * first + lasts * drained)
                         if counts:
                             macs = ha * eb * ps * cb * S * fb
                             active_rows = _ceil_div(cb, q) * ha
@@ -548,14 +560,15 @@ def _overlap_saving(lay: LayerTable, pts: dict, p, q, e, f, wide):
     n_blocks, folds = _ceil_div(lay.E, e), _ceil_div(L.R, h)
     full_c, rest_c = C // qt, C % qt
     first_c = np.minimum(qt, C)
+    n_channel_blocks = _ceil_div(C, qt)
     tiles = list(_width_tiles(lay, pts, f))
 
-    def pass_run(ps, eb, last, ha, cb, fb, row_cycles, first, n_rows, count):
+    def pass_run(ps, eb, last, ha, cb, fb, row_cycles, first, drain, n_rows, count):
         # The pass's cycles on the two output-row block sizes (axis 1 of eb: full, last), then per block.
         weights = filter_words(cb, ps, q, S, h, ha, pts["filter_lanes"])
         beats, word_rows = ifmap_feed(cb, q, lay.vi)
         cycles = _pass_cycles(lay, pts, p=ps, q=q, beats=beats, ha=ha, eb=eb, fb=fb, weights=weights, wide=wide,
-                              overlap=True, ii=reduction_interval(first), lookahead=lookahead)
+                              overlap=True, first=first, drain=drain, lookahead=lookahead)
         cycles = np.where(last, cycles[:, 1:2], cycles[:, 0:1])
         transfers = 2 + _transfer(weights, pts) + word_rows * _ifmap_reads(lay, pts, n_rows, row_cycles, f)
         return _Run.of(cycles, transfers, count)
@@ -576,10 +589,16 @@ def _overlap_saving(lay: LayerTable, pts: dict, p, q, e, f, wide):
                 rows_end = y_pad - L.padding + (np.where(last, eb_last, e) - 1) * U + ha
                 n_rows = np.maximum(0, np.minimum(L.H, rows_end) - y_first)
                 in_fold = (fold < folds).astype(np.int64)
-                parts = (pass_run(ps, eb, last, ha, first_c, fb, row_cycles, fold == 0, n_rows, in_fold),
-                         pass_run(ps, eb, last, ha, qt, fb, row_cycles, False, n_rows,
-                                  in_fold * np.maximum(full_c - 1, 0)),
-                         pass_run(ps, eb, last, ha, np.maximum(rest_c, 1), fb, row_cycles, False, n_rows,
+                # The tile's draining pass: the last channel block of the last fold.
+                last_fold = fold == folds - 1
+                middle = in_fold * np.maximum(full_c - 1, 0)
+                middle_drains = (last_fold & (rest_c == 0) & (full_c >= 2)).astype(np.int64)
+                parts = (pass_run(ps, eb, last, ha, first_c, fb, row_cycles, fold == 0,
+                                  last_fold & (n_channel_blocks == 1), n_rows, in_fold),
+                         pass_run(ps, eb, last, ha, qt, fb, row_cycles, False, False, n_rows,
+                                  middle - middle_drains),
+                         pass_run(ps, eb, last, ha, qt, fb, row_cycles, False, True, n_rows, middle_drains),
+                         pass_run(ps, eb, last, ha, np.maximum(rest_c, 1), fb, row_cycles, False, last_fold, n_rows,
                                   in_fold * (full_c > 0) * (rest_c > 0)))
                 for part in parts:
                     tile_run = part if tile_run is None else tile_run.then(part)

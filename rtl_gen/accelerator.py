@@ -94,6 +94,7 @@ class Accelerator(wiring.Component):
             "result_delay": self._array.result_delay,
             "psum_read_span": self._array.psum_read_span,
             "reduce_beside": int(self._array.reduces_beside_compute),
+            "drain_latency": self._controller.drain_latency,
         }
 
     def elaborate(self, platform):
@@ -112,8 +113,7 @@ class Accelerator(wiring.Component):
             glb.lane_en.eq(ctrl.lane_en), glb.lane_entry.eq(ctrl.lane_entry), glb.lane_rd_en.eq(ctrl.lane_rd_en),
             glb.lane_wr_en.eq(ctrl.lane_wr_en),
             glb.lane_wr_data.eq(ctrl.lane_wr_data), ctrl.lane_rd_data.eq(glb.lane_rd_data),
-            glb.dma_addr.eq(ctrl.dma_addr), glb.dma_rd_en.eq(ctrl.dma_rd_en), ctrl.dma_rd_data.eq(glb.dma_rd_data),
-            glb.dma_wr_en.eq(ctrl.dma_wr_en), glb.dma_wr_data.eq(ctrl.dma_wr_data),
+            glb.dma_addr.eq(ctrl.dma_addr), glb.dma_wr_en.eq(ctrl.dma_wr_en), glb.dma_wr_data.eq(ctrl.dma_wr_data),
         ]
         m.d.comb += [
             array.rows_config.eq(ctrl.rows_config), array.filters.eq(ctrl.filters), array.ifmap.eq(ctrl.ifmap),

@@ -2,20 +2,26 @@
 
 Each command runs as a fixed sequence of phases whose lengths depend only on
 the command's fields (and, for off-chip transfers, on when the off-chip side
-grants beats). Off-chip transfers run on their own engine, through the GLB's
+grants beats). Off-chip reads run on their own engine, through the GLB's
 transfer port, beside the pass the array is running; within a pass, each
 column's reduction runs on the reducer beside the next column's compute, from
-the pass's ``gap`` cycles in. The dispatch rule
+the pass's ``gap`` cycles in. The last pass of a psum tile drains: its final
+sums leave through the off-chip write stream as the reducer makes them (a
+packer and a small FIFO), not through the GLB. The dispatch rule
 (:mod:`quidam.mapping.commands`) makes the order of events a function of the
 commands alone, which :mod:`quidam.mapping.model` replays.
 """
 
-from amaranth.hdl import Cat, Module, Mux, Signal, signed
+from math import ceil
+
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
+from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.wiring import In, Out
 
 from quidam.config import AcceleratorConfig
-from quidam.mapping.commands import DRAM_ADDR_BITS, OPCODE_BITS, OPCODES, CommandFormat, DramRead, DramWrite, Pass
+from quidam.mapping.commands import DRAM_ADDR_BITS, OPCODE_BITS, OPCODES, CommandFormat, DramRead, Pass
+from quidam.mapping.model import drain_pace
 
 from .array_bus import ArrayBuses
 from .pe import psum_identity
@@ -42,7 +48,7 @@ def _lane(word, lane, bits: int, lanes: int):
 
 
 class Controller(wiring.Component):
-    """Executes :class:`~quidam.mapping.commands.DramRead`, ``DramWrite`` and ``Pass`` commands.
+    """Executes :class:`~quidam.mapping.commands.DramRead` and ``Pass`` commands.
 
     Parameters
     ----------
@@ -57,20 +63,32 @@ class Controller(wiring.Component):
     cmd : In(stream.Signature(command word))
         The schedule, one command word per beat (``CommandFormat.encode``).
     rd_cmd, rd_data, wr_cmd, wr_data : off-chip streams
-        Read request (address, words) and its data beats; write request and
-        its data beats.
+        Read request (address, words) and its data beats; a draining pass's
+        write request (issued as the pass starts) and its data beats.
     busy : Out(1)
         A command is executing on the transfer engine or the array (the
         cycle that accepts a command into an idle accelerator is not busy).
     glb_* : the global buffer's word port (the array's)
-    dma_* : the global buffer's transfer port
+    dma_* : the global buffer's transfer port (writes of off-chip reads)
     rows_config, filters, ifmap, compute, token, psum_init : Out(...)
         The array buses.
     psum_out_valid, psum_out, psum_lanes_out : In(...)
         Column sums from the array (one column, or a wide token's group on the lanes).
     psum_lanes_init : Out(...)
         The initial psums of a wide token's group.
+    psum_lanes_valid : Out(psum_lanes)
+        The lanes of ``psum_lanes_out`` that are columns of the pass (a monitor).
     lane_* : the global buffer's psum lane ports
+    drain_words : int
+        Words of a wide token's sums on the write stream, ``ceil(psum_lanes / (word_bits // psum_bits))``.
+    drain_entries : int
+        Entries of the drain FIFO: a wide column's tokens (``psum_spad_depth * ceil(cols / psum_lanes)``),
+        and at least the narrow tokens in flight at one a cycle, so that at the bandwidth the schedule's
+        token interval allows for no token waits for room (only extra backpressure makes one wait).
+    drain_latency : int
+        Cycles from a sum's arrival to its first word on the write stream (the FIFO and the unpacker);
+        a narrow draining pass ends ``drain_latency + 1`` cycles after its last result, one more when
+        its last word was partly filled (:func:`~quidam.mapping.model.drain_tail`).
     """
 
     def __init__(self, config: AcceleratorConfig, *, result_delay: int, mac_latency: int, glb_addr_bits: int,
@@ -90,16 +108,28 @@ class Controller(wiring.Component):
             "busy": Out(1),
             "glb_addr": Out(glb_addr_bits), "glb_rd_en": Out(1), "glb_rd_data": In(word),
             "glb_wr_en": Out(1), "glb_wr_mask": Out(word // glb_granularity), "glb_wr_data": Out(word),
-            "dma_addr": Out(glb_addr_bits), "dma_rd_en": Out(1), "dma_rd_data": In(word), "dma_wr_en": Out(1),
-            "dma_wr_data": Out(word),
+            "dma_addr": Out(glb_addr_bits), "dma_wr_en": Out(1), "dma_wr_data": Out(word),
             "rows_config": Out(buses.rows_config), "filters": Out(buses.filters), "ifmap": Out(buses.ifmap),
             "compute": Out(buses.compute), "token": Out(buses.token), "psum_init": Out(config.psum_bits),
             "psum_out_valid": In(1), "psum_out": In(config.psum_bits), "psum_lanes_out": In(lane_psums),
-            "psum_lanes_init": Out(lane_psums),
+            "psum_lanes_init": Out(lane_psums), "psum_lanes_valid": Out(lanes),
             "lane_en": Out(1), "lane_entry": Out(range(config.glb_bank_depth)),
             "lane_rd_en": Out(lanes), "lane_wr_en": Out(lanes),
             "lane_wr_data": Out(data.ArrayLayout(word, lanes)), "lane_rd_data": In(data.ArrayLayout(word, lanes)),
         })
+
+    @property
+    def drain_words(self) -> int:
+        return ceil(self._format.psum_lanes / (self._config.glb_word_bits // self._config.psum_bits))
+
+    @property
+    def drain_entries(self) -> int:
+        config = self._config
+        return max(config.psum_spad_depth * ceil(config.cols / self._format.psum_lanes), self._result_delay + 6)
+
+    @property
+    def drain_latency(self) -> int:
+        return 2
 
     def _view(self, word, kind):
         layout = data.StructLayout(self._format.fields(kind))
@@ -111,13 +141,12 @@ class Controller(wiring.Component):
         vi, vp = word_bits // act, word_bits // pb
         lanes = self._format.psum_lanes
 
-        # Dispatch, in order: a pass when the array and the transfer engine are idle, a transfer when the
-        # transfer engine is idle (and the array too, for a transfer with its sync bit).
+        # Dispatch, in order: a pass when the array and the transfer engine are idle, a read when the
+        # transfer engine is idle (and the array too, for a read with its sync bit).
         array_idle, transfer_idle, accept_pass = Signal(), Signal(), Signal()
         opcode = self.cmd.payload[:OPCODE_BITS]
-        is_pass, is_read = opcode == OPCODES[Pass], opcode == OPCODES[DramRead]
-        sync = Mux(is_read, self._view(self.cmd.payload, DramRead).sync,
-                   self._view(self.cmd.payload, DramWrite).sync)
+        is_pass = opcode == OPCODES[Pass]
+        sync = self._view(self.cmd.payload, DramRead).sync
         m.d.comb += [
             self.cmd.ready.eq(Mux(is_pass, array_idle & transfer_idle, transfer_idle & (array_idle | ~sync))),
             accept_pass.eq(self.cmd.valid & self.cmd.ready & is_pass),
@@ -139,7 +168,7 @@ class Controller(wiring.Component):
         filter_m_base, filter_cs = Signal(11), Signal(11)
         step, window_base = Signal(12), Signal(11)
         feed_go, feed_busy, feed_last = Signal(), Signal(), Signal()
-        token_m, token_j, token_phase = Signal(11), Signal(6), Signal()   # the reducer's
+        token_m, token_j = Signal(11), Signal(6)   # the reducer's
         token_lo, write_lo, write_g = Signal(7), Signal(7), Signal(6)   # first column of the token's / write's group
         token_addr, write_addr = Signal(len(self.glb_addr) + 1), Signal(len(self.glb_addr) + 1)
         tokens_issued, writes_done = Signal(17), Signal(17)
@@ -175,8 +204,10 @@ class Controller(wiring.Component):
         # reaches the pass's `gap`.
         reduce_go, reducer_free = Signal(), Signal()
         since = Signal(len(ps.gap) + 1)
-        gap_open = Signal()
-        m.d.comb += gap_open.eq(since >= ps.gap)
+        # `held`: a token of this reduction waited for room in the drain (extra off-chip backpressure); then the
+        # next column waits for the whole reduction, whose psum reads `gap` no longer bounds.
+        gap_open, held = Signal(), Signal()
+        m.d.comb += gap_open.eq((since >= ps.gap) & (~held | reducer_free))
         with m.If(reduce_go):
             m.d.sync += since.eq(0)
         with m.Elif(~since.all()):
@@ -192,38 +223,50 @@ class Controller(wiring.Component):
                 Mux(ps.first, identity, _lane(self.lane_rd_data[b], psum_lane, pb, vp)))
 
         # Column sums go to their lane of the psum word, in token order: one word (one column) through the word
-        # port, or one word in each lane's bank (a wide token's group).
+        # port, or one word in each lane's bank (a wide token's group); on a draining pass, to the packer.
         psum_mask = Signal(len(self.glb_wr_mask))
         lane_bits = pb // self._granularity
         with m.Switch(psum_lane):
             for lane in range(vp):
                 with m.Case(lane):
                     m.d.comb += psum_mask.eq(((1 << lane_bits) - 1) << (lane * lane_bits))
-        with m.If(self.psum_out_valid):
+        m.d.comb += self.psum_lanes_valid.eq(self._lanes_below(write_lo, ps.cols, lanes))
+        with m.If(self.psum_out_valid & ~ps.drain):
             with m.If(ps.wide):
                 m.d.comb += [self.lane_en.eq(1), self.lane_entry.eq(write_addr), self.glb_wr_mask.eq(psum_mask),
-                             self.lane_wr_en.eq(self._lanes_below(write_lo, ps.cols, lanes))]
+                             self.lane_wr_en.eq(self.psum_lanes_valid)]
                 m.d.comb += [self.lane_wr_data[b].eq(_filled(self.psum_lanes_out[b], word_bits)) for b in range(lanes)]
-                with m.If(write_g == ps.groups - 1):
-                    m.d.sync += [write_g.eq(0), write_lo.eq(0)]
-                with m.Else():
-                    m.d.sync += [write_g.eq(write_g + 1), write_lo.eq(write_lo + lanes)]
             with m.Else():
                 m.d.comb += [self.glb_wr_en.eq(1), self.glb_addr.eq(write_addr), self.glb_wr_mask.eq(psum_mask),
                              self.glb_wr_data.eq(_filled(self.psum_out, word_bits))]
+        with m.If(self.psum_out_valid):
+            with m.If(ps.wide & (write_g == ps.groups - 1)):
+                m.d.sync += [write_g.eq(0), write_lo.eq(0)]
+            with m.Elif(ps.wide):
+                m.d.sync += [write_g.eq(write_g + 1), write_lo.eq(write_lo + lanes)]
             m.d.sync += [write_addr.eq(write_addr + ps.ps_row_words), writes_done.eq(writes_done + 1)]
 
-        # ---- the reducer: one token per (m, column or group), every cycle or every other cycle
+        # ---- the reducer: one token per (m, column or group), every `ii` cycles (on a draining pass, only
+        # while the drain FIFO has room for every token in flight)
         tokens = ps.groups * ps.p
+        token_wait = Signal.like(ps.ii)
+        drain_room, flush, drained, column_free = Signal(), Signal(), Signal(), Signal()
+        # A wide draining column ends once its sums have left (the next one's then fit the drain FIFO).
+        m.d.comb += column_free.eq(reducer_free & (drained | ~(ps.drain & ps.wide)))
         with m.FSM(name="reducer"):
             with m.State("IDLE"):
                 m.d.comb += reducer_free.eq(1)
                 with m.If(reduce_go):
                     m.next = "RUN"
             with m.State("RUN"):
-                issue = Signal()
-                m.d.comb += issue.eq((tokens_issued < tokens) & (ps.first | ~token_phase))
-                m.d.sync += token_phase.eq(~token_phase)
+                issue, due = Signal(), Signal()
+                m.d.comb += [due.eq((tokens_issued < tokens) & (token_wait == 0)), issue.eq(due & drain_room)]
+                with m.If(due & ~drain_room):
+                    m.d.sync += held.eq(1)
+                with m.If(issue):
+                    m.d.sync += token_wait.eq(ps.ii - 1)
+                with m.Elif(token_wait != 0):
+                    m.d.sync += token_wait.eq(token_wait - 1)
                 with m.If(issue):
                     m.d.comb += [self.token.valid.eq(1), self.token.col.eq(token_j), self.token.m.eq(token_m)]
                     with m.If(~ps.first & ps.wide):
@@ -240,9 +283,10 @@ class Controller(wiring.Component):
                     with m.If(~reduce_go):
                         m.next = "IDLE"
         with m.If(reduce_go):   # after the reducer's own updates: a new reduction may start in the last one's end
-            m.d.sync += [token_m.eq(0), token_j.eq(0), token_phase.eq(0), tokens_issued.eq(0),
+            m.d.sync += [token_m.eq(0), token_j.eq(0), token_wait.eq(0), tokens_issued.eq(0), held.eq(0),
                          token_lo.eq(0), write_lo.eq(0), write_g.eq(0), writes_done.eq(0), reduce_step.eq(step),
                          token_addr.eq(ps.ps_base + step // vp), write_addr.eq(ps.ps_base + step // vp)]
+        self._drain(m, ps, accept_pass, drain_room, flush, drained, write_lo)
 
         with m.FSM(name="array"):
             with m.State("IDLE"):
@@ -307,40 +351,43 @@ class Controller(wiring.Component):
                              computed.eq(compute_count == ps.qs * ps.slots + self._mac_latency)]
                 with m.If((start | (compute_count != 0)) & ~computed):
                     m.d.sync += compute_count.eq(compute_count + 1)   # holds at the end while the feed finishes
-                with m.If(computed & (~feed_busy | feed_last) & reducer_free):
+                with m.If(computed & (~feed_busy | feed_last) & column_free):
                     m.d.comb += reduce_go.eq(1)
                     m.d.sync += [step.eq(step + 1), window_base.eq(self._wrap(window_base + ps.u_mod, ps.ring)),
                                  compute_count.eq(0)]
                     with m.If(step == ps.F - 1):
-                        m.next = "DRAIN"
+                        m.next = "REDUCE"
                     with m.Elif(~ps.lookahead):
                         m.next = "FEED_START"
 
-            # ---- pass end: the last column's reduction
-            with m.State("DRAIN"):
-                with m.If(reducer_free):
+            # ---- pass end: the last column's reduction, then (draining) the packer's last word and the FIFO
+            with m.State("REDUCE"):
+                with m.If(column_free & ps.drain & ~ps.wide):
+                    m.next = "FLUSH"
+                with m.Elif(column_free):
+                    m.next = "IDLE"
+            with m.State("FLUSH"):
+                m.d.comb += flush.eq(1)
+                m.next = "EMPTY"
+            with m.State("EMPTY"):
+                with m.If(drained):
                     m.next = "IDLE"
 
         self._feeder(m, ps, accept_pass, feed_go, feed_busy, feed_last, if_beat, if_zero, if_shift)
         return m
 
     def _transfers(self, m, idle, accept):
-        """The transfer engine: on ``accept``, runs the ``DramRead`` or ``DramWrite`` on ``cmd`` through the
-        GLB's transfer port; ``idle`` while it runs none."""
+        """The transfer engine: on ``accept``, runs the ``DramRead`` on ``cmd`` through the GLB's transfer
+        port; ``idle`` while it runs none."""
         command = Signal(self._format.width)
-        rd, wr = self._view(command, DramRead), self._view(command, DramWrite)
+        rd = self._view(command, DramRead)
         count = Signal(self._format.glb_addr_bits + 1)
         with m.FSM(name="transfer"):
             with m.State("IDLE"):
                 m.d.comb += idle.eq(1)
                 with m.If(accept):
                     m.d.sync += [command.eq(self.cmd.payload), count.eq(0)]
-                    with m.If(self.cmd.payload[:OPCODE_BITS] == OPCODES[DramRead]):
-                        m.next = "RD_CMD"
-                    with m.Else():
-                        m.next = "WR_CMD"
-
-            # ---- off-chip -> GLB
+                    m.next = "RD_CMD"
             with m.State("RD_CMD"):
                 m.d.comb += [self.rd_cmd.valid.eq(1), self.rd_cmd.payload.addr.eq(rd.dram_addr),
                              self.rd_cmd.payload.words.eq(rd.words)]
@@ -355,21 +402,77 @@ class Controller(wiring.Component):
                     with m.If(count == rd.words - 1):
                         m.next = "IDLE"
 
-            # ---- GLB -> off-chip
-            with m.State("WR_CMD"):
-                m.d.comb += [self.wr_cmd.valid.eq(1), self.wr_cmd.payload.addr.eq(wr.dram_addr),
-                             self.wr_cmd.payload.words.eq(wr.words)]
-                with m.If(self.wr_cmd.ready):
-                    m.d.comb += [self.dma_rd_en.eq(1), self.dma_addr.eq(wr.glb_addr)]
-                    m.next = "WR_DATA"
-            with m.State("WR_DATA"):
-                m.d.comb += [self.wr_data.valid.eq(1), self.wr_data.payload.eq(self.dma_rd_data)]
-                with m.If(self.wr_data.ready):
-                    m.d.sync += count.eq(count + 1)
-                    with m.If(count == wr.words - 1):
-                        m.next = "IDLE"
-                    with m.Else():
-                        m.d.comb += [self.dma_rd_en.eq(1), self.dma_addr.eq(wr.glb_addr + count + 1)]
+    def _drain(self, m, ps, start, room, flush, drained, write_lo):
+        """The drain of a pass with ``Pass.drain``: its write request from the cycle after ``start``, and its
+        final sums from the array, in the order they come, through a FIFO of :attr:`drain_entries` entries
+        to the off-chip write stream. A wide token's valid lanes are one entry of ``ceil(lanes / vp)``
+        words; column sums fill a word ``vp`` at a time (lane ``n mod vp`` for the pass's ``n``-th sum), one
+        entry of one word when full, the last on ``flush``. The unpacker sends an entry's words one a cycle.
+        ``room``: a narrow token may issue (the FIFO can take a word of every token in flight and one more;
+        a wide column's tokens always fit, its reduction ending only once the words before have left);
+        ``drained``: nothing is left to send."""
+        config = self._config
+        word_bits, pb = config.glb_word_bits, config.psum_bits
+        vp, lanes, words = word_bits // pb, self._format.psum_lanes, self.drain_words
+        entry = data.StructLayout({"data": words * word_bits, "words": range(words + 1)})
+        depth = self.drain_entries
+        m.submodules.drain_fifo = fifo = SyncFIFO(width=entry.size, depth=depth)
+        pushed, taken = data.View(entry, fifo.w_data), data.View(entry, fifo.r_data)
+
+        request = Signal()   # the pass's write request is still to be taken
+        with m.If(start & self._view(self.cmd.payload, Pass).drain):
+            m.d.sync += request.eq(1)
+        with m.Elif(self.wr_cmd.ready):
+            m.d.sync += request.eq(0)
+        m.d.comb += [self.wr_cmd.valid.eq(request), self.wr_cmd.payload.addr.eq(ps.out_addr),
+                     self.wr_cmd.payload.words.eq(ps.out_words)]
+
+        result = self.psum_out_valid & ps.drain
+        in_flight = Signal(range(depth + 2))   # narrow tokens issued whose sums have not come back
+        m.d.sync += in_flight.eq(in_flight + (self.token.valid & ps.drain & ~ps.wide) - (result & ~ps.wide))
+        m.d.comb += room.eq(ps.wide | ~ps.drain | (fifo.level + in_flight + 2 <= depth))
+
+        pack, fill = Signal(word_bits), Signal(range(max(vp, 2)))
+        with m.If(result & ps.wide):
+            valid = Mux(ps.cols - write_lo >= lanes, lanes, ps.cols - write_lo)
+            # Lane b in lane b mod vp of word b // vp (a psum may not divide the word).
+            by_word = [Cat(*[self.psum_lanes_out[b] for b in range(w * vp, min((w + 1) * vp, lanes))])
+                       for w in range(words)]
+            by_word = [Cat(value, Const(0, word_bits - len(value))) if len(value) < word_bits else value
+                       for value in by_word]
+            m.d.comb += [fifo.w_en.eq(1), pushed.data.eq(Cat(*by_word)), pushed.words.eq((valid + vp - 1) // vp)]
+        with m.If(result & ~ps.wide):
+            if vp == 1:
+                m.d.comb += [fifo.w_en.eq(1), pushed.data.eq(self.psum_out), pushed.words.eq(1)]
+            else:
+                with m.If(fill == vp - 1):
+                    m.d.comb += [fifo.w_en.eq(1), pushed.data.eq(Cat(pack[:(vp - 1) * pb], self.psum_out)),
+                                 pushed.words.eq(1)]
+                    m.d.sync += fill.eq(0)
+                with m.Else():
+                    m.d.sync += [pack.word_select(fill, pb).eq(self.psum_out), fill.eq(fill + 1)]
+        with m.If(flush & (fill != 0)):
+            m.d.comb += [fifo.w_en.eq(1), pushed.data.eq(pack), pushed.words.eq(1)]
+            m.d.sync += fill.eq(0)
+
+        # The unpacker: the entry being sent, its words left and the next one's index; it takes the next
+        # entry in the cycle its last word goes, and sends a word at most every `pace` cycles (the off-chip
+        # bandwidth: then no word waits for credit).
+        current = Signal(words * word_bits)
+        left, index = Signal(range(words + 1)), Signal(range(max(words, 2)))
+        pace = drain_pace(word_bytes=word_bits // 8, dram_bytes_per_cycle=config.dram_bytes_per_cycle)
+        cool = Signal(range(max(pace, 2)))   # cycles until the next word may go
+        m.d.comb += [self.wr_data.valid.eq((left != 0) & (cool == 0)),
+                     self.wr_data.payload.eq(current.word_select(index, word_bits))]
+        sent = self.wr_data.valid & self.wr_data.ready
+        with m.If(sent):
+            m.d.sync += [left.eq(left - 1), index.eq(index + 1), cool.eq(pace - 1)]
+        with m.Elif(cool != 0):
+            m.d.sync += cool.eq(cool - 1)
+        with m.If(((left == 0) | (sent & (left == 1))) & fifo.r_rdy):
+            m.d.comb += fifo.r_en.eq(1)
+            m.d.sync += [current.eq(taken.data), left.eq(taken.words), index.eq(0)]
+        m.d.comb += drained.eq(~fifo.r_rdy & (left == 0) & ~request)
 
     def _feeder(self, m, ps, start, go, busy, last, if_beat, if_zero, if_shift):
         """The ifmap feeder: on ``go``, streams the new ifmap values of the next output column from the GLB, one

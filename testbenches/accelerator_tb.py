@@ -203,8 +203,8 @@ class TB:
             if int(token[0]):
                 acc["array.psum_in"] += (int(ctrl.lane_rd_en.value).bit_count() if int(token[1])
                                          else int(ctrl.glb_rd_en.value))
-            if int(array.psum_out_valid.value):   # the transfer port's word is not the array's
-                acc["array.psum_out"] += glb_writes - int(ctrl.dma_wr_en.value)
+            if int(array.psum_out_valid.value):   # a column's sum, or a wide token's valid lanes
+                acc["array.psum_out"] += int(ctrl.psum_lanes_valid.value).bit_count() if int(token[1]) else 1
             for key, handle in self._pe.items():
                 acc[key] += handle.value.to_unsigned().bit_count()
 

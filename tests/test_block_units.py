@@ -12,8 +12,9 @@ from amaranth.hdl import UnusedElaboratable
 from amaranth.sim import Simulator
 
 from quidam.config import AcceleratorConfig, parse_config
-from quidam.mapping.commands import CommandFormat, DramRead, DramWrite, Pass
+from quidam.mapping.commands import CommandFormat, DramRead, Pass
 from quidam.mapping.mapper import accelerator_timing, map_layer
+from quidam.mapping.schedule import OfmapBlock
 from quidam.rtl_gen.controller import Controller
 from quidam.rtl_gen.glb import GlobalBuffer
 from quidam.rtl_gen.pe import PE
@@ -367,23 +368,20 @@ def test_the_pe_array_chains_a_tokens_psum_down_its_column_and_out_after_its_res
 
 
 @pytest.mark.parametrize("stall", [0.0, 0.5], ids=["no-stalls", "half-stalled"])
-def test_the_transfer_engine_moves_words_between_offchip_and_the_glb_under_backpressure(stall):
+def test_the_transfer_engine_moves_offchip_words_into_the_glb_under_backpressure(stall):
     # The transfer engine alone: a read request, then each granted beat written to the next GLB word through the
-    # transfer port; a write request, then each GLB word (read one cycle before its beat, held until the next
-    # read) offered until granted.
-    # The off-chip side grants requests and beats late at random (`stall` of the cycles).
+    # transfer port, for two reads one after the other. The off-chip side grants requests and beats late at
+    # random (`stall` of the cycles).
     config = AcceleratorConfig(pe_type="int16", rows=2, cols=2, glb_kib=16, glb_banks=4)
     dut = _controller(config)
-    word = config.glb_word_bits
     rng = np.random.default_rng(5)
-    read = DramRead(dram_addr=12_345, glb_addr=37, words=9, sync=0)
-    write = DramWrite(glb_addr=200, dram_addr=777, words=7, sync=0)
-    incoming = [int(v) for v in rng.integers(0, 1 << 62, read.words)]
+    reads = [DramRead(dram_addr=12_345, glb_addr=37, words=9, sync=0), DramRead(dram_addr=777, glb_addr=200, words=7)]
+    incoming = [int(v) for v in rng.integers(0, 1 << 62, sum(read.words for read in reads))]
 
-    requests, stored, sent = [], [], []
+    requests, stored = [], []
 
     async def bench(ctx):
-        commands = [CommandFormat(config).encode(read), CommandFormat(config).encode(write)]
+        commands = [CommandFormat(config).encode(read) for read in reads]
         beat = 0
         for _ in range(400):
             grant = rng.random() >= stall
@@ -391,34 +389,26 @@ def test_the_transfer_engine_moves_words_between_offchip_and_the_glb_under_backp
             if commands:
                 ctx.set(dut.cmd.payload, commands[0])
             ctx.set(dut.rd_cmd.ready, grant)
-            ctx.set(dut.wr_cmd.ready, grant)
             ctx.set(dut.rd_data.valid, grant and beat < len(incoming))
             ctx.set(dut.rd_data.payload, incoming[beat] if beat < len(incoming) else 0)
-            ctx.set(dut.wr_data.ready, grant)
             accepted = commands and ctx.get(dut.cmd.ready)
-            for request in (dut.rd_cmd, dut.wr_cmd):
-                if ctx.get(request.valid) and grant:
-                    requests.append((request is dut.wr_cmd, ctx.get(request.payload.addr),
-                                     ctx.get(request.payload.words)))
+            if ctx.get(dut.rd_cmd.valid) and grant:
+                requests.append((ctx.get(dut.rd_cmd.payload.addr), ctx.get(dut.rd_cmd.payload.words)))
             if ctx.get(dut.rd_data.valid) and ctx.get(dut.rd_data.ready):
                 beat += 1
             if ctx.get(dut.dma_wr_en):
                 stored.append((ctx.get(dut.dma_addr), ctx.get(dut.dma_wr_data)))
-            if ctx.get(dut.wr_data.valid) and grant:
-                sent.append(ctx.get(dut.wr_data.payload))
-            dma_read, dma_address = ctx.get(dut.dma_rd_en), ctx.get(dut.dma_addr)
+            assert not ctx.get(dut.wr_cmd.valid) and not ctx.get(dut.wr_data.valid)   # no pass drains
             if not commands and not ctx.get(dut.busy):
                 return
             await ctx.tick()
             if accepted:
                 commands.pop(0)
-            if dma_read:   # the word stays until the next read
-                ctx.set(dut.dma_rd_data, _glb_word(dma_address, word))
 
     _simulate(dut, bench)
-    assert requests == [(False, read.dram_addr, read.words), (True, write.dram_addr, write.words)]
-    assert stored == [(read.glb_addr + i, value) for i, value in enumerate(incoming)]
-    assert sent == [_glb_word(write.glb_addr + i, word) for i in range(write.words)]
+    assert requests == [(read.dram_addr, read.words) for read in reads]
+    assert stored == [(read.glb_addr + i, incoming[sum(r.words for r in reads[:k]) + i])
+                      for k, read in enumerate(reads) for i in range(read.words)]
 
 
 @pytest.mark.parametrize("fields,layer", [
@@ -461,30 +451,39 @@ def test_the_controller_configures_each_pe_row_then_loads_the_filters_word_by_wo
     assert len(expected_filters) >= 12 and filters == expected_filters
 
 
-@pytest.mark.parametrize("first", [1, 0], ids=["first-pass", "accumulating-pass"])
-def test_the_reducer_sends_a_token_per_psum_row_and_writes_each_column_sum_to_its_lane(first):
+@pytest.mark.parametrize("kind,stall", [("first", 0.0), ("accumulating", 0.0), ("draining", 0.0), ("draining", 0.6)],
+                         ids=["first-pass", "accumulating-pass", "draining-pass", "draining-pass-backpressure"])
+def test_the_reducer_sends_a_token_per_psum_row_and_writes_each_column_sum_to_its_lane(kind, stall):
     # The controller with a stand-in PE array that returns each token's sum result_delay cycles after it: for
     # every output column s, one token per psum row (m, j), loop (m, j), every cycle on a first pass and every
     # other cycle otherwise; an accumulating pass reads the row's word ps_base + (m*cols + j)*ps_row_words + s//vp
-    # and starts the token from its lane s % vp; each sum is written to that word, masked to that lane.
-    config = AcceleratorConfig(pe_type="int16", rows=2, cols=3, glb_kib=16, glb_banks=4)
-    layer = ConvLayer(name="channels", C=16, M=3, H=6, W=6, R=3, S=3, stride=1, padding=0)
+    # and starts the token from its lane s % vp; each sum is written to that word, masked to that lane. A
+    # draining pass writes nothing to the GLB: one write request of out_words words at out_addr, then the sums
+    # vp to a word in the order they came (OfmapBlock), whenever the memory takes a beat; with backpressure it
+    # takes none for 700 cycles and then refuses `stall` of them, so that the drain FIFO fills and tokens wait.
+    config = AcceleratorConfig(pe_type="int16", rows=2, cols=3, glb_kib=16, glb_banks=1, psum_spad_depth=8)
+    layer = ConvLayer(name="channels", C=16, M=3, H=20, W=20, R=3, S=3, stride=1, padding=0)
+    first, drain = kind == "first", kind == "draining"
     ps = next(command for command in map_layer(layer, config).commands
-              if isinstance(command, Pass) and command.first == first)
+              if isinstance(command, Pass) and command.first == first and command.drain == drain)
     assert not ps.wide   # the word port's reduction, one token per column
     dut = _controller(config)
     pb, word = config.psum_bits, config.glb_word_bits
     vp, granule = word // pb, pb // dut._granularity
     identity = 0
+    rng = np.random.default_rng(3)
 
     def row_word(m, j, s):
         return ps.ps_base + (m * ps.cols + j) * ps.ps_row_words + s // vp
+
+    def returned(n):
+        return (n * 7919 + 13) % (1 << pb)
 
     expected_tokens = [(s, j, m) for s in range(ps.F) for m in range(ps.p) for j in range(ps.cols)]
     expected_inits = [identity if first else (_glb_word(row_word(m, j, s), word) >> (s % vp * pb)) % (1 << pb)
                       for s, j, m in expected_tokens]
     lane_mask = [((1 << granule) - 1) << (lane * granule) for lane in range(vp)]
-    tokens, token_cycles, inits, writes, returns = [], [], [], [], {}
+    tokens, token_cycles, inits, writes, returns, requests, sent = [], [], [], [], {}, [], []
     pending_init = started = False
 
     def each_cycle(ctx, now):
@@ -499,10 +498,17 @@ def test_the_reducer_sends_a_token_per_psum_row_and_writes_each_column_sum_to_it
             n = len(tokens)
             tokens.append((n // (ps.p * ps.cols), ctx.get(dut.token.col), ctx.get(dut.token.m)))
             token_cycles.append(now)
-            returns[now + dut._result_delay] = (n * 7919 + 13) % (1 << pb)
+            returns[now + dut._result_delay] = returned(n)
         value = returns.pop(now, None)
         ctx.set(dut.psum_out_valid, value is not None)
         ctx.set(dut.psum_out, value or 0)
+        grant = rng.random() >= stall and (not stall or now > 700)
+        ctx.set(dut.wr_cmd.ready, 1)
+        ctx.set(dut.wr_data.ready, grant and bool(requests))
+        if ctx.get(dut.wr_cmd.valid):
+            requests.append((ctx.get(dut.wr_cmd.payload.addr), ctx.get(dut.wr_cmd.payload.words)))
+        if ctx.get(dut.wr_data.valid) and ctx.get(dut.wr_data.ready):
+            sent.append(ctx.get(dut.wr_data.payload))
         if ctx.get(dut.glb_wr_en):
             writes.append((ctx.get(dut.glb_addr), ctx.get(dut.glb_wr_mask), ctx.get(dut.glb_wr_data)))
         return False
@@ -512,8 +518,20 @@ def test_the_reducer_sends_a_token_per_psum_row_and_writes_each_column_sum_to_it
     assert inits == expected_inits
     per_column = ps.p * ps.cols
     gaps = {b - a for n, (a, b) in enumerate(zip(token_cycles, token_cycles[1:])) if (n + 1) % per_column}
-    assert gaps == {1 if first else 2}
-    assert len(writes) == len(tokens)
-    for n, ((s, j, m), (address, mask, data)) in enumerate(zip(tokens, writes)):
-        assert (address, mask) == (row_word(m, j, s), lane_mask[s % vp])
-        assert (data >> (s % vp * pb)) % (1 << pb) == (n * 7919 + 13) % (1 << pb)
+    if stall:
+        assert min(gaps) == ps.ii and max(gaps) > ps.ii   # some tokens waited for room
+    else:
+        assert gaps == {1 if first or drain else 2} and gaps == {ps.ii}
+    if not drain:
+        assert len(writes) == len(tokens) and not requests and not sent
+        for n, ((s, j, m), (address, mask, data)) in enumerate(zip(tokens, writes)):
+            assert (address, mask) == (row_word(m, j, s), lane_mask[s % vp])
+            assert (data >> (s % vp * pb)) % (1 << pb) == returned(n)
+        return
+    block = OfmapBlock(base=ps.out_addr, m0=0, p=ps.p, e0=0, cols=ps.cols, f0=0, F=ps.F, wide=0,
+                       lanes=CommandFormat(config).psum_lanes, vp=vp)
+    assert not writes and requests == [(ps.out_addr, ps.out_words)] and ps.out_words == block.words
+    assert len(sent) == block.words
+    places, lanes = block.places()
+    for n, (s, j, m) in enumerate(tokens):
+        assert (sent[places[m, j, s]] >> (lanes[m, j, s] * pb)) % (1 << pb) == returned(n)

@@ -71,8 +71,21 @@ def test_the_schedule_reads_every_weight_and_writes_every_output_once():
     stored = stored[stored[:, 0] >= 0]
     assert len({tuple(weight) for weight in stored.tolist()}) == len(stored) == layer.M * layer.C * layer.R * layer.S
     performance = evaluate(schedule)
-    words = layer.M * layer.E * schedule.dram.ofmap_row_words
-    assert performance.accesses["dram.write"] == words
+    # Every output in exactly one place of one drained block, the blocks one after another after the weights.
+    seen = np.zeros((layer.M, layer.E, layer.F), dtype=np.int64)
+    places = set()
+    address = schedule.dram.weight_blocks[-1].base + schedule.dram.weight_blocks[-1].words
+    for block in schedule.dram.ofmap_blocks:
+        assert block.base == address
+        address += block.words
+        words, lanes = block.places()
+        seen[block.m0:block.m0 + block.p, block.e0:block.e0 + block.cols, block.f0:block.f0 + block.F] += 1
+        places |= {(block.base + int(w), int(lane)) for w, lane in zip(words.ravel(), lanes.ravel())}
+        assert words.max() < block.words
+    assert (seen == 1).all() and len(places) == layer.M * layer.E * layer.F
+    assert address == schedule.dram.words
+    assert performance.accesses["dram.write"] == sum(block.words for block in schedule.dram.ofmap_blocks)
+    assert sum(ps.drain for ps in schedule.passes) == len(schedule.dram.ofmap_blocks)
 
 
 def test_a_channel_packed_ifmap_block_holds_each_channel_once_where_its_set_takes_it():
