@@ -39,7 +39,7 @@ from quidam.workloads.layer import ConvLayer
 
 from .commands import MAX_SIDE, MAX_STRIDE, CommandFormat, DramRead, Pass
 from .schedule import DramLayout, IfmapBlock, OfmapBlock, Schedule, WeightBlock
-from .model import drain_pace, reduction_gap, token_interval
+from .model import drain_pace, prefetches, reduction_gap, token_interval
 from .search import (LayerTable, filter_groups, layer_performance, lookahead_ring, point_table,
                      reduces_beside, tile_x_first, uses_lookahead)
 
@@ -174,12 +174,13 @@ def _pass(plan: _Plan, *, first, out: OfmapBlock | None, p, e0, e_blk, f0, f_blk
     beside = reduces_beside(plan.points, plan.wide, plan.overlap)[0]
     chan_stride = n_rows * plan.row_words
     pace = drain_pace(word_bytes=config.glb_word_bits // 8, dram_bytes_per_cycle=config.dram_bytes_per_cycle)
-    ii = token_interval(first=first, drain=out is not None, wide=plan.wide, pace=pace)
+    ii = token_interval(first=first, drain=out is not None, wide=plan.wide, overlap=plan.overlap, pace=pace)
     gap = reduction_gap(tokens=plan.groups(e_blk) * p, ii=ii, p=p, slots=slots, qs=plan.q * S,
                         mac_latency=timing["mac_latency"], result_delay=timing["result_delay"],
                         psum_read_span=timing["psum_read_span"], beside=beside)
     return Pass(
         first=int(first), drain=int(out is not None), out_addr=out.base if out else 0,
+        prefetch=int(prefetches(first=first, drain=out is not None, wide=plan.wide, overlap=plan.overlap)),
         out_words=out.words if out else 0, ii=ii, p=p, q=plan.q, slots=slots, qs=plan.q * S,
         sets=ceil(c_blk / plan.q), set_stride=plan.h, set_rows=h_act, channels=c_blk, cols=e_blk,
         wide=int(plan.wide), groups=plan.groups(e_blk),

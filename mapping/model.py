@@ -42,7 +42,7 @@ from quidam.config import AcceleratorConfig
 from .commands import CommandFormat, DramRead, Pass
 
 __all__ = ["ACCESS_KEYS", "Performance", "command_cycles", "drain_pace", "drain_span", "drain_tail", "drain_words",
-           "evaluate", "pass_cycles", "reduction_cycles", "reduction_gap", "token_interval", "transfer_cycles"]
+           "evaluate", "pass_cycles", "prefetches", "reduction_cycles", "reduction_gap", "token_interval", "transfer_cycles"]
 
 #: The access counters, grouped by level.
 ACCESS_KEYS = (
@@ -90,15 +90,17 @@ def drain_pace(*, word_bytes, dram_bytes_per_cycle):
     return -(-word_bytes // dram_bytes_per_cycle)
 
 
-def token_interval(*, first, drain, wide, pace):
+def token_interval(*, first, drain, wide, overlap, pace):
     """Cycles between a reduction's tokens (``Pass.ii``, ints or arrays).
 
-    1 on a tile's first pass (the psums start from the identity), 2 on a later one (each token's initial
-    psum is read from the single-ported banks its result is written to, on the odd cycles). A draining
+    1 on a tile's first pass (the psums start from the identity) and on a prefetching one
+    (:func:`prefetches`), 2 on a later narrow one (each token's initial psum is read from the
+    single-ported bank its result is written to, on the odd cycles). A draining
     pass writes no result to the GLB: 1 when wide (a column's tokens wait in the drain FIFO), ``pace``
     (:func:`drain_pace`) when its column sums go ``vp`` to a word.
     """
-    ii = np.where(drain, np.where(wide, 1, pace), np.where(first, 1, 2))
+    ahead = prefetches(first=first, drain=drain, wide=wide, overlap=overlap)
+    ii = np.where(drain, np.where(wide, 1, pace), np.where(first | ahead, 1, 2))
     return int(ii) if np.ndim(ii) == 0 else ii
 
 
@@ -144,22 +146,37 @@ def reduction_gap(*, tokens, ii, p, slots, qs, mac_latency, result_delay, psum_r
 
 
 def pass_cycles(*, rows, filter_words, F, compute, first_feed, next_feed, tokens, ii, result_delay, gap,
-                lookahead, span, tail):
+                lookahead, span, tail, prefetch):
     """Cycles of a ``Pass`` after its accepting cycle: the timing contract, on ints or numpy arrays alike.
 
     ``compute`` is one column's ``q*S*slots + mac_latency + 1``; ``first_feed`` and ``next_feed`` the ifmap
     feeder's beats for the first and for each later column; ``tokens`` the reduction tokens per column;
     ``gap`` the pass's :func:`reduction_gap`; ``span`` and ``tail`` its :func:`drain_span` and
-    :func:`drain_tail`.
+    :func:`drain_tail`; ``prefetch``: whether each column's initial psums are read ahead of its reduction
+    (:func:`prefetches`).
     """
     reduction = np.maximum(reduction_cycles(tokens, ii, result_delay), span)
+    # A prefetching column reduces once its initial psums are in: read one token a cycle after the reduction
+    # before it (the first column's from the feed's start on).
+    between = reduction + np.where(prefetch, tokens + 2, 0)
+    first_in = np.where(prefetch, tokens + 2, 0)
     # Column j > 0 ends max(gap + its compute (and feed), reduction of j - 1) after column j - 1.
     ahead = np.maximum(compute, next_feed + 1)
+    first_column = 1 + first_feed + np.where(lookahead & (F >= 2), ahead, compute)
     later = np.where(lookahead,
-                     np.where(F >= 2, ahead + np.maximum(F - 2, 0) * np.maximum(gap + ahead, reduction)
-                              + np.maximum(gap + compute, reduction), compute),
-                     compute + (F - 1) * np.maximum(gap + 1 + next_feed + compute, reduction))
-    return rows + filter_words + 1 + first_feed + later + reduction + tail
+                     np.where(F >= 2, np.maximum(F - 2, 0) * np.maximum(gap + ahead, between)
+                              + np.maximum(gap + compute, between), 0),
+                     (F - 1) * np.maximum(gap + 1 + next_feed + compute, between))
+    return rows + filter_words + np.maximum(first_column, first_in) + later + reduction + tail
+
+
+def prefetches(*, first, drain, wide, overlap):
+    """Whether a pass reads each column's initial psums ahead of its reduction (``Pass.prefetch``, ints or
+    arrays): a wide accumulating pass that does not drain, its data in banks of their own (two data
+    regions: the reads run on the lane banks while the feeder reads). Its tokens then run every cycle
+    (``Pass.ii`` = 1) from the drain FIFO, instead of every other cycle beside their result writes."""
+    return (np.asarray(wide, dtype=bool) & np.asarray(overlap, dtype=bool) & ~np.asarray(first, dtype=bool)
+            & ~np.asarray(drain, dtype=bool))
 
 
 def _stream_rows(ps: Pass) -> list[int]:
@@ -196,7 +213,8 @@ def _pass_costs(ps: Pass, rows: int, lanes: int, vp: int, pace: int, timing: tup
                              span=drain_span(drain=ps.drain, wide=ps.wide, p=ps.p, cols=ps.cols, lanes=lanes, vp=vp,
                                              pace=pace, result_delay=result_delay, drain_latency=drain_latency),
                              tail=drain_tail(drain=ps.drain, wide=ps.wide, p=ps.p, cols=ps.cols, F=ps.F, vp=vp,
-                                             drain_latency=drain_latency)))
+                                             drain_latency=drain_latency),
+                             prefetch=ps.prefetch))
 
     # Words read from the GLB: each beat at a stream position inside the unpadded ifmap.
     inside_columns = sum(sum(1 for x in _new_columns(ps, f) if 0 <= ps.x0 + x - ps.pad < ps.W)

@@ -53,8 +53,8 @@ from quidam.config import AcceleratorConfig
 from quidam.workloads.layer import ConvLayer
 
 from .commands import MAX_SIDE, MAX_STRIDE, CommandFormat
-from .model import (ACCESS_KEYS, drain_pace, drain_span, drain_tail, drain_words, pass_cycles, reduction_gap,
-                    token_interval)
+from .model import (ACCESS_KEYS, drain_pace, drain_span, drain_tail, drain_words, pass_cycles, prefetches,
+                    reduction_gap, token_interval)
 
 __all__ = ["FAILURES", "POINT_FIELDS", "LayerPerformance", "LayerTable", "filter_groups", "filter_words",
            "ifmap_feed", "ifmap_word_sets", "layer_performance", "lookahead_ring", "mapping_costs", "point_table",
@@ -191,7 +191,7 @@ def _pass_cycles(lay: "LayerTable", pts: dict, *, p, q, beats, ha, eb, fb, weigh
     slots = np.maximum(p, pts["accumulate_interval"])
     tokens = lay.groups(eb, pts, wide) * p
     pace = drain_pace(word_bytes=pts["glb_word_bits"] // 8, dram_bytes_per_cycle=pts["dram_bytes_per_cycle"])
-    ii = token_interval(first=first, drain=drain, wide=wide, pace=pace)
+    ii = token_interval(first=first, drain=drain, wide=wide, overlap=overlap, pace=pace)
     span = drain_span(drain=drain, wide=wide, p=p, cols=eb, lanes=pts["psum_lanes"], vp=lay.vp, pace=pace,
                       result_delay=pts["result_delay"], drain_latency=pts["drain_latency"])
     tail = drain_tail(drain=drain, wide=wide, p=p, cols=eb, F=fb, vp=lay.vp, drain_latency=pts["drain_latency"])
@@ -202,7 +202,8 @@ def _pass_cycles(lay: "LayerTable", pts: dict, *, p, q, beats, ha, eb, fb, weigh
     return pass_cycles(rows=pts["rows"], filter_words=weights, F=fb,
                        compute=q * S * slots + pts["mac_latency"] + 1, first_feed=beats * nstream * S,
                        next_feed=beats * nstream * lay.n_next, tokens=tokens, ii=ii, result_delay=pts["result_delay"],
-                       gap=gap, lookahead=lookahead, span=span, tail=tail)
+                       gap=gap, lookahead=lookahead, span=span, tail=tail,
+                       prefetch=prefetches(first=first, drain=drain, wide=wide, overlap=overlap))
 
 
 def _transfer(words, pts):

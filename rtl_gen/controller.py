@@ -78,6 +78,8 @@ class Controller(wiring.Component):
         The initial psums of a wide token's group.
     psum_lanes_valid : Out(psum_lanes)
         The lanes of ``psum_lanes_out`` that are columns of the pass (a monitor).
+    psum_in_lanes : Out(psum_lanes)
+        The columns whose initial psum a token starting now takes from the GLB (a monitor).
     lane_* : the global buffer's psum lane ports
     drain_words : int
         Words of a wide token's sums on the write stream, ``ceil(psum_lanes / (word_bits // psum_bits))``.
@@ -112,7 +114,7 @@ class Controller(wiring.Component):
             "rows_config": Out(buses.rows_config), "filters": Out(buses.filters), "ifmap": Out(buses.ifmap),
             "compute": Out(buses.compute), "token": Out(buses.token), "psum_init": Out(config.psum_bits),
             "psum_out_valid": In(1), "psum_out": In(config.psum_bits), "psum_lanes_out": In(lane_psums),
-            "psum_lanes_init": Out(lane_psums), "psum_lanes_valid": Out(lanes),
+            "psum_lanes_init": Out(lane_psums), "psum_lanes_valid": Out(lanes), "psum_in_lanes": Out(lanes),
             "lane_en": Out(1), "lane_entry": Out(range(config.glb_bank_depth)),
             "lane_rd_en": Out(lanes), "lane_wr_en": Out(lanes),
             "lane_wr_data": Out(data.ArrayLayout(word, lanes)), "lane_rd_data": In(data.ArrayLayout(word, lanes)),
@@ -217,10 +219,14 @@ class Controller(wiring.Component):
         psum_lane = Signal(range(max(vp, 2)))
         m.d.comb += psum_lane.eq(reduce_step % vp)
         identity = psum_identity(config)
+        # A prefetching pass (``Pass.prefetch``) reads each column's initial psums ahead of its reduction into
+        # the drain FIFO; its tokens take them from there, one a cycle.
+        prefetch = ps.prefetch
+        fetched = Signal(data.ArrayLayout(pb, lanes))   # the token's initial psums, one cycle after it
         m.d.comb += self.psum_init.eq(Mux(ps.first, identity, _lane(self.glb_rd_data, psum_lane, pb, vp)))
         for b in range(lanes):
             m.d.comb += self.psum_lanes_init[b].eq(
-                Mux(ps.first, identity, _lane(self.lane_rd_data[b], psum_lane, pb, vp)))
+                Mux(ps.first, identity, Mux(prefetch, fetched[b], _lane(self.lane_rd_data[b], psum_lane, pb, vp))))
 
         # Column sums go to their lane of the psum word, in token order: one word (one column) through the word
         # port, or one word in each lane's bank (a wide token's group); on a draining pass, to the packer.
@@ -250,12 +256,17 @@ class Controller(wiring.Component):
         # while the drain FIFO has room for every token in flight)
         tokens = ps.groups * ps.p
         token_wait = Signal.like(ps.ii)
-        drain_room, flush, drained, column_free = Signal(), Signal(), Signal(), Signal()
-        # A wide draining column ends once its sums have left (the next one's then fit the drain FIFO).
-        m.d.comb += column_free.eq(reducer_free & (drained | ~(ps.drain & ps.wide)))
+        drain_room, flush, drained, pass_free, column_free = Signal(), Signal(), Signal(), Signal(), Signal()
+        prefetched = Signal()   # the current column's initial psums are in the FIFO (prefetching pass)
+        take = Signal()   # a prefetching token takes its entry from the FIFO
+        # A wide draining column ends once its sums have left (the next one's then fit the drain FIFO), a
+        # prefetching one once the next one's initial psums are in.
+        m.d.comb += [pass_free.eq(reducer_free & (drained | ~(ps.drain & ps.wide))),
+                     column_free.eq(pass_free & (prefetched | ~prefetch))]
+        reducer_idle = Signal()
         with m.FSM(name="reducer"):
             with m.State("IDLE"):
-                m.d.comb += reducer_free.eq(1)
+                m.d.comb += [reducer_free.eq(1), reducer_idle.eq(1)]
                 with m.If(reduce_go):
                     m.next = "RUN"
             with m.State("RUN"):
@@ -268,8 +279,12 @@ class Controller(wiring.Component):
                 with m.Elif(token_wait != 0):
                     m.d.sync += token_wait.eq(token_wait - 1)
                 with m.If(issue):
-                    m.d.comb += [self.token.valid.eq(1), self.token.col.eq(token_j), self.token.m.eq(token_m)]
-                    with m.If(~ps.first & ps.wide):
+                    m.d.comb += [self.token.valid.eq(1), self.token.col.eq(token_j), self.token.m.eq(token_m),
+                                 self.psum_in_lanes.eq(Mux(ps.first, 0, Mux(ps.wide,
+                                                           self._lanes_below(token_lo, ps.cols, lanes), 1)))]
+                    with m.If(prefetch):
+                        m.d.comb += take.eq(1)
+                    with m.Elif(~ps.first & ps.wide):
                         m.d.comb += [self.lane_en.eq(1), self.lane_entry.eq(token_addr),
                                      self.lane_rd_en.eq(self._lanes_below(token_lo, ps.cols, lanes))]
                     with m.Elif(~ps.first):
@@ -286,7 +301,14 @@ class Controller(wiring.Component):
             m.d.sync += [token_m.eq(0), token_j.eq(0), token_wait.eq(0), tokens_issued.eq(0), held.eq(0),
                          token_lo.eq(0), write_lo.eq(0), write_g.eq(0), writes_done.eq(0), reduce_step.eq(step),
                          token_addr.eq(ps.ps_base + step // vp), write_addr.eq(ps.ps_base + step // vp)]
-        self._drain(m, ps, accept_pass, drain_room, flush, drained, write_lo)
+        entry = self._drain_entry
+        m.submodules.drain_fifo = fifo = SyncFIFO(width=entry.size, depth=self.drain_entries)
+        self._drain(m, ps, fifo, accept_pass, drain_room, flush, drained, write_lo)
+        in_columns = Signal()   # the array is on a column (its feed or compute), before the pass's end
+        self._prefetch(m, ps, fifo, prefetch & in_columns & reducer_idle & ~reduce_go & ~prefetched, prefetched, take,
+                       fetched, step)
+        with m.If(accept_pass | reduce_go):
+            m.d.sync += prefetched.eq(0)
 
         with m.FSM(name="array"):
             with m.State("IDLE"):
@@ -334,10 +356,12 @@ class Controller(wiring.Component):
             # ---- pass step: stream the new ifmap values of output column `step` (the feeder below), once the
             # reduction before it is `gap` cycles in
             with m.State("FEED_START"):
+                m.d.comb += in_columns.eq(1)
                 with m.If(gap_open):
                     m.d.comb += feed_go.eq(1)
                     m.next = "FEED"
             with m.State("FEED"):
+                m.d.comb += in_columns.eq(1)
                 with m.If(feed_last):
                     m.next = "COMPUTE"
 
@@ -345,6 +369,7 @@ class Controller(wiring.Component):
             # wait for the last result. With lookahead the feeder streams the next column's new values into the
             # other part of each ifmap ring meanwhile. The column ends when the reducer can take it.
             with m.State("COMPUTE"):
+                m.d.comb += in_columns.eq(1)
                 start, computed = Signal(), Signal()   # compute_count leaves 0 in the cycle after the start
                 m.d.comb += [start.eq((compute_count == 0) & gap_open), self.compute.start.eq(start),
                              feed_go.eq(start & ps.lookahead & (step + 1 < ps.F)),
@@ -362,9 +387,9 @@ class Controller(wiring.Component):
 
             # ---- pass end: the last column's reduction, then (draining) the packer's last word and the FIFO
             with m.State("REDUCE"):
-                with m.If(column_free & ps.drain & ~ps.wide):
+                with m.If(pass_free & ps.drain & ~ps.wide):
                     m.next = "FLUSH"
-                with m.Elif(column_free):
+                with m.Elif(pass_free):
                     m.next = "IDLE"
             with m.State("FLUSH"):
                 m.d.comb += flush.eq(1)
@@ -402,7 +427,53 @@ class Controller(wiring.Component):
                     with m.If(count == rd.words - 1):
                         m.next = "IDLE"
 
-    def _drain(self, m, ps, start, room, flush, drained, write_lo):
+    @property
+    def _drain_entry(self) -> data.StructLayout:
+        """An entry of the drain FIFO: up to :attr:`drain_words` words, and how many of them are sums."""
+        return data.StructLayout({"data": self.drain_words * self._config.glb_word_bits,
+                                  "words": range(self.drain_words + 1)})
+
+    def _prefetch(self, m, ps, fifo, start, done, take, fetched, step):
+        """A prefetching pass's reads of the initial psums of column ``step``: from ``start`` (the reducer
+        idle) on, one token's group a cycle (every lane's bank, through the lane ports), each pushed into
+        the FIFO the cycle after (its psum lane ``step mod vp`` of each word); ``done`` after the last. A
+        token that ``take`` s pops its entry, whose psums are on ``fetched`` the cycle after."""
+        config = self._config
+        pb, vp, lanes = config.psum_bits, config.glb_word_bits // config.psum_bits, self._format.psum_lanes
+        entry = data.View(self._drain_entry, fifo.w_data)
+        tokens = ps.groups * ps.p
+        running, count = Signal(), Signal(17)
+        address, lo, j = Signal(len(self.glb_addr) + 1), Signal(7), Signal(6)
+        reading, push, last, lane = Signal(), Signal(), Signal(), Signal(range(max(vp, 2)))
+        now_address, now_lo, now_j, now_count = (Signal.like(address), Signal.like(lo), Signal.like(j),
+                                                 Signal.like(count))
+        m.d.comb += [reading.eq(running | (start & ~push)),
+                     now_address.eq(Mux(running, address, ps.ps_base + step // vp)),
+                     now_lo.eq(Mux(running, lo, 0)), now_j.eq(Mux(running, j, 0)),
+                     now_count.eq(Mux(running, count, 0))]
+        m.d.sync += push.eq(reading)
+        with m.If(reading):
+            m.d.comb += [self.lane_en.eq(1), self.lane_entry.eq(now_address),
+                         self.lane_rd_en.eq(self._lanes_below(now_lo, ps.cols, lanes))]
+            m.d.sync += [address.eq(now_address + ps.ps_row_words), count.eq(now_count + 1),
+                         running.eq(now_count + 1 < tokens), last.eq(now_count + 1 == tokens)]
+            with m.If(now_j == ps.groups - 1):
+                m.d.sync += [j.eq(0), lo.eq(0)]
+            with m.Else():
+                m.d.sync += [j.eq(now_j + 1), lo.eq(now_lo + lanes)]
+            with m.If(~running):
+                m.d.sync += lane.eq(step % vp)
+        with m.If(push):
+            m.d.comb += [fifo.w_en.eq(1),
+                         entry.data.eq(Cat(*[_lane(self.lane_rd_data[b], lane, pb, vp) for b in range(lanes)]))]
+            with m.If(last):
+                m.d.sync += done.eq(1)
+        taken = data.View(self._drain_entry, fifo.r_data)
+        with m.If(take):
+            m.d.comb += fifo.r_en.eq(1)
+            m.d.sync += fetched.eq(taken.data[:len(fetched.as_value())])
+
+    def _drain(self, m, ps, fifo, start, room, flush, drained, write_lo):
         """The drain of a pass with ``Pass.drain``: its write request from the cycle after ``start``, and its
         final sums from the array, in the order they come, through a FIFO of :attr:`drain_entries` entries
         to the off-chip write stream. A wide token's valid lanes are one entry of ``ceil(lanes / vp)``
@@ -414,9 +485,7 @@ class Controller(wiring.Component):
         config = self._config
         word_bits, pb = config.glb_word_bits, config.psum_bits
         vp, lanes, words = word_bits // pb, self._format.psum_lanes, self.drain_words
-        entry = data.StructLayout({"data": words * word_bits, "words": range(words + 1)})
-        depth = self.drain_entries
-        m.submodules.drain_fifo = fifo = SyncFIFO(width=entry.size, depth=depth)
+        entry, depth = self._drain_entry, self.drain_entries
         pushed, taken = data.View(entry, fifo.w_data), data.View(entry, fifo.r_data)
 
         request = Signal()   # the pass's write request is still to be taken
@@ -469,7 +538,7 @@ class Controller(wiring.Component):
             m.d.sync += [left.eq(left - 1), index.eq(index + 1), cool.eq(pace - 1)]
         with m.Elif(cool != 0):
             m.d.sync += cool.eq(cool - 1)
-        with m.If(((left == 0) | (sent & (left == 1))) & fifo.r_rdy):
+        with m.If(((left == 0) | (sent & (left == 1))) & fifo.r_rdy & ps.drain):
             m.d.comb += fifo.r_en.eq(1)
             m.d.sync += [current.eq(taken.data), left.eq(taken.words), index.eq(0)]
         m.d.comb += drained.eq(~fifo.r_rdy & (left == 0) & ~request)

@@ -197,12 +197,9 @@ class TB:
                 raise AssertionError(f"cycle {self.cycles}: a transfer and the array met on a GLB bank")
             acc["array.ifmap_bus"] += int(ctrl.ifmap.value[0])
             acc["array.filter_bus"] += int(ctrl.filters.value[0])
-            # A token's initial psums: one word in each lane's bank (wide) or one through the word port; the
-            # ifmap feeder may read the word port beside a wide token, and the transfer port beside either.
+            # A token's initial psums: a column's, or a wide token's group's (read ahead on a prefetching pass).
             token = ctrl.token.value
-            if int(token[0]):
-                acc["array.psum_in"] += (int(ctrl.lane_rd_en.value).bit_count() if int(token[1])
-                                         else int(ctrl.glb_rd_en.value))
+            acc["array.psum_in"] += int(ctrl.psum_in_lanes.value).bit_count()
             if int(array.psum_out_valid.value):   # a column's sum, or a wide token's valid lanes
                 acc["array.psum_out"] += int(ctrl.psum_lanes_valid.value).bit_count() if int(token[1]) else 1
             for key, handle in self._pe.items():
