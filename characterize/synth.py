@@ -105,6 +105,8 @@ def _script(top: str, verilog: str, liberty: str, macros: list[str], period_ps: 
         f"read_verilog -sv {verilog}",
         *(f"read_liberty -lib {macro}" for macro in macros),
         f"synth -top {top}" if hierarchical else f"synth -top {top} -flatten",
+        # Flattening a submodule (the controller's drain FIFO) leaves a debug-only $scopeinfo cell per instance.
+        *([] if hierarchical else ["delete t:$scopeinfo"]),
         f"dfflibmap -liberty {liberty}",
         f"abc -D {period_ps} -constr {constraints} -liberty {liberty}",
         "opt_clean",
