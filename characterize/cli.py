@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from pathlib import Path
@@ -26,7 +27,7 @@ from .dataset import dataset_path, read_dataset, update_dataset
 from .flow import characterize_point, check_environment, point_run_dir
 from .mac import MAX_OPS, mac_design
 from .points import BUILTIN_SWEEPS, UNITS, load_sweep
-from .sweep import WORKER_TIMEOUT_S, run_sweep
+from .sweep import WORKER_TIMEOUT_S, run_sweep, run_tasks
 from .tools import YOSYS_ENV
 
 __all__ = ["characterize", "characterize_blocks", "characterize_mac", "SUMMARY"]
@@ -170,7 +171,9 @@ def characterize(pe_type, sweep_name, jobs, scheduler, retry_failed, unit, runs_
               help="Nangate45 directory (default: $QUIDAM_PDK_DIR, else ../shared/pdk/nangate45).")
 @click.option("--yosys", metavar="YOSYS", help=f"yowasp (default) or a Yosys command; also ${YOSYS_ENV}.")
 @click.option("--retry-failed", is_flag=True, help="Run block points again whose stored result is a failure.")
-def characterize_blocks(pe_types, sparse, runs_root, data_dir, pdk_dir, yosys, retry_failed):
+@click.option("--jobs", type=click.IntRange(min=1), metavar="N",
+              help="Worker processes of an embedded Dask cluster (default: one per CPU core; 1: in this process).")
+def characterize_blocks(pe_types, sparse, runs_root, data_dir, pdk_dir, yosys, retry_failed, jobs):
     """Characterize the accelerator's blocks (PE, MAC, scratchpads, GLB, controller) and write their datasets.
 
     Each block is cut out of the accelerator's Verilog, synthesized alone and
@@ -187,22 +190,27 @@ def characterize_blocks(pe_types, sparse, runs_root, data_dir, pdk_dir, yosys, r
     data_dir = output_dir(data_dir, "block dataset folder")
     points = plan(configs, dense=not sparse)
     click.echo(f"{len(points)} block points of {', '.join(pe_types or SEED_PE_TYPES)}")
-    start, rows, failed, computed = time.perf_counter(), {}, [], 0
-    for index, point in enumerate(points, start=1):
-        clock = time.perf_counter()
-        metrics, fresh = characterize_block(point, runs_root=runs_root, pdk_dir=pdk_dir, yosys=yosys,
-                                            retry=retry_failed)
+    start, rows, failed, computed, done = time.perf_counter(), {}, [], 0, 0
+    task = functools.partial(characterize_block, runs_root=runs_root, pdk_dir=pdk_dir, yosys=yosys,
+                             retry=retry_failed)
+    if jobs == 1:
+        results = ((index, task(point), None) for index, point in enumerate(points))
+    else:   # the points of one recording share it: the first records it, the others wait for its lock
+        results = run_tasks(task, points, jobs=jobs)
+    for index, value, trouble in results:
+        point, done = points[index], done + 1
+        metrics, fresh = value if trouble is None else (trouble, False)
         computed += fresh
         if metrics["status"] != "ok":
             failed.append(f"{point.kind} {point.params}: {metrics['stage']}: {metrics['reason']}")
-            click.echo(f"[{index}/{len(points)}] {point.kind} FAILED: {failed[-1]}", err=True)
+            click.echo(f"[{done}/{len(points)}] {point.kind} FAILED: {failed[-1]}", err=True)
             continue
-        rows.setdefault(point.kind, []).append(block_row(point, metrics))
+        rows.setdefault(point.kind, []).append((index, block_row(point, metrics)))
         if fresh:
-            click.echo(f"[{index}/{len(points)}] {point.kind} {point.key} {time.perf_counter() - clock:.1f} s")
+            click.echo(f"[{done}/{len(points)}] {point.kind} {point.key} at {time.perf_counter() - start:.0f} s")
     for kind, kind_rows in rows.items():
         path = block_dataset_path(data_dir, kind)
-        click.echo(f"dataset {path}: {write_block_dataset(kind_rows, path)} rows")
+        click.echo(f"dataset {path}: {write_block_dataset([row for _, row in sorted(kind_rows)], path)} rows")
     click.echo(f"{len(points)} block points ({computed} computed, {len(failed)} failed) in "
                f"{time.perf_counter() - start:.0f} s")
     if failed:

@@ -43,7 +43,7 @@ from quidam.errors import PDKError, QuidamError, ToolError
 from .flow import characterize_point, check_environment, point_run_dir
 from .points import UNITS, design_for
 
-__all__ = ["WORKER_TIMEOUT_S", "PointResult", "SweepError", "SweepSummary", "run_sweep"]
+__all__ = ["WORKER_TIMEOUT_S", "PointResult", "SweepError", "SweepSummary", "run_sweep", "run_tasks"]
 
 #: Seconds a sweep waits without any worker (at the start, or after losing them all) before it ends.
 WORKER_TIMEOUT_S = 180.0
@@ -359,6 +359,31 @@ def run_sweep(configs: Iterable[AcceleratorConfig], *, jobs: int | None = None, 
     firsts = {point.design_id or id(point): point.status for point in points}
     counts = {status: sum(1 for value in firsts.values() if value == status) for status in ("new", "cached", "failed")}
     return SweepSummary(**counts, points=points, elapsed_s=time.perf_counter() - started, corrupted=corrupted)
+
+
+def run_tasks(function: Callable[[Any], Any], items: Iterable, *, jobs: int | None = None,
+              worker_timeout_s: float = WORKER_TIMEOUT_S) -> Iterable[tuple[int, Any, dict[str, Any] | None]]:
+    """``function(item)`` for every item on an embedded Dask cluster of ``jobs`` worker processes (default:
+    one per CPU core), as they finish: ``(index, value, None)``, or ``(index, None, failure)`` where the task
+    raised or its worker died (environment errors, :class:`~quidam.errors.ToolError` and
+    :class:`~quidam.errors.PDKError`, propagate). The block characterization's parallel loop."""
+    if jobs is not None and jobs < 1:
+        raise SweepError(f"jobs: must be at least 1, not {jobs}")
+    cluster = _Cluster(jobs, None, worker_timeout_s)
+    futures: dict = {}
+    try:
+        token = uuid.uuid4().hex[:8]
+        futures = {cluster.client.submit(function, item, key=f"task-{index}-{token}"): index
+                   for index, item in enumerate(items)}
+        for future in cluster.finished(futures):
+            value, failure = _result(future)
+            yield futures[future], value, failure
+    except BaseException:
+        for future in futures:
+            future.cancel()
+        raise
+    finally:
+        cluster.close()
 
 
 def _collect(cluster: _Cluster, futures: dict, pending: dict[str, int], results: dict, *, progress: bool,

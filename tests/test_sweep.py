@@ -266,3 +266,17 @@ def test_a_failed_point_makes_characterize_exit_1(tmp_path, monkeypatch, capsys)
     with pytest.raises(SystemExit) as done:
         main(["characterize", "--pe", "lightpe1", "--data", str(tmp_path)])
     assert done.value.code == 1 and "no finished point: dataset not written" in capsys.readouterr().out
+
+
+def test_run_tasks_spreads_the_work_over_real_workers_and_reports_a_failing_task():
+    # The block characterization's parallel loop, on an embedded Dask cluster of two worker processes.
+    import math
+    from quidam.characterize.sweep import run_tasks
+
+    found = sorted(run_tasks(math.factorial, [3, 5, 4], jobs=2))
+    assert found == [(0, 6, None), (1, 120, None), (2, 24, None)]
+    (index, value, failure), = list(run_tasks(math.sqrt, [-1.0], jobs=1))
+    assert (index, value) == (0, None) and failure["status"] == "failed"
+    assert "ValueError" in failure["reason"]
+    with pytest.raises(SweepError, match="at least 1"):
+        list(run_tasks(math.sqrt, [1.0], jobs=0))
