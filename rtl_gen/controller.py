@@ -7,7 +7,9 @@ transfer port, beside the pass the array is running; within a pass, each
 column's reduction runs on the reducer beside the next column's compute, from
 the pass's ``gap`` cycles in. The last pass of a psum tile drains: its final
 sums leave through the off-chip write stream as the reducer makes them (a
-packer and a small FIFO), not through the GLB. The dispatch rule
+packer, a FIFO of one wide column's tokens and a paced unpacker), not through
+the GLB; on a prefetching pass the same FIFO holds each column's initial psums,
+read ahead of its reduction. The dispatch rule
 (:mod:`quidam.mapping.commands`) makes the order of events a function of the
 commands alone, which :mod:`quidam.mapping.model` replays.
 """
@@ -86,7 +88,8 @@ class Controller(wiring.Component):
     drain_entries : int
         Entries of the drain FIFO: a wide column's tokens (``psum_spad_depth * ceil(cols / psum_lanes)``),
         and at least the narrow tokens in flight at one a cycle, so that at the bandwidth the schedule's
-        token interval allows for no token waits for room (only extra backpressure makes one wait).
+        token interval allows for no token waits for room (only extra backpressure makes one wait); on a
+        prefetching pass, a column's initial psums.
     drain_latency : int
         Cycles from a sum's arrival to its first word on the write stream (the FIFO and the unpacker);
         a narrow draining pass ends ``drain_latency + 1`` cycles after its last result, one more when
