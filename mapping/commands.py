@@ -189,7 +189,8 @@ OPCODE_BITS = 2
 # Width class of each field: "glb" (a GLB word address or count), "dram", or a fixed bit count.
 _WIDTHS: dict[str, object] = {
     "dram_addr": "dram", "glb_addr": "glb", "words": "glb", "sync": 1,
-    "first": 1, "drain": 1, "out_addr": "dram", "out_words": "glb", "prefetch": 1, "ii": 8, "p": 11, "q": 11, "slots": 11, "qs": 11, "sets": 6, "set_stride": 6, "set_rows": 6,
+    "first": 1, "drain": 1, "out_addr": "dram", "out_words": "glb", "prefetch": 1, "ii": 8,
+    "p": 11, "q": 11, "slots": 11, "qs": 11, "sets": 6, "set_stride": 6, "set_rows": 6,
     "channels": 12, "cols": 6, "wide": 1, "groups": 6, "S": 11, "U": 4, "lookahead": 1, "ring": 11, "pad": 6,
     "H": 12, "W": 12, "F": 12, "x0": 13, "x_first": 12,
     "n_first": 11, "inc_first": 12, "inc_first_mod": 11, "n_next": 11, "inc_next": 4, "inc_next_mod": 11,

@@ -49,7 +49,8 @@ def unpack_ofmap(schedule: Schedule, image: list[int]) -> np.ndarray:
     out = np.zeros((layer.M, layer.E, layer.F), dtype=np.int64)
     for block in schedule.dram.ofmap_blocks:
         words, lanes = block.places()
-        values = [(image[block.base + int(w)] >> (int(lane) * bits)) & mask for w, lane in zip(words.ravel(), lanes.ravel())]
+        values = [(image[block.base + int(w)] >> (int(lane) * bits)) & mask
+                  for w, lane in zip(words.ravel(), lanes.ravel())]
         values = np.array(values, dtype=np.int64).reshape(words.shape)
         out[block.m0:block.m0 + block.p, block.e0:block.e0 + block.cols, block.f0:block.f0 + block.F] = values
     if config.pe.is_float:

@@ -247,7 +247,8 @@ def _build(plan: _Plan) -> Schedule:
                             dram_addr=ifmap.base + (row * L.H + y_first + y) * L.W + x_first,
                             glb_addr=if_base + (row * n_rows + y) * plan.row_words, words=words, sync=sync))
             index += 1
-            commands.append(_pass(plan, first=in_tile == 0, out=out if in_tile == len(passes) - 1 else None, p=p, e0=e0, e_blk=e_blk, f0=f0, f_blk=f_blk, r0=r0,
+            commands.append(_pass(plan, first=in_tile == 0, out=out if in_tile == len(passes) - 1 else None, p=p,
+                                  e0=e0, e_blk=e_blk, f0=f0, f_blk=f_blk, r0=r0,
                                   h_act=h_act, c_blk=c_blk, w_base=w_base, if_base=if_base, y_first=y_first,
                                   n_rows=n_rows, ifmap=ifmap))
             if m0 == 0 and e0 == 0 and f0 == 0:

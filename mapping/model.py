@@ -42,7 +42,8 @@ from quidam.config import AcceleratorConfig
 from .commands import CommandFormat, DramRead, Pass
 
 __all__ = ["ACCESS_KEYS", "Performance", "command_cycles", "drain_pace", "drain_span", "drain_tail", "drain_words",
-           "evaluate", "pass_cycles", "prefetches", "reduction_cycles", "reduction_gap", "token_interval", "transfer_cycles"]
+           "evaluate", "pass_cycles", "prefetches", "reduction_cycles", "reduction_gap", "token_interval",
+           "transfer_cycles"]
 
 #: The access counters, grouped by level.
 ACCESS_KEYS = (
