@@ -456,13 +456,14 @@ def _costs(lay: LayerTable, pts: dict, p, q, e, f, wide, overlap, counts: bool):
                         both = np.where(first_kind & last_kind & single, block, 0)
                         weight_words = filter_words(cb, ps, q, S, h, ha, pts["filter_lanes"])
                         beats, _ = ifmap_feed(cb, q, lay.vi)
-                        later, first, drained = (
-                            _pass_cycles(lay, pts, p=ps, q=q, beats=beats, ha=ha, eb=eb, fb=fb, weights=weight_words,
-                                         wide=wide, overlap=overlap, first=kind == 1, drain=kind == 2,
-                                         lookahead=lookahead)
-                            for kind in (0, 1, 2))
-                        cycles = (cycles + n * (3 + _transfer(weight_words, pts)) + (n - firsts - lasts + both) * later
-                                  + (firsts - both) * first + lasts * drained)
+                        cycles = cycles + n * (3 + _transfer(weight_words, pts))
+                        # Each kind's cycles only where some point has passes of it (the hot path of the search).
+                        for count, first, drain in ((n - firsts - lasts + both, False, False),
+                                                    (firsts - both, True, False), (lasts, False, True)):
+                            if count.any():
+                                cycles = cycles + count * _pass_cycles(
+                                    lay, pts, p=ps, q=q, beats=beats, ha=ha, eb=eb, fb=fb, weights=weight_words,
+                                    wide=wide, overlap=overlap, first=first, drain=drain, lookahead=lookahead)
                         if counts:
                             macs = ha * eb * ps * cb * S * fb
                             active_rows = _ceil_div(cb, q) * ha
