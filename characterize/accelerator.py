@@ -18,9 +18,10 @@ gate-level simulation of the mapped netlist then replays those inputs, must
 write the same words off-chip in the same order, and its pin toggles give the
 activity (every ``sample_stride``-th cycle, chosen so about :data:`SAMPLES`
 cycles are sampled). The RTL run happens on the worker, in the power stage;
-the design id hashes the workload's description and the sources that
-produce its trace instead of the trace itself, so finding a cached point
-costs no simulation.
+the design id hashes the workload's description, the program the mapper
+makes of it and the testbench sources instead of the trace itself, so
+finding a cached point costs no simulation (and a mapper change that maps
+the layer the same way keeps it).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from __future__ import annotations
 import hashlib
 import math
 import shutil
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +42,7 @@ from .design import FRONT_END_MODULES, Design, generator_source_digest
 from .run_dir import canonical_json, sources_digest
 from .tools import ToolFailure
 
-__all__ = ["BLOCKS", "SAMPLES", "WORKLOAD", "LayerStimulus", "accelerator_design", "trace_source_digest"]
+__all__ = ["BLOCKS", "SAMPLES", "WORKLOAD", "LayerStimulus", "accelerator_design", "trace_digest"]
 
 #: Area breakdown: block name and the pattern of the Amaranth module names it covers (first match wins).
 BLOCKS = (
@@ -66,16 +67,24 @@ SAMPLES = 300
 _RESET_VECTORS = 2
 
 
-def trace_source_digest() -> str:
-    """SHA-256 over everything that shapes the recorded trace: mapper, workloads, formats, testbenches."""
+def trace_digest(config: AcceleratorConfig, workload: dict[str, Any]) -> str:
+    """SHA-256 over what shapes the trace of ``workload`` (``layer``, ``dataset``, ``channels_scale``,
+    ``seed``) on ``config``: the layer's shape, the program the mapper makes of it
+    (:func:`~quidam.testbenches.accelerator_runner.program_digest`) and the testbench and golden-model
+    sources. The mapper's own source is not in it: a search that maps the layer the same way keeps a
+    recorded trace."""
     import quidam.formats
-    import quidam.mapping
     import quidam.testbenches
-    import quidam.workloads
+    from quidam.testbenches.accelerator_runner import program_digest
+    from quidam.workloads.networks import parse_layer_ref
 
-    return sources_digest([Path(package.__file__).parent for package in
-                           (quidam.formats, quidam.mapping, quidam.testbenches, quidam.workloads)],
-                          exclude=FRONT_END_MODULES)
+    _, layer = parse_layer_ref(workload["layer"], workload["dataset"])
+    layer = layer.scaled(workload["channels_scale"])
+    sources = sources_digest([Path(package.__file__).parent for package in (quidam.formats, quidam.testbenches)],
+                             exclude=FRONT_END_MODULES)
+    return hashlib.sha256(canonical_json({
+        "layer": asdict(layer), "program": program_digest(config, layer, seed=workload["seed"]),
+        "sources": sources}).encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -114,9 +123,9 @@ class LayerStimulus:
 
     @property
     def digest(self) -> str:
-        """SHA-256 of the workload, the configuration and the trace's sources (part of the design id)."""
+        """SHA-256 of the workload, the configuration and what shapes its trace (part of the design id)."""
         return hashlib.sha256(canonical_json({**self.description, "config": self.config.to_dict(),
-                                              "sources": trace_source_digest()}).encode()).hexdigest()
+                                              "trace": trace_digest(self.config, self.description)}).encode()).hexdigest()
 
     def resolve(self, stage_dir: Path) -> Stimulus:
         """Simulate the layer on the RTL in ``stage_dir/rtl_sim`` and return its trace as a :class:`Stimulus`.

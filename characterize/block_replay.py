@@ -146,13 +146,13 @@ class Recording:
 
     @property
     def digest(self) -> str:
-        """SHA-256 of the configuration, workload, blocks and the trace's sources."""
-        from .accelerator import trace_source_digest
+        """SHA-256 of the configuration, workload, blocks and what shapes the trace."""
+        from .accelerator import trace_digest
         from .design import generator_source_digest
 
         return hashlib.sha256(canonical_json({
             "config": self.config.to_dict(), "workload": self.workload, "blocks": [list(b) for b in self.blocks],
-            "sources": trace_source_digest(), "generator": generator_source_digest(),
+            "trace": trace_digest(self.config, self.workload), "generator": generator_source_digest(),
             "module": hashlib.sha256(Path(__file__).read_bytes()).hexdigest()}).encode()).hexdigest()
 
     def folder(self, runs_platform: Path) -> Path:

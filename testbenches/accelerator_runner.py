@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -13,14 +14,14 @@ import numpy as np
 from quidam.config import AcceleratorConfig
 from quidam.files import write_json, write_text
 from quidam.formats.conv import LayerOperands, conv2d_golden, random_layer_operands
-from quidam.mapping import evaluate, map_layer
+from quidam.mapping import MappingError, Performance, Schedule, evaluate, map_layer
 from quidam.mapping.dram_image import pack_operands, unpack_ofmap
 from quidam.rtl_gen.emit import write_accelerator
 from quidam.workloads.layer import ConvLayer
 
 from .runner import run_cocotb
 
-__all__ = ["LayerRun", "run_layer"]
+__all__ = ["LayerRun", "layer_program", "program_digest", "run_layer"]
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,38 @@ class LayerRun:
                 "sim_seconds": round(self.sim_seconds, 3)}
 
 
+def layer_program(config: AcceleratorConfig, layer: ConvLayer, *, seed: int = 1,
+                  operands: LayerOperands | None = None) -> tuple[Schedule, Performance, LayerOperands, list[int]]:
+    """What :func:`run_layer` simulates: the mapped layer, its modelled performance, its operands (random
+    from ``seed`` unless given) and the off-chip memory image.
+
+    Raises :class:`~quidam.mapping.MappingError` for an unmappable layer.
+    """
+    schedule = map_layer(layer, config)
+    performance = evaluate(schedule)
+    if operands is None:
+        operands = random_layer_operands(layer, config, np.random.default_rng(seed))
+    return schedule, performance, operands, pack_operands(schedule, operands.ifmap_codes[0], operands.weight_codes)
+
+
+def program_digest(config: AcceleratorConfig, layer: ConvLayer, *, seed: int = 1) -> str:
+    """SHA-256 of what the simulation of ``layer`` is given and checked against: the command words, the
+    off-chip memory image and the model's cycles and access counts (of an unmappable layer: its error).
+
+    A recorded trace depends on the mapper only through these, so a change to
+    the mapper's search that maps the layer the same way keeps it valid.
+    """
+    try:
+        schedule, performance, _, image = layer_program(config, layer, seed=seed)
+    except MappingError as error:
+        content: dict[str, Any] = {"unmappable": str(error)}
+    else:
+        content = {"commands": [format(word, "x") for word in schedule.encoded()],
+                   "dram": [format(word, "x") for word in image],
+                   "cycles": performance.cycles, "accesses": performance.accesses}
+    return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
+
+
 def run_layer(config: AcceleratorConfig, layer: ConvLayer, build_dir: Path, *, seed: int = 1,
               memory: str = "behavioural", simulator: str = "icarus", trace: bool = False,
               stall: float = 0.0, operands: LayerOperands | None = None,
@@ -109,11 +142,7 @@ def run_layer(config: AcceleratorConfig, layer: ConvLayer, build_dir: Path, *, s
     exceed the model's, everything else stays exact).
     """
     build_dir = Path(build_dir).resolve()
-    schedule = map_layer(layer, config)
-    performance = evaluate(schedule)
-    if operands is None:
-        operands = random_layer_operands(layer, config, np.random.default_rng(seed))
-    image = pack_operands(schedule, operands.ifmap_codes[0], operands.weight_codes)
+    schedule, performance, operands, image = layer_program(config, layer, seed=seed, operands=operands)
     fresh = write_accelerator(config, build_dir / "generated", memory=memory, pdk_dir=pdk_dir)
     sidecar_path = build_dir / "config.json"
     sidecar = json.loads(sidecar_path.read_text()) if sidecar_path.is_file() else None

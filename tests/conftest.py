@@ -33,6 +33,7 @@ TIERS: dict[str, tuple[str, ...]] = {
     "test_sweep": ("tools",),
     "test_robust_runs": ("tools",),
     "test_robust_runs::test_a_source_digest_follows_the_code_not_its_docstrings_or_comments": (),
+    "test_robust_runs::test_a_recorded_trace_follows_the_program_the_mapper_makes": (),
     "test_packaging": ("slow",),
     "test_blocks::test_a_scratchpad_replay_is_checked_against_the_rtl_and_cached": ("tools", "rtl"),
     "test_blocks::test_composed_2x2_matches_the_whole_accelerator": ("tools", "rtl", "slow"),

@@ -6,6 +6,7 @@ seconds a point.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -16,9 +17,12 @@ from pathlib import Path
 
 import pytest
 
+from quidam.characterize.accelerator import WORKLOAD, trace_digest
 from quidam.characterize.run_dir import REQUIRED_KEYS, RunDir, sources_digest
 from quidam.characterize.tools import UnquotablePath, tcl_word, yosys_word
+from quidam.config import AcceleratorConfig
 from quidam.errors import PDKError
+from quidam.testbenches import accelerator_runner
 
 try:
     from quidam.pdk.locate import resolve_pdk_dir
@@ -108,6 +112,22 @@ def test_a_source_digest_follows_the_code_not_its_docstrings_or_comments(tmp_pat
     assert sources_digest([tmp_path], pattern="*") != digest
     (tmp_path / "table.txt").write_text("a table  \n")  # not Python: every byte counts
     assert sources_digest([tmp_path], pattern="*") != digest
+
+
+def test_a_recorded_trace_follows_the_program_the_mapper_makes(monkeypatch):
+    config = AcceleratorConfig(pe_type="int16", rows=2, cols=2, glb_kib=16, glb_banks=4)
+    digest = trace_digest(config, WORKLOAD)
+    assert trace_digest(config, {**WORKLOAD, "seed": 2}) != digest  # other operands
+    assert trace_digest(dataclasses.replace(config, cols=3), WORKLOAD) != digest
+    assert trace_digest(config, dict(WORKLOAD)) == digest
+    # One more cycle in the model's figures (the simulation is checked against them): another trace.
+    real = accelerator_runner.evaluate
+    monkeypatch.setattr(accelerator_runner, "evaluate",
+                        lambda schedule: dataclasses.replace(real(schedule), cycles=real(schedule).cycles + 1))
+    assert trace_digest(config, WORKLOAD) != digest
+    # A layer that does not map digests its error instead of failing.
+    unmappable = dataclasses.replace(config, ifmap_spad_depth=6)
+    assert trace_digest(unmappable, {**WORKLOAD, "layer": "resnet34:0", "dataset": "imagenet"}) != digest
 
 
 def test_two_concurrent_identical_sweeps_share_one_runs_folder(tmp_path, sweep):
