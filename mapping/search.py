@@ -38,9 +38,16 @@ region, then with two; the same number of row blocks balanced (``ceil(E /
 ceil(E / e))`` rows each: less feed per column); where that ``e`` is below
 ``min(E, cols)``, that many output rows in the widest width tiles that fit,
 with one region, then two.
-The fewest cycles win, the first candidate winning a tie. Each loop step
-works on all points at once, so a layer costs the same numpy work for 10
-points as for 10,000.
+The fewest cycles win, the first candidate winning a tie.
+
+Every candidate of every point is one entry of flat arrays
+(:func:`_candidates`), and each distinct candidate is costed once: the
+largest ``e`` and ``f`` once per distinct mapping and :data:`FIT_FIELDS`,
+the cycles once per distinct mapping and :data:`COST_FIELDS` (what the cost
+reads of them, :func:`_cost_key`). A space that crosses its parameters
+(the exploration's) has far fewer distinct costs than points times
+candidates: on the default space's 5,184 INT16 points a ResNet-20 layer has
+about 130,000 candidates and 8,000 distinct costs.
 """
 
 from __future__ import annotations
@@ -635,6 +642,112 @@ def mapping_costs(layer: ConvLayer, points: dict, *, p, q, e, f=None, wide, over
     return _costs(LayerTable(layer, pts), pts, p, q, e, f, wide, overlap, counts=True)
 
 
+#: The point fields that decide which mappings fit the GLB (:meth:`LayerTable.fits_in`).
+FIT_FIELDS = ("rows", "cols", "glb_words", "bank_depth", "psum_lanes", "filter_lanes", "glb_word_bits", "act_bits",
+              "psum_bits")
+
+
+def _candidates(layer: ConvLayer, pts: dict, q_max) -> dict[str, np.ndarray]:
+    """Every mapping the search considers on every point, as flat arrays (one entry per point and mapping):
+    ``point``, ``p``, ``q``, ``e``, ``f``, ``wide``, ``overlap`` and ``rank``, the mapping's place in the
+    search's order (a tie goes to the lower rank)."""
+    L, S = layer, layer.S
+    # Every q of every point, then the four (p, reduction) candidates of each, in the search's order.
+    point = np.repeat(np.arange(q_max.size), q_max)
+    q = np.arange(point.size) - np.repeat(np.cumsum(q_max) - q_max, q_max) + 1
+    p_max = np.minimum(np.minimum(pts["psum_spad_depth"][point], L.M), pts["filter_spad_depth"][point] // (q * S))
+    balanced = _ceil_div(L.M, _ceil_div(L.M, p_max))
+    lanes = pts["psum_lanes"][point] > 1
+    other = p_max != balanced
+    valid = np.stack([np.ones_like(lanes), lanes, other, other & lanes], axis=1).reshape(-1)
+    point, q = np.repeat(point, 4)[valid], np.repeat(q, 4)[valid]
+    p = np.stack([balanced, balanced, p_max, p_max], axis=1).reshape(-1)[valid]
+    candidate = np.tile(np.arange(4), valid.size // 4)[valid]
+    wide = candidate % 2 == 1
+    # The largest e and f that fit, found once per distinct (p, q, reduction, FIT_FIELDS).
+    first, inverse = _distinct([p, q, wide.astype(np.int64), *(pts[name][point] for name in FIT_FIELDS)])
+    part = {name: pts[name][point[first]] for name in FIT_FIELDS}
+    table, p_one, q_one, wide_one = LayerTable(layer, part), p[first], q[first], wide[first]
+    e_max = np.minimum(L.E, part["cols"])
+    e_rows = [_largest_e(table, part, p_one, q_one, wide_one, flag) for flag in (False, True)]
+    f_tiles = [np.where(e_found < e_max, _largest_f(table, part, p_one, q_one, e_max, wide_one, flag), 0)
+               for e_found, flag in zip(e_rows, (False, True))]
+    e_rows, f_tiles, e_max = [v[inverse] for v in e_rows], [v[inverse] for v in f_tiles], e_max[inverse]
+    # Each candidate in six variants: whole output rows with one data region (the largest e that fits), then
+    # with two (overlapped transfers); the same number of row blocks, balanced (the fewest output rows per
+    # block), with one region, then two; where the largest e is below min(E, cols), that many output rows in
+    # width tiles (the widest that fit) with one region, then two. With the same e and f two regions are never
+    # slower than one: one region is a candidate only where it holds more.
+    e_balanced = [_ceil_div(L.E, _ceil_div(L.E, np.maximum(e_found, 1))) for e_found in e_rows]
+    balanced_kept = [(e_found > 0) & (e_bal < e_found) for e_found, e_bal in zip(e_rows, e_balanced)]
+    kept = np.stack([(e_rows[0] > 0) & (e_rows[0] > e_rows[1]), e_rows[1] > 0,
+                     balanced_kept[0] & (e_rows[0] > e_rows[1]), balanced_kept[1],
+                     (f_tiles[0] > 0) & (f_tiles[0] > f_tiles[1]), f_tiles[1] > 0], axis=1)
+    variants = {
+        "point": np.repeat(point, 6), "p": np.repeat(p, 6), "q": np.repeat(q, 6),
+        "e": np.stack([*e_rows, *e_balanced, e_max, e_max], axis=1).reshape(-1),
+        "f": np.stack([np.full_like(p, L.F)] * 4 + f_tiles, axis=1).reshape(-1),
+        "wide": np.repeat(wide, 6), "overlap": np.tile([False, True], 3 * p.size),
+        "rank": ((q * 4 + candidate)[:, None] * 6 + np.arange(6)).reshape(-1)}
+    kept = kept.reshape(-1)
+    return {name: values[kept] for name, values in variants.items()}
+
+
+#: The point fields the cost of a given mapping reads (the others only decide which mappings fit): points
+#: alike in these cost a mapping alike, so each distinct mapping and fields is costed once.
+COST_FIELDS = ("rows", "ifmap_spad_depth", "psum_lanes", "filter_lanes", "glb_word_bits", "act_bits", "psum_bits",
+               "dram_bytes_per_cycle", "mac_latency", "accumulate_interval", "result_delay", "psum_read_span",
+               "reduce_beside", "drain_latency")
+
+
+def _distinct(columns: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Of the rows of integer ``columns``: the index of each distinct row's first occurrence, and each row's
+    distinct-row number."""
+    code, span = np.zeros_like(columns[0]), 1
+    for column in columns:
+        low, high = (int(column.min()), int(column.max())) if column.size else (0, 0)
+        if high == low:
+            continue
+        span *= high - low + 1
+        if span >= 2 ** 62:   # too many combinations for one int64 code: compare the rows themselves
+            _, first, inverse = np.unique(np.stack(columns, axis=1), axis=0, return_index=True,
+                                          return_inverse=True)
+            return first, inverse.reshape(-1)
+        code = code * (high - low + 1) + (column - low)
+    _, first, inverse = np.unique(code, return_index=True, return_inverse=True)
+    return first, inverse
+
+
+def _cost_key(layer: ConvLayer, pts: dict, name: str, q) -> np.ndarray:
+    """What the cost reads of point field ``name``: the ifmap scratchpad's depth only through whether a pass
+    streams with lookahead, the off-chip bandwidth only up to a word per cycle (:func:`_transfer` and
+    :func:`~quidam.mapping.model.drain_pace` saturate there); the other fields as they are."""
+    if name == "ifmap_spad_depth":
+        return uses_lookahead(layer, q, pts[name]).astype(np.int64)
+    if name == "dram_bytes_per_cycle":
+        return np.minimum(pts[name], pts["glb_word_bits"] // 8)
+    return pts[name]
+
+
+def _distinct_costs(layer: ConvLayer, pts: dict, p, q, e, f, wide, overlap, counts: bool):
+    """:func:`_costs` of each distinct mapping and :data:`COST_FIELDS` once, spread back over the entries
+    (whole output rows and width tiles costed apart: only the tiled ones have more than one width-tile kind)."""
+    first, inverse = _distinct([p, q, e, f, wide.astype(np.int64), overlap.astype(np.int64),
+                                *(_cost_key(layer, pts, name, q) for name in COST_FIELDS)])
+    cycles = np.empty(first.size, dtype=np.int64)
+    acc = {key: np.empty(first.size, dtype=np.int64) for key in ACCESS_KEYS} if counts else None
+    tiled = f[first] < layer.F
+    for group in (np.flatnonzero(~tiled), np.flatnonzero(tiled)):
+        if group.size:
+            rows = first[group]
+            part = {name: pts[name][rows] for name in COST_FIELDS}
+            cycles[group], found = _costs(LayerTable(layer, part), part, p[rows], q[rows], e[rows], f[rows],
+                                          wide[rows], overlap[rows], counts=counts)
+            for key in acc or ():
+                acc[key][group] = found[key]
+    return cycles[inverse], ({key: values[inverse] for key, values in acc.items()} if counts else None)
+
+
 def layer_performance(layer: ConvLayer, points: dict) -> LayerPerformance:
     """Map ``layer`` on every design point of ``points`` and count its cycles and accesses.
 
@@ -660,76 +773,26 @@ def layer_performance(layer: ConvLayer, points: dict) -> LayerPerformance:
 
     q_max = np.where(failure == 0, np.minimum(np.minimum(pts["ifmap_spad_depth"] // S, pts["filter_spad_depth"] // S),
                                               L.C), 0)
-    best = np.full(n, np.iinfo(np.int64).max)
-    best_p, best_q, best_e, best_f = (np.zeros(n, dtype=np.int64) for _ in range(4))
-    best_wide, best_overlap = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
-    for q_value in range(1, int(q_max.max(initial=0)) + 1):
-        # Each candidate is costed only on the points it applies to (q_max and p differ between points); the
-        # four candidates of one q, in the search's order, are costed in one stacked evaluation.
-        chosen = np.flatnonzero(q_value <= q_max)
-        p_max = np.minimum(np.minimum(pts["psum_spad_depth"][chosen], L.M),
-                           pts["filter_spad_depth"][chosen] // (q_value * S))
-        balanced = _ceil_div(L.M, _ceil_div(L.M, p_max))
-        lanes = pts["psum_lanes"][chosen] > 1
-        other = p_max != balanced
-        order = [(balanced, np.ones_like(lanes), False), (balanced, lanes, True),
-                 (p_max, other, False), (p_max, other & lanes, True)]
-        rows = [np.flatnonzero(mask) for _, mask, _ in order]
-        take = np.concatenate(rows)
-        if take.size == 0:
-            continue
-        # Each candidate in six variants: whole output rows with one data region (the largest e that fits),
-        # then with two (overlapped transfers); the same number of row blocks, balanced (the fewest output rows
-        # per block), with one region, then two; where the largest e is below min(E, cols), that many output
-        # rows in width tiles (the widest that fit) with one region, then two.
-        size = take.size
-        single_part = {name: values[chosen[take]] for name, values in pts.items()}
-        p_one = np.concatenate([p_values[r] for (p_values, _, _), r in zip(order, rows)])
-        wide_one = np.concatenate([np.full(r.size, flag) for (_, _, flag), r in zip(order, rows)])
-        q_one = np.full(size, q_value)
-        table = LayerTable(layer, single_part)
-        e_max = np.minimum(L.E, single_part["cols"])
-        e_rows = [_largest_e(table, single_part, p_one, q_one, wide_one, flag) for flag in (False, True)]
-        e_balanced = [_ceil_div(L.E, _ceil_div(L.E, np.maximum(e_found, 1))) for e_found in e_rows]
-        f_tiles = [np.where(e_found < e_max, _largest_f(table, single_part, p_one, q_one, e_max, wide_one, flag), 0)
-                   for e_found, flag in zip(e_rows, (False, True))]
-        index = np.tile(chosen[take], 6)
-        part = {name: values[index] for name, values in pts.items()}
-        p_all, wide, q = np.tile(p_one, 6), np.tile(wide_one, 6), np.full(index.size, q_value)
-        overlap = np.tile(np.repeat([False, True], size), 3)
-        e = np.concatenate([*e_rows, *e_balanced, e_max, e_max])
-        f = np.concatenate([np.full(4 * size, L.F), *f_tiles])
-        # With the same e and f two regions are never slower than one: one region is costed only where it
-        # holds more.
-        balanced = [(e_found > 0) & (e_bal < e_found) for e_found, e_bal in zip(e_rows, e_balanced)]
-        costed = np.flatnonzero(np.concatenate([
-            (e_rows[0] > 0) & (e_rows[0] > e_rows[1]), e_rows[1] > 0,
-            balanced[0] & (e_rows[0] > e_rows[1]), balanced[1],
-            (f_tiles[0] > 0) & (f_tiles[0] > f_tiles[1]), f_tiles[1] > 0]))
-        cycles = np.full(index.size, np.iinfo(np.int64).max)
-        # Whole rows and width tiles costed apart: only the tiled ones have more than one width-tile kind.
-        for group in (costed[f[costed] == L.F], costed[f[costed] < L.F]):
-            if group.size:
-                sub = {name: values[group] for name, values in part.items()}
-                cycles[group], _ = _costs(LayerTable(layer, sub), sub, p_all[group], q[group], e[group], f[group],
-                                          wide[group], overlap[group], counts=False)
-        bounds = np.cumsum([0, *(r.size for r in rows)])
-        # The search's order: per candidate, the variants in the order above.
-        for start, stop in zip(bounds[:-1], bounds[1:]):
-            for shift in range(0, 6 * size, size):
-                part_slice = slice(start + shift, stop + shift)
-                cand, cand_cycles = index[part_slice], cycles[part_slice]
-                better = cand_cycles < best[cand]
-                won = cand[better]
-                best[won], best_p[won], best_q[won] = cand_cycles[better], p_all[part_slice][better], q_value
-                best_e[won], best_f[won] = e[part_slice][better], f[part_slice][better]
-                best_wide[won] = wide[part_slice][better]
-                best_overlap[won] = overlap[part_slice][better]
-    mapped = best_e > 0
+    cand = _candidates(layer, pts, q_max)
+    best_index = np.full(n, -1)
+    if cand["point"].size:
+        at = cand["point"]
+        cycles, _ = _distinct_costs(layer, {name: values[at] for name, values in pts.items()}, cand["p"],
+                                    cand["q"], cand["e"], cand["f"], cand["wide"], cand["overlap"], counts=False)
+        # Per point, the fewest cycles, then the lowest rank (the search's order).
+        ordered = np.lexsort((cand["rank"], cycles, at))
+        lead = ordered[np.r_[True, at[ordered][1:] != at[ordered][:-1]]]
+        best_index[at[lead]] = lead
+    mapped = best_index >= 0
+    won = np.where(mapped, best_index, 0)
+    pick = (lambda name, default: np.where(mapped, cand[name][won], default)) if cand["point"].size else \
+        (lambda name, default: np.full(n, default))
+    best_p, best_q, best_e, best_f = (pick(name, 0) for name in ("p", "q", "e", "f"))
+    best_wide, best_overlap = (pick(name, False).astype(bool) for name in ("wide", "overlap"))
     failure = np.where((failure == 0) & ~mapped, 4, failure)
     safe = [np.where(mapped, value, 1) for value in (best_p, best_q, best_e)]
-    cycles, acc = _costs(LayerTable(layer, pts), pts, *safe, np.where(mapped, best_f, L.F), best_wide & mapped,
-                         best_overlap & mapped, counts=True)
+    cycles, acc = _distinct_costs(layer, pts, *safe, np.where(mapped, best_f, L.F), best_wide & mapped,
+                                  best_overlap & mapped, counts=True)
     zero = lambda values: np.where(mapped, values, 0).astype(np.int64)  # noqa: E731
     return LayerPerformance(cycles=zero(cycles), accesses={key: zero(acc[key]) for key in ACCESS_KEYS},
                             p=zero(best_p), q=zero(best_q), e=zero(best_e), f=zero(best_f),
