@@ -43,11 +43,14 @@ The fewest cycles win, the first candidate winning a tie.
 Every candidate of every point is one entry of flat arrays
 (:func:`_candidates`), and each distinct candidate is costed once: the
 largest ``e`` and ``f`` once per distinct mapping and :data:`FIT_FIELDS`,
-the cycles once per distinct mapping and :data:`COST_FIELDS` (what the cost
-reads of them, :func:`_cost_key`). A space that crosses its parameters
-(the exploration's) has far fewer distinct costs than points times
-candidates: on the default space's 5,184 INT16 points a ResNet-20 layer has
-about 130,000 candidates and 8,000 distinct costs.
+the cycles once per distinct mapping and class of :data:`COST_FIELDS` (what
+the cost reads of them, :func:`_cost_classes`). A space that crosses its
+parameters (the exploration's) has far fewer distinct costs than points
+times candidates: on the default space's 5,184 INT16 points a ResNet-20
+layer has about 130,000 candidates and 8,000 distinct costs. And only the
+candidates that can still win are costed in full (:func:`_search`, branch
+and bound on a lower bound of the passes alone, within about 10 % of the
+winners' cycles).
 """
 
 from __future__ import annotations
@@ -199,9 +202,12 @@ def _pass_cycles(lay: "LayerTable", pts: dict, *, p, q, beats, ha, eb, fb, weigh
     tokens = lay.groups(eb, pts, wide) * p
     pace = drain_pace(word_bytes=pts["glb_word_bits"] // 8, dram_bytes_per_cycle=pts["dram_bytes_per_cycle"])
     ii = token_interval(first=first, drain=drain, wide=wide, overlap=overlap, pace=pace)
-    span = drain_span(drain=drain, wide=wide, p=p, cols=eb, lanes=pts["psum_lanes"], vp=lay.vp, pace=pace,
-                      result_delay=pts["result_delay"], drain_latency=pts["drain_latency"])
-    tail = drain_tail(drain=drain, wide=wide, p=p, cols=eb, F=fb, vp=lay.vp, drain_latency=pts["drain_latency"])
+    # A pass known not to drain (a bool, the search's pass kinds) has neither a drain span nor a tail.
+    span, tail = 0, 0
+    if drain is not False:
+        span = drain_span(drain=drain, wide=wide, p=p, cols=eb, lanes=pts["psum_lanes"], vp=lay.vp, pace=pace,
+                          result_delay=pts["result_delay"], drain_latency=pts["drain_latency"])
+        tail = drain_tail(drain=drain, wide=wide, p=p, cols=eb, F=fb, vp=lay.vp, drain_latency=pts["drain_latency"])
     nstream = (eb - 1) * np.minimum(lay.U, ha) + ha
     gap = reduction_gap(tokens=tokens, ii=ii, p=p, slots=slots, qs=q * S, mac_latency=pts["mac_latency"],
                         result_delay=pts["result_delay"], psum_read_span=pts["psum_read_span"],
@@ -418,14 +424,18 @@ def _ifmap_reads(lay: LayerTable, pts: dict, n_rows, row_cycles, f):
     return np.where(n_rows > 0, whole, 0)
 
 
-def _costs(lay: LayerTable, pts: dict, p, q, e, f, wide, overlap, counts: bool):
+def _costs(lay: LayerTable, pts: dict, p, q, e, f, wide, overlap, counts: bool, bound: bool = False):
     """Cycles (and the access counts when ``counts``) of the schedule ``map_layer`` builds for (p, q, e, f,
-    wide, overlap): the commands one after another, less :func:`_overlap_saving` where they overlap."""
+    wide, overlap): the commands one after another, less :func:`_overlap_saving` where they overlap.
+
+    With ``bound``, a lower bound of the cycles instead, at a fraction of the work: the passes and their
+    accepting cycles, and without overlap the filter loads (the ifmap reads and the overlap left out: the
+    overlap hides no more than the transfers)."""
     L, U, S, C = lay.L, lay.U, lay.S, lay.L.C
     h, qt = lay.h, q * lay.t
     lookahead = uses_lookahead(L, q, pts["ifmap_spad_depth"])
     acc = {key: 0 for key in ACCESS_KEYS} if counts else None
-    cycles = 0
+    cycles, loads, passes = 0, 0, 0
     n_filter_blocks = _ceil_div(L.M, p)
     # The last pass of a tile: its filter rows and channels; whether a tile has one pass only.
     last_h, last_c = L.R - (_ceil_div(L.R, h) - 1) * h, C - (_ceil_div(C, qt) - 1) * qt
@@ -455,6 +465,7 @@ def _costs(lay: LayerTable, pts: dict, p, q, e, f, wide, overlap, counts: bool):
                         if not n_c.any():
                             continue
                         n = block * n_h * n_c
+                        passes = passes + n
                         # Each tile's first pass (full fold, first channel block) reads no psums from the GLB;
                         # its last (last fold, last channel block) drains; a tile of one pass does both.
                         first_kind = (ha == h) & (cb == np.minimum(qt, C))
@@ -463,7 +474,7 @@ def _costs(lay: LayerTable, pts: dict, p, q, e, f, wide, overlap, counts: bool):
                         both = np.where(first_kind & last_kind & single, block, 0)
                         weight_words = filter_words(cb, ps, q, S, h, ha, pts["filter_lanes"])
                         beats, _ = ifmap_feed(cb, q, lay.vi)
-                        cycles = cycles + n * (3 + _transfer(weight_words, pts))
+                        loads = loads + n * (3 + _transfer(weight_words, pts))
                         # Each kind's cycles only where some point has passes of it (the hot path of the search).
                         for count, first, drain in ((n - firsts - lasts + both, False, False),
                                                     (firsts - both, True, False), (lasts, False, True)):
@@ -487,6 +498,9 @@ def _costs(lay: LayerTable, pts: dict, p, q, e, f, wide, overlap, counts: bool):
                                     ("spad.psum_read", macs - active_rows * psums * fb + fb * psums * active_rows)):
                                 acc[key] = acc[key] + n * value
 
+    if bound:
+        return cycles + np.where(overlap, passes, loads), None
+    cycles = cycles + loads
     # The ifmap rows each pass loads depend on where its output-row block lies, and the words of each row on
     # where its width tile lies: summed over blocks, tiles and folds, once per word row (and, for the GLB
     # reads, per beat of a stream position) of the channel blocks, and per filter block.
@@ -639,18 +653,102 @@ def mapping_costs(layer: ConvLayer, points: dict, *, p, q, e, f=None, wide, over
     f = layer.F if f is None else f
     p, q, e, f = (np.broadcast_to(np.asarray(v, dtype=np.int64), (size,)) for v in (p, q, e, f))
     wide, overlap = (np.broadcast_to(np.asarray(v, dtype=bool), (size,)) for v in (wide, overlap))
-    return _costs(LayerTable(layer, pts), pts, p, q, e, f, wide, overlap, counts=True)
+    return _distinct_costs(layer, pts, np.arange(size), p, q, e, f, wide, overlap)
 
 
 #: The point fields that decide which mappings fit the GLB (:meth:`LayerTable.fits_in`).
 FIT_FIELDS = ("rows", "cols", "glb_words", "bank_depth", "psum_lanes", "filter_lanes", "glb_word_bits", "act_bits",
               "psum_bits")
 
+#: The point fields the cost of a given mapping reads (the others only decide which mappings fit): points
+#: alike in these cost a mapping alike (see :func:`_cost_classes`), so each distinct one is costed once.
+COST_FIELDS = ("rows", "ifmap_spad_depth", "psum_lanes", "filter_lanes", "glb_word_bits", "act_bits", "psum_bits",
+               "dram_bytes_per_cycle", "mac_latency", "accumulate_interval", "result_delay", "psum_read_span",
+               "reduce_beside", "drain_latency")
+
+#: Of :data:`COST_FIELDS`, those only a wide reduction reads (the lanes it runs on, and whether the PE adds
+#: psums beside its MAC, which only a wide pass uses).
+_WIDE_ONLY_FIELDS = ("psum_lanes", "reduce_beside")
+
+
+def _distinct(columns: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Of the rows of the integer ``columns``: one index of each distinct row, and each row's distinct-row
+    number (the position of its representative)."""
+    code, span = np.zeros(columns[0].shape, dtype=np.int64), 1
+    for column in columns:
+        low, high = (int(column.min()), int(column.max())) if column.size else (0, 0)
+        if high == low:
+            continue
+        span *= high - low + 1
+        if span >= 2 ** 62:   # too many combinations for one int64 code: compare the rows themselves
+            _, first, inverse = np.unique(np.stack(columns, axis=1), axis=0, return_index=True,
+                                          return_inverse=True)
+            return first, inverse.reshape(-1)
+        code = code * (high - low + 1) + (column - low)
+    order = np.argsort(code)
+    ordered = code[order]
+    new = np.empty(code.size, dtype=bool)
+    new[:1] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=new[1:])
+    inverse = np.empty(code.size, dtype=np.int64)
+    inverse[order] = np.cumsum(new) - 1
+    return order[new], inverse
+
+
+def _cost_classes(pts: dict) -> tuple[np.ndarray, np.ndarray]:
+    """Each point's class of :data:`COST_FIELDS` as a narrow and as a wide pass reads them: points of one
+    class cost a mapping of one reduction alike, given whether it streams with lookahead (the ifmap
+    scratchpad's depth counts only through that). The off-chip bandwidth counts only up to a word a cycle:
+    :func:`_transfer` and :func:`~quidam.mapping.model.drain_pace` saturate there."""
+    fields = {name: pts[name] for name in COST_FIELDS if name != "ifmap_spad_depth"}
+    fields["dram_bytes_per_cycle"] = np.minimum(pts["dram_bytes_per_cycle"], pts["glb_word_bits"] // 8)
+    narrow = _distinct([values for name, values in fields.items() if name not in _WIDE_ONLY_FIELDS])[1]
+    return narrow, _distinct(list(fields.values()))[1]
+
+
+class _DistinctMappings:
+    """Mappings (p, q, e, f, wide, overlap) on the points ``at`` (flat arrays), each distinct mapping,
+    lookahead and :func:`_cost_classes` class costed once: :attr:`first` holds one entry of each,
+    :attr:`inverse` each entry's distinct mapping."""
+
+    def __init__(self, layer: ConvLayer, pts: dict, at, p, q, e, f, wide, overlap):
+        self.layer, self.pts, self.at = layer, pts, at
+        self.mapping = (p, q, e, f, wide, overlap)
+        narrow, wide_class = _cost_classes(pts)
+        lookahead = uses_lookahead(layer, q, pts["ifmap_spad_depth"][at])
+        self.first, self.inverse = _distinct([p, q, e, f, wide.astype(np.int64), overlap.astype(np.int64),
+                                              lookahead.astype(np.int64), np.where(wide, wide_class[at], narrow[at])])
+
+    def costs(self, distinct, *, counts: bool = False, bound: bool = False):
+        """:func:`_costs` of the distinct mappings ``distinct`` (indices into :attr:`first`; whole output rows
+        and width tiles apart: only the tiled ones have more than one width-tile kind)."""
+        entries = self.first[distinct]
+        cycles = np.empty(entries.size, dtype=np.int64)
+        acc = {key: np.empty(entries.size, dtype=np.int64) for key in ACCESS_KEYS} if counts else None
+        tiled = self.mapping[3][entries] < self.layer.F
+        for group in (np.flatnonzero(~tiled), np.flatnonzero(tiled)):
+            if group.size:
+                rows = entries[group]
+                part = {name: self.pts[name][self.at[rows]] for name in COST_FIELDS}
+                cycles[group], found = _costs(LayerTable(self.layer, part), part,
+                                              *(values[rows] for values in self.mapping), counts=counts, bound=bound)
+                for key in acc or ():
+                    acc[key][group] = found[key]
+        return cycles, acc
+
+
+def _distinct_costs(layer: ConvLayer, pts: dict, at, p, q, e, f, wide, overlap):
+    """Cycles and access counts of the mappings (p, q, e, f, wide, overlap) on the points ``at``, each
+    distinct one costed once (:class:`_DistinctMappings`)."""
+    mappings = _DistinctMappings(layer, pts, at, p, q, e, f, wide, overlap)
+    cycles, acc = mappings.costs(np.arange(mappings.first.size), counts=True)
+    return cycles[mappings.inverse], {key: values[mappings.inverse] for key, values in acc.items()}
+
 
 def _candidates(layer: ConvLayer, pts: dict, q_max) -> dict[str, np.ndarray]:
-    """Every mapping the search considers on every point, as flat arrays (one entry per point and mapping):
-    ``point``, ``p``, ``q``, ``e``, ``f``, ``wide``, ``overlap`` and ``rank``, the mapping's place in the
-    search's order (a tie goes to the lower rank)."""
+    """Every mapping the search considers on every point, as flat arrays (one entry per point and mapping,
+    in the points' order): ``point``, ``p``, ``q``, ``e``, ``f``, ``wide``, ``overlap`` and ``rank``, the
+    mapping's place in the search's order (a tie goes to the lower rank)."""
     L, S = layer, layer.S
     # Every q of every point, then the four (p, reduction) candidates of each, in the search's order.
     point = np.repeat(np.arange(q_max.size), q_max)
@@ -665,87 +763,31 @@ def _candidates(layer: ConvLayer, pts: dict, q_max) -> dict[str, np.ndarray]:
     candidate = np.tile(np.arange(4), valid.size // 4)[valid]
     wide = candidate % 2 == 1
     # The largest e and f that fit, found once per distinct (p, q, reduction, FIT_FIELDS).
-    first, inverse = _distinct([p, q, wide.astype(np.int64), *(pts[name][point] for name in FIT_FIELDS)])
+    fit_class = _distinct([pts[name] for name in FIT_FIELDS])[1]
+    first, inverse = _distinct([p, q, wide.astype(np.int64), fit_class[point]])
     part = {name: pts[name][point[first]] for name in FIT_FIELDS}
     table, p_one, q_one, wide_one = LayerTable(layer, part), p[first], q[first], wide[first]
     e_max = np.minimum(L.E, part["cols"])
     e_rows = [_largest_e(table, part, p_one, q_one, wide_one, flag) for flag in (False, True)]
     f_tiles = [np.where(e_found < e_max, _largest_f(table, part, p_one, q_one, e_max, wide_one, flag), 0)
                for e_found, flag in zip(e_rows, (False, True))]
-    e_rows, f_tiles, e_max = [v[inverse] for v in e_rows], [v[inverse] for v in f_tiles], e_max[inverse]
     # Each candidate in six variants: whole output rows with one data region (the largest e that fits), then
     # with two (overlapped transfers); the same number of row blocks, balanced (the fewest output rows per
     # block), with one region, then two; where the largest e is below min(E, cols), that many output rows in
     # width tiles (the widest that fit) with one region, then two. With the same e and f two regions are never
     # slower than one: one region is a candidate only where it holds more.
     e_balanced = [_ceil_div(L.E, _ceil_div(L.E, np.maximum(e_found, 1))) for e_found in e_rows]
-    balanced_kept = [(e_found > 0) & (e_bal < e_found) for e_found, e_bal in zip(e_rows, e_balanced)]
+    e_variants = np.stack([*e_rows, *e_balanced, e_max, e_max], axis=1)
+    f_variants = np.stack([np.full_like(p_one, L.F)] * 4 + f_tiles, axis=1)
     kept = np.stack([(e_rows[0] > 0) & (e_rows[0] > e_rows[1]), e_rows[1] > 0,
-                     balanced_kept[0] & (e_rows[0] > e_rows[1]), balanced_kept[1],
+                     (e_rows[0] > 0) & (e_balanced[0] < e_rows[0]) & (e_rows[0] > e_rows[1]),
+                     (e_rows[1] > 0) & (e_balanced[1] < e_rows[1]),
                      (f_tiles[0] > 0) & (f_tiles[0] > f_tiles[1]), f_tiles[1] > 0], axis=1)
-    variants = {
-        "point": np.repeat(point, 6), "p": np.repeat(p, 6), "q": np.repeat(q, 6),
-        "e": np.stack([*e_rows, *e_balanced, e_max, e_max], axis=1).reshape(-1),
-        "f": np.stack([np.full_like(p, L.F)] * 4 + f_tiles, axis=1).reshape(-1),
-        "wide": np.repeat(wide, 6), "overlap": np.tile([False, True], 3 * p.size),
-        "rank": ((q * 4 + candidate)[:, None] * 6 + np.arange(6)).reshape(-1)}
-    kept = kept.reshape(-1)
-    return {name: values[kept] for name, values in variants.items()}
-
-
-#: The point fields the cost of a given mapping reads (the others only decide which mappings fit): points
-#: alike in these cost a mapping alike, so each distinct mapping and fields is costed once.
-COST_FIELDS = ("rows", "ifmap_spad_depth", "psum_lanes", "filter_lanes", "glb_word_bits", "act_bits", "psum_bits",
-               "dram_bytes_per_cycle", "mac_latency", "accumulate_interval", "result_delay", "psum_read_span",
-               "reduce_beside", "drain_latency")
-
-
-def _distinct(columns: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """Of the rows of integer ``columns``: the index of each distinct row's first occurrence, and each row's
-    distinct-row number."""
-    code, span = np.zeros_like(columns[0]), 1
-    for column in columns:
-        low, high = (int(column.min()), int(column.max())) if column.size else (0, 0)
-        if high == low:
-            continue
-        span *= high - low + 1
-        if span >= 2 ** 62:   # too many combinations for one int64 code: compare the rows themselves
-            _, first, inverse = np.unique(np.stack(columns, axis=1), axis=0, return_index=True,
-                                          return_inverse=True)
-            return first, inverse.reshape(-1)
-        code = code * (high - low + 1) + (column - low)
-    _, first, inverse = np.unique(code, return_index=True, return_inverse=True)
-    return first, inverse
-
-
-def _cost_key(layer: ConvLayer, pts: dict, name: str, q) -> np.ndarray:
-    """What the cost reads of point field ``name``: the ifmap scratchpad's depth only through whether a pass
-    streams with lookahead, the off-chip bandwidth only up to a word per cycle (:func:`_transfer` and
-    :func:`~quidam.mapping.model.drain_pace` saturate there); the other fields as they are."""
-    if name == "ifmap_spad_depth":
-        return uses_lookahead(layer, q, pts[name]).astype(np.int64)
-    if name == "dram_bytes_per_cycle":
-        return np.minimum(pts[name], pts["glb_word_bits"] // 8)
-    return pts[name]
-
-
-def _distinct_costs(layer: ConvLayer, pts: dict, p, q, e, f, wide, overlap, counts: bool):
-    """:func:`_costs` of each distinct mapping and :data:`COST_FIELDS` once, spread back over the entries
-    (whole output rows and width tiles costed apart: only the tiled ones have more than one width-tile kind)."""
-    first, inverse = _distinct([p, q, e, f, wide.astype(np.int64), overlap.astype(np.int64),
-                                *(_cost_key(layer, pts, name, q) for name in COST_FIELDS)])
-    cycles = np.empty(first.size, dtype=np.int64)
-    acc = {key: np.empty(first.size, dtype=np.int64) for key in ACCESS_KEYS} if counts else None
-    tiled = f[first] < layer.F
-    for group in (np.flatnonzero(~tiled), np.flatnonzero(tiled)):
-        if group.size:
-            rows = first[group]
-            part = {name: pts[name][rows] for name in COST_FIELDS}
-            cycles[group], found = _costs(LayerTable(layer, part), part, p[rows], q[rows], e[rows], f[rows],
-                                          wide[rows], overlap[rows], counts=counts)
-            for key in acc or ():
-                acc[key][group] = found[key]
-    return cycles[inverse], ({key: values[inverse] for key, values in acc.items()} if counts else None)
+    base, variant = np.nonzero(kept[inverse])
+    shape = inverse[base]
+    return {"point": point[base], "p": p[base], "q": q[base], "e": e_variants[shape, variant],
+            "f": f_variants[shape, variant], "wide": wide[base], "overlap": variant % 2 == 1,
+            "rank": (q[base] * 4 + candidate[base]) * 6 + variant}
 
 
 def layer_performance(layer: ConvLayer, points: dict) -> LayerPerformance:
@@ -774,26 +816,48 @@ def layer_performance(layer: ConvLayer, points: dict) -> LayerPerformance:
     q_max = np.where(failure == 0, np.minimum(np.minimum(pts["ifmap_spad_depth"] // S, pts["filter_spad_depth"] // S),
                                               L.C), 0)
     cand = _candidates(layer, pts, q_max)
-    best_index = np.full(n, -1)
-    if cand["point"].size:
-        at = cand["point"]
-        cycles, _ = _distinct_costs(layer, {name: values[at] for name, values in pts.items()}, cand["p"],
-                                    cand["q"], cand["e"], cand["f"], cand["wide"], cand["overlap"], counts=False)
-        # Per point, the fewest cycles, then the lowest rank (the search's order).
-        ordered = np.lexsort((cand["rank"], cycles, at))
-        lead = ordered[np.r_[True, at[ordered][1:] != at[ordered][:-1]]]
-        best_index[at[lead]] = lead
-    mapped = best_index >= 0
-    won = np.where(mapped, best_index, 0)
-    pick = (lambda name, default: np.where(mapped, cand[name][won], default)) if cand["point"].size else \
-        (lambda name, default: np.full(n, default))
-    best_p, best_q, best_e, best_f = (pick(name, 0) for name in ("p", "q", "e", "f"))
-    best_wide, best_overlap = (pick(name, False).astype(bool) for name in ("wide", "overlap"))
+    at = cand["point"]
+    mapped = np.zeros(n, dtype=bool)
+    mapped[at] = True
+    best = np.zeros(n, dtype=np.int64)
+    best[mapped] = _search(layer, pts, cand)
     failure = np.where((failure == 0) & ~mapped, 4, failure)
-    safe = [np.where(mapped, value, 1) for value in (best_p, best_q, best_e)]
-    cycles, acc = _distinct_costs(layer, pts, *safe, np.where(mapped, best_f, L.F), best_wide & mapped,
-                                  best_overlap & mapped, counts=True)
+    pick = lambda name: np.where(mapped, cand[name][best], 0) if at.size else best  # noqa: E731
+    safe = [np.where(mapped, pick(name), 1) for name in ("p", "q", "e")]
+    cycles, acc = _distinct_costs(layer, pts, np.arange(n), *safe, np.where(mapped, pick("f"), L.F),
+                                  pick("wide").astype(bool), pick("overlap").astype(bool))
     zero = lambda values: np.where(mapped, values, 0).astype(np.int64)  # noqa: E731
     return LayerPerformance(cycles=zero(cycles), accesses={key: zero(acc[key]) for key in ACCESS_KEYS},
-                            p=zero(best_p), q=zero(best_q), e=zero(best_e), f=zero(best_f),
-                            wide=zero(best_wide & mapped), overlap=zero(best_overlap & mapped), failure=failure)
+                            p=zero(pick("p")), q=zero(pick("q")), e=zero(pick("e")), f=zero(pick("f")),
+                            wide=zero(pick("wide")), overlap=zero(pick("overlap")), failure=failure)
+
+
+def _search(layer: ConvLayer, pts: dict, cand: dict) -> np.ndarray:
+    """Of the candidates (:func:`_candidates`, in the points' order), the index of each point's winner: the
+    fewest cycles, then the lowest rank (the search's order).
+
+    Branch and bound: every distinct candidate gets a lower bound (``_costs(bound=True)``); per point,
+    the one with the lowest bound is costed, then every candidate whose bound could still beat it (fewer
+    cycles, or as many and a lower rank). The others cannot win, so the winner is what costing every
+    candidate would find.
+    """
+    at, rank = cand["point"], cand["rank"]
+    mappings = _DistinctMappings(layer, pts, at, *(cand[name] for name in ("p", "q", "e", "f", "wide", "overlap")))
+    starts = np.flatnonzero(np.r_[True, at[1:] != at[:-1]])
+    sizes = np.diff(np.r_[starts, at.size])
+    # One key per (cycles, rank), unique within a point.
+    scale = int(rank.max()) + 1
+
+    def least(key):   # the entry of each point's smallest key
+        return np.flatnonzero(key == np.repeat(np.minimum.reduceat(key, starts), sizes))
+
+    bound = mappings.costs(np.arange(mappings.first.size), bound=True)[0][mappings.inverse] * scale + rank
+    exact = np.full(mappings.first.size, -1)
+    leader = least(bound)
+    needed = np.unique(mappings.inverse[leader])
+    exact[needed] = mappings.costs(needed)[0]
+    best = np.repeat(exact[mappings.inverse[leader]] * scale + rank[leader], sizes)
+    needed = np.unique(mappings.inverse[(bound < best) & (exact[mappings.inverse] < 0)])
+    exact[needed] = mappings.costs(needed)[0]
+    known = exact[mappings.inverse]
+    return least(np.where(known >= 0, known * scale + rank, np.iinfo(np.int64).max))

@@ -12,6 +12,7 @@ import pytest
 from quidam.cli import main
 from quidam.config import SEED_PE_TYPES, AcceleratorConfig, ConfigError
 from quidam.dse.explore import explore, pareto_front
+from quidam.mapping import search
 from quidam.mapping.search import layer_performance
 from quidam.dse.points import point_table, timing_of
 from quidam.dse.space import load_space
@@ -68,6 +69,33 @@ def test_vectorized_model_is_the_mapper_and_the_exact_model(seed):
             assert exact.cycles == cycles
             assert {key: int(values[index]) for key, values in performance.accesses.items()} == exact.accesses
             assert exact.accesses["macs"] == layer.macs
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_the_pruned_search_finds_what_costing_every_candidate_finds(seed):
+    """The search costs only the candidates whose lower bound could still win: on random points, every
+    candidate's bound is at most its cycles, and the winners are those of costing every candidate (the
+    fewest cycles, then the search's order)."""
+    points = {name: np.asarray(values) for name, values in point_table(_random_configs(seed + 10, 150)).items()}
+    for layer in _layers():
+        q_max = np.minimum(np.minimum(points["ifmap_spad_depth"] // layer.S, points["filter_spad_depth"] // layer.S),
+                           layer.C)
+        cand = search._candidates(layer, points, q_max)
+        mappings = search._DistinctMappings(layer, points, cand["point"], *(cand[name] for name in
+                                                                           ("p", "q", "e", "f", "wide", "overlap")))
+        every = np.arange(mappings.first.size)
+        cycles = mappings.costs(every)[0][mappings.inverse]
+        bound = mappings.costs(every, bound=True)[0][mappings.inverse]
+        assert (bound <= cycles).all(), layer
+        assert (bound > 0.5 * cycles).mean() > 0.5, layer   # a bound that prunes
+        order = np.lexsort((cand["rank"], cycles, cand["point"]))
+        winners = order[np.r_[True, np.diff(cand["point"][order]) != 0]]
+        performance = layer_performance(layer, points)
+        at = cand["point"][winners]
+        assert np.array_equal(np.flatnonzero(performance.mapped), at), layer
+        for name in ("p", "q", "e", "f", "wide", "overlap"):
+            assert np.array_equal(getattr(performance, name)[at], cand[name][winners]), (layer, name)
+        assert np.array_equal(performance.cycles[at], cycles[winners]), layer
 
 
 def test_timing_of_is_the_accelerators_timing():
