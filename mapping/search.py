@@ -820,7 +820,8 @@ def layer_performance(layer: ConvLayer, points: dict) -> LayerPerformance:
     mapped = np.zeros(n, dtype=bool)
     mapped[at] = True
     best = np.zeros(n, dtype=np.int64)
-    best[mapped] = _search(layer, pts, cand)
+    if at.size:
+        best[mapped] = _search(layer, pts, cand)
     failure = np.where((failure == 0) & ~mapped, 4, failure)
     pick = lambda name: np.where(mapped, cand[name][best], 0) if at.size else best  # noqa: E731
     safe = [np.where(mapped, pick(name), 1) for name in ("p", "q", "e")]
