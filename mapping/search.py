@@ -816,21 +816,19 @@ def layer_performance(layer: ConvLayer, points: dict) -> LayerPerformance:
     q_max = np.where(failure == 0, np.minimum(np.minimum(pts["ifmap_spad_depth"] // S, pts["filter_spad_depth"] // S),
                                               L.C), 0)
     cand = _candidates(layer, pts, q_max)
-    at = cand["point"]
-    mapped = np.zeros(n, dtype=bool)
-    mapped[at] = True
-    best = np.zeros(n, dtype=np.int64)
-    if at.size:
-        best[mapped] = _search(layer, pts, cand)
+    chosen = {name: np.zeros(n, dtype=np.int64) for name in ("p", "q", "e", "f", "wide", "overlap")}
+    if cand["point"].size:
+        won = _search(layer, pts, cand)
+        for name, values in chosen.items():
+            values[cand["point"][won]] = cand[name][won]
+    mapped = chosen["e"] > 0
     failure = np.where((failure == 0) & ~mapped, 4, failure)
-    pick = lambda name: np.where(mapped, cand[name][best], 0) if at.size else best  # noqa: E731
-    safe = [np.where(mapped, pick(name), 1) for name in ("p", "q", "e")]
-    cycles, acc = _distinct_costs(layer, pts, np.arange(n), *safe, np.where(mapped, pick("f"), L.F),
-                                  pick("wide").astype(bool), pick("overlap").astype(bool))
+    safe = [np.where(mapped, chosen[name], 1) for name in ("p", "q", "e")]
+    cycles, acc = _distinct_costs(layer, pts, np.arange(n), *safe, np.where(mapped, chosen["f"], L.F),
+                                  chosen["wide"] == 1, chosen["overlap"] == 1)
     zero = lambda values: np.where(mapped, values, 0).astype(np.int64)  # noqa: E731
     return LayerPerformance(cycles=zero(cycles), accesses={key: zero(acc[key]) for key in ACCESS_KEYS},
-                            p=zero(pick("p")), q=zero(pick("q")), e=zero(pick("e")), f=zero(pick("f")),
-                            wide=zero(pick("wide")), overlap=zero(pick("overlap")), failure=failure)
+                            failure=failure, **chosen)
 
 
 def _search(layer: ConvLayer, pts: dict, cand: dict) -> np.ndarray:
