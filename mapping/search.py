@@ -804,6 +804,20 @@ def layer_performance(layer: ConvLayer, points: dict) -> LayerPerformance:
     LayerPerformance
     """
     pts = {name: np.asarray(points[name], dtype=np.int64) for name in POINT_FIELDS}
+    # Points that differ only in an off-chip bandwidth of a word a cycle or more map and cost alike
+    # (:func:`_cost_classes`): each is searched once.
+    alike = {**pts, "dram_bytes_per_cycle": np.minimum(pts["dram_bytes_per_cycle"], pts["glb_word_bits"] // 8)}
+    first, inverse = _distinct(list(alike.values()))
+    found = _layer_performance(layer, {name: values[first] for name, values in pts.items()})
+    spread = lambda values: values[inverse]  # noqa: E731
+    return LayerPerformance(cycles=spread(found.cycles),
+                            accesses={key: spread(values) for key, values in found.accesses.items()},
+                            p=spread(found.p), q=spread(found.q), e=spread(found.e), f=spread(found.f),
+                            wide=spread(found.wide), overlap=spread(found.overlap), failure=spread(found.failure))
+
+
+def _layer_performance(layer: ConvLayer, pts: dict) -> LayerPerformance:
+    """:func:`layer_performance` on points given as int64 arrays."""
     n = len(pts["rows"])
     L, S = layer, layer.S
     # The mapper's order of checks (mapper._check_capacities).
