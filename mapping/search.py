@@ -202,12 +202,9 @@ def _pass_cycles(lay: "LayerTable", pts: dict, *, p, q, beats, ha, eb, fb, weigh
     tokens = lay.groups(eb, pts, wide) * p
     pace = drain_pace(word_bytes=pts["glb_word_bits"] // 8, dram_bytes_per_cycle=pts["dram_bytes_per_cycle"])
     ii = token_interval(first=first, drain=drain, wide=wide, overlap=overlap, pace=pace)
-    # A pass known not to drain (a bool, the search's pass kinds) has neither a drain span nor a tail.
-    span, tail = 0, 0
-    if drain is not False:
-        span = drain_span(drain=drain, wide=wide, p=p, cols=eb, lanes=pts["psum_lanes"], vp=lay.vp, pace=pace,
-                          result_delay=pts["result_delay"], drain_latency=pts["drain_latency"])
-        tail = drain_tail(drain=drain, wide=wide, p=p, cols=eb, F=fb, vp=lay.vp, drain_latency=pts["drain_latency"])
+    span = drain_span(drain=drain, wide=wide, p=p, cols=eb, lanes=pts["psum_lanes"], vp=lay.vp, pace=pace,
+                      result_delay=pts["result_delay"], drain_latency=pts["drain_latency"])
+    tail = drain_tail(drain=drain, wide=wide, p=p, cols=eb, F=fb, vp=lay.vp, drain_latency=pts["drain_latency"])
     nstream = (eb - 1) * np.minimum(lay.U, ha) + ha
     gap = reduction_gap(tokens=tokens, ii=ii, p=p, slots=slots, qs=q * S, mac_latency=pts["mac_latency"],
                         result_delay=pts["result_delay"], psum_read_span=pts["psum_read_span"],
@@ -745,6 +742,20 @@ def _distinct_costs(layer: ConvLayer, pts: dict, at, p, q, e, f, wide, overlap):
     return cycles[mappings.inverse], {key: values[mappings.inverse] for key, values in acc.items()}
 
 
+def _capacity(layer: ConvLayer, pts: dict) -> tuple[np.ndarray, np.ndarray]:
+    """Per point, why the layer cannot map whatever the mapping (a key of :data:`FAILURES`, 0 if it may),
+    in the mapper's order of checks (``mapper._check_capacities``), and the most channels a set can take
+    (``q``; 0 where it cannot map)."""
+    S = layer.S
+    failure = np.where((S > pts["ifmap_spad_depth"]) | (S > pts["filter_spad_depth"]), 2, 0)
+    if max(layer.F, layer.W, layer.H) > MAX_SIDE:
+        failure = np.where(failure == 0, 3, failure)
+    if layer.stride > MAX_STRIDE:
+        failure[:] = 1
+    q_max = np.minimum(np.minimum(pts["ifmap_spad_depth"] // S, pts["filter_spad_depth"] // S), layer.C)
+    return failure, np.where(failure == 0, q_max, 0)
+
+
 def _candidates(layer: ConvLayer, pts: dict, q_max) -> dict[str, np.ndarray]:
     """Every mapping the search considers on every point, as flat arrays (one entry per point and mapping,
     in the points' order): ``point``, ``p``, ``q``, ``e``, ``f``, ``wide``, ``overlap`` and ``rank``, the
@@ -819,16 +830,7 @@ def layer_performance(layer: ConvLayer, points: dict) -> LayerPerformance:
 def _layer_performance(layer: ConvLayer, pts: dict) -> LayerPerformance:
     """:func:`layer_performance` on points given as int64 arrays."""
     n = len(pts["rows"])
-    L, S = layer, layer.S
-    # The mapper's order of checks (mapper._check_capacities).
-    failure = np.where((S > pts["ifmap_spad_depth"]) | (S > pts["filter_spad_depth"]), 2, 0)
-    if max(layer.F, layer.W, layer.H) > MAX_SIDE:
-        failure = np.where(failure == 0, 3, failure)
-    if layer.stride > MAX_STRIDE:
-        failure[:] = 1
-
-    q_max = np.where(failure == 0, np.minimum(np.minimum(pts["ifmap_spad_depth"] // S, pts["filter_spad_depth"] // S),
-                                              L.C), 0)
+    failure, q_max = _capacity(layer, pts)
     cand = _candidates(layer, pts, q_max)
     chosen = {name: np.zeros(n, dtype=np.int64) for name in ("p", "q", "e", "f", "wide", "overlap")}
     if cand["point"].size:
@@ -838,7 +840,7 @@ def _layer_performance(layer: ConvLayer, pts: dict) -> LayerPerformance:
     mapped = chosen["e"] > 0
     failure = np.where((failure == 0) & ~mapped, 4, failure)
     safe = [np.where(mapped, chosen[name], 1) for name in ("p", "q", "e")]
-    cycles, acc = _distinct_costs(layer, pts, np.arange(n), *safe, np.where(mapped, chosen["f"], L.F),
+    cycles, acc = _distinct_costs(layer, pts, np.arange(n), *safe, np.where(mapped, chosen["f"], layer.F),
                                   chosen["wide"] == 1, chosen["overlap"] == 1)
     zero = lambda values: np.where(mapped, values, 0).astype(np.int64)  # noqa: E731
     return LayerPerformance(cycles=zero(cycles), accesses={key: zero(acc[key]) for key in ACCESS_KEYS},

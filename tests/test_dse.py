@@ -78,9 +78,7 @@ def test_the_pruned_search_finds_what_costing_every_candidate_finds(seed):
     fewest cycles, then the search's order)."""
     points = {name: np.asarray(values) for name, values in point_table(_random_configs(seed + 10, 150)).items()}
     for layer in _layers():
-        q_max = np.minimum(np.minimum(points["ifmap_spad_depth"] // layer.S, points["filter_spad_depth"] // layer.S),
-                           layer.C)
-        cand = search._candidates(layer, points, q_max)
+        cand = search._candidates(layer, points, search._capacity(layer, points)[1])
         mappings = search._DistinctMappings(layer, points, cand["point"], *(cand[name] for name in
                                                                            ("p", "q", "e", "f", "wide", "overlap")))
         every = np.arange(mappings.first.size)
