@@ -27,8 +27,10 @@ over any run is then ``idle x cycles + sum(action x count)``.
 
 Recordings are of a 2 x 2 array on :data:`WORKLOAD` (smaller than the
 whole-accelerator flow's layer: the blocks need activity, not a large
-layer); which configurations are recorded and which blocks each one yields
-is :func:`plan` (each block key once, so points that differ only in
+layer), and for the GLB and the controller (:data:`SCALE_KINDS`) also of
+the scale sweep's whole accelerators (4 x 4 to 16 x 16, 32 to 256 KiB);
+which configurations are recorded and which blocks each one yields is
+:func:`plan` (each block key once, so points that differ only in
 parameters a block does not depend on share its point).
 """
 
@@ -44,8 +46,9 @@ from quidam.config import AcceleratorConfig, parse_config
 from .block_replay import Recording, RecordedStimulus
 from .design import Design, generator_source_digest
 from .flow import PLATFORM, characterize_point, point_run_dir
+from .points import load_sweep
 
-__all__ = ["DEPTHS", "KINDS", "WORKLOAD", "BlockKind", "BlockPoint", "action_energies", "block_design",
+__all__ = ["DEPTHS", "KINDS", "SCALE_KINDS", "WORKLOAD", "BlockKind", "BlockPoint", "action_energies", "block_design",
            "characterize_block", "plan"]
 
 #: The layer the blocks' activity is recorded on.
@@ -117,9 +120,14 @@ KINDS: dict[str, BlockKind] = {
     "glb": BlockKind(instance="glb", key=("pe_type", "psum_bits", "cols", "glb_kib", "glb_banks", "glb_word_bits"),
                      actions=(("read", r"(dma_|lane_)?rd_en"), ("write", r"(dma_|lane_)?wr_en")),
                      read_side=r"(dma_|lane_)?rd_en", check="rd_data", valid="rd_en", variants=("idle", "write")),
-    "controller": BlockKind(instance="controller", key=(*_WIDTHS, "rows", "cols", "glb_kib", "glb_banks",
-                                                        "glb_word_bits", "dram_bytes_per_cycle")),
+    # The psum scratchpad's depth sizes the controller's drain FIFO (a wide column's tokens).
+    "controller": BlockKind(instance="controller", key=(*_WIDTHS, "psum_spad_depth", "rows", "cols", "glb_kib",
+                                                        "glb_banks", "glb_word_bits", "dram_bytes_per_cycle")),
 }
+
+
+#: The kinds that depend on the array's size or the GLB, recorded also at the scale sweep's configurations.
+SCALE_KINDS = ("glb", "controller")
 
 
 @dataclass(frozen=True)
@@ -147,6 +155,14 @@ def plan(pe_configs: list[dict[str, Any]], *, dense: bool = True) -> list[BlockP
     and the GLB and controller come from the first recording with their key.
     """
     points, seen = [], set()
+
+    def add(kinds, config):
+        for kind in kinds:
+            point = BlockPoint(kind, config)
+            if (kind, point.key) not in seen:
+                seen.add((kind, point.key))
+                points.append(point)
+
     for fields in pe_configs:
         if dense:
             combos = list(itertools.product(*DEPTHS.values()))
@@ -155,12 +171,10 @@ def plan(pe_configs: list[dict[str, Any]], *, dense: bool = True) -> list[BlockP
             combos = [base] + [tuple(value if i == j else base[i] for i in range(3))
                                for j, values in enumerate(DEPTHS.values()) for value in values[1:]]
         for combo in combos:
-            config = parse_config({**BASE, **fields, **dict(zip(DEPTHS, combo))})
-            for kind in KINDS:
-                point = BlockPoint(kind, config)
-                if (kind, point.key) not in seen:
-                    seen.add((kind, point.key))
-                    points.append(point)
+            add(KINDS, parse_config({**BASE, **fields, **dict(zip(DEPTHS, combo))}))
+        # The blocks that depend on the array's size, at the whole accelerators of the scale sweep too.
+        for config in load_sweep("scale", fields["pe_type"]):
+            add(SCALE_KINDS, parse_config({**config.to_dict(), **fields}))
     return points
 
 

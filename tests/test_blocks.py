@@ -6,7 +6,8 @@ import pytest
 from click.testing import CliRunner
 
 from quidam.characterize.block_dataset import block_dataset_path, block_row, write_block_dataset
-from quidam.characterize.blocks import KINDS, BlockPoint, characterize_block, plan
+from quidam.characterize.blocks import KINDS, SCALE_KINDS, BlockPoint, characterize_block, plan
+from quidam.characterize.points import load_sweep
 from quidam.cli import cli
 from quidam.config import parse_config
 from quidam.models.composed import PE_BLOCKS, ComposedModel, compare_with_whole
@@ -38,6 +39,18 @@ def test_every_committed_seed_type_has_every_depth_combination():
             assert all(value > 0 for key, value in row.items() if key.startswith("energy__"))
             inner = sum(row[f"synth__area__block__{block}_um2"] for block in PE_BLOCKS)
             assert inner == pytest.approx(row["synth__area__total_um2"], rel=1e-3)
+
+
+def test_the_plan_records_the_size_dependent_blocks_where_the_scale_points_are():
+    points = plan([{"pe_type": "int16"}])
+    controllers = {point.config.psum_spad_depth for point in points
+                   if point.kind == "controller" and point.config.rows == 2}
+    assert controllers == {16, 24, 32}   # the drain FIFO holds a wide column's tokens
+    for config in load_sweep("scale", "int16"):
+        for kind in SCALE_KINDS:
+            assert any(point.kind == kind and point.key == BlockPoint(kind, config).key for point in points), \
+                (kind, config)
+    assert len({(point.kind, point.key) for point in points}) == len(points)
 
 
 def test_a_depth_outside_the_characterized_ones_is_warned_by_name():
