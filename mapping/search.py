@@ -49,8 +49,9 @@ parameters (the exploration's) has far fewer distinct costs than points
 times candidates: on the default space's 5,184 INT16 points a ResNet-20
 layer has about 130,000 candidates and 8,000 distinct costs. And only the
 candidates that can still win are costed in full (:func:`_search`, branch
-and bound on a lower bound of the passes alone, within about 10 % of the
-winners' cycles).
+and bound: without overlap the commands one after another are the cost
+itself; with it, the passes or the transfers, whichever take longer, bound
+it from below).
 """
 
 from __future__ import annotations
@@ -425,9 +426,9 @@ def _costs(lay: LayerTable, pts: dict, p, q, e, f, wide, overlap, counts: bool, 
     """Cycles (and the access counts when ``counts``) of the schedule ``map_layer`` builds for (p, q, e, f,
     wide, overlap): the commands one after another, less :func:`_overlap_saving` where they overlap.
 
-    With ``bound``, a lower bound of the cycles instead, at a fraction of the work: the passes and their
-    accepting cycles, and without overlap the filter loads (the ifmap reads and the overlap left out: the
-    overlap hides no more than the transfers)."""
+    With ``bound``, a lower bound of the cycles instead, without :func:`_overlap_saving`: the cycles
+    themselves where the transfers do not overlap; where they do, the larger of the passes and the
+    transfers, each with the passes' accepting cycles."""
     L, U, S, C = lay.L, lay.U, lay.S, lay.L.C
     h, qt = lay.h, q * lay.t
     lookahead = uses_lookahead(L, q, pts["ifmap_spad_depth"])
@@ -495,9 +496,7 @@ def _costs(lay: LayerTable, pts: dict, p, q, e, f, wide, overlap, counts: bool, 
                                     ("spad.psum_read", macs - active_rows * psums * fb + fb * psums * active_rows)):
                                 acc[key] = acc[key] + n * value
 
-    if bound:
-        return cycles + np.where(overlap, passes, loads), None
-    cycles = cycles + loads
+    reads = 0
     # The ifmap rows each pass loads depend on where its output-row block lies, and the words of each row on
     # where its width tile lies: summed over blocks, tiles and folds, once per word row (and, for the GLB
     # reads, per beat of a stream position) of the channel blocks, and per filter block.
@@ -521,13 +520,19 @@ def _costs(lay: LayerTable, pts: dict, p, q, e, f, wide, overlap, counts: bool, 
             lo = L.padding - y_pad
             inside = _stream_rows_inside(lo, lo + L.H, eb, ha, U) if counts else 0
             for w, n_w, fb, row_words, row_cycles in tiles:
-                cycles = cycles + weight * block_rows * n_w * _ifmap_reads(lay, pts, n_rows, row_cycles, f)
+                reads = reads + weight * block_rows * n_w * _ifmap_reads(lay, pts, n_rows, row_cycles, f)
                 if counts:
                     words = weight * block_rows * n_w * n_rows * row_words
                     acc["dram.read"] = acc["dram.read"] + words
                     acc["glb.write"] = acc["glb.write"] + words
                     acc["glb.read"] = acc["glb.read"] + (weight * block_beats * n_w * inside
                                                          * lay.inside_values(w * f * U, fb))
+    if bound:
+        # Each pair of consecutive passes saves at most the later one's transfers and at most the earlier
+        # pass, so an overlapped schedule takes at least its passes, or its transfers, and an accepting
+        # cycle per pass; without overlap the cycles are exact.
+        return np.where(overlap, np.maximum(cycles + passes, loads + reads), cycles + loads + reads), None
+    cycles = cycles + loads + reads
     rows = np.flatnonzero(overlap)
     if rows.size:
         part = {name: values[rows] for name, values in pts.items()}
@@ -851,10 +856,10 @@ def _search(layer: ConvLayer, pts: dict, cand: dict) -> np.ndarray:
     """Of the candidates (:func:`_candidates`, in the points' order), the index of each point's winner: the
     fewest cycles, then the lowest rank (the search's order).
 
-    Branch and bound: every distinct candidate gets a lower bound (``_costs(bound=True)``); per point,
-    the one with the lowest bound is costed, then every candidate whose bound could still beat it (fewer
-    cycles, or as many and a lower rank). The others cannot win, so the winner is what costing every
-    candidate would find.
+    Branch and bound: every distinct candidate gets a lower bound (``_costs(bound=True)``, the cost itself
+    where the transfers do not overlap); per point, the one with the lowest bound is costed, then every
+    candidate whose bound could still beat it (fewer cycles, or as many and a lower rank). The others
+    cannot win, so the winner is what costing every candidate would find.
     """
     at, rank = cand["point"], cand["rank"]
     mappings = _DistinctMappings(layer, pts, at, *(cand[name] for name in ("p", "q", "e", "f", "wide", "overlap")))
@@ -866,10 +871,13 @@ def _search(layer: ConvLayer, pts: dict, cand: dict) -> np.ndarray:
     def least(key):   # the entry of each point's smallest key
         return np.flatnonzero(key == np.repeat(np.minimum.reduceat(key, starts), sizes))
 
-    bound = mappings.costs(np.arange(mappings.first.size), bound=True)[0][mappings.inverse] * scale + rank
-    exact = np.full(mappings.first.size, -1)
+    distinct_bound = mappings.costs(np.arange(mappings.first.size), bound=True)[0]
+    bound = distinct_bound[mappings.inverse] * scale + rank
+    # Without overlap the bound is the cost itself.
+    exact = np.where(cand["overlap"][mappings.first], -1, distinct_bound)
     leader = least(bound)
     needed = np.unique(mappings.inverse[leader])
+    needed = needed[exact[needed] < 0]
     exact[needed] = mappings.costs(needed)[0]
     best = np.repeat(exact[mappings.inverse[leader]] * scale + rank[leader], sizes)
     needed = np.unique(mappings.inverse[(bound < best) & (exact[mappings.inverse] < 0)])

@@ -85,6 +85,7 @@ def test_the_pruned_search_finds_what_costing_every_candidate_finds(seed):
         cycles = mappings.costs(every)[0][mappings.inverse]
         bound = mappings.costs(every, bound=True)[0][mappings.inverse]
         assert (bound <= cycles).all(), layer
+        assert (bound == cycles)[~cand["overlap"]].all(), layer   # without overlap, the cost itself
         assert (bound > 0.5 * cycles).mean() > 0.5, layer   # a bound that prunes
         order = np.lexsort((cand["rank"], cycles, cand["point"]))
         winners = order[np.r_[True, np.diff(cand["point"][order]) != 0]]
