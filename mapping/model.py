@@ -121,6 +121,8 @@ def drain_span(*, drain, wide, p, cols, lanes, vp, pace, result_delay, drain_lat
     """Cycles of a wide draining column's reduction, from its first token until its last word has left (0
     otherwise): its first sum after ``result_delay``, then ``drain_latency``, then its words every
     ``pace`` cycles."""
+    if np.ndim(drain) == 0 and not drain:   # the search's non-draining passes: nothing to compute
+        return 0
     words = p * _group_words(cols, lanes, vp)
     return np.where(drain & wide, result_delay + drain_latency + 2 + (words - 1) * pace, 0)
 
@@ -128,6 +130,8 @@ def drain_span(*, drain, wide, p, cols, lanes, vp, pace, result_delay, drain_lat
 def drain_tail(*, drain, wide, p, cols, F, vp, drain_latency):
     """Cycles a narrow draining pass runs after its last result (0 otherwise): ``drain_latency + 1``, and 1
     more when its last word is partly filled (flushed after the last result)."""
+    if np.ndim(drain) == 0 and not drain:
+        return 0
     extra = np.where((F * p * cols) % vp != 0, 1, 0)
     return np.where(drain & ~np.asarray(wide, dtype=bool), drain_latency + 1 + extra, 0)
 
