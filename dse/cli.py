@@ -12,7 +12,7 @@ from quidam.errors import ConfigError
 from quidam.inputs import FiniteFloat, output_dir
 from quidam.workloads.networks import NETWORKS
 
-from .explore import DRAM_PJ_PER_BIT, explore
+from .explore import DRAM_PJ_PER_BIT, MODELS, explore
 from .outputs import comparison, write_outputs
 from .report import write_html_report
 
@@ -47,7 +47,10 @@ def _pe_types(value: str) -> tuple[str, ...] | None:
               show_default=True, help="Folder of the model cards.")
 @click.option("--dram-pj-per-bit", type=FiniteFloat(min=0, max=1e6), default=DRAM_PJ_PER_BIT, show_default=True,
               help="Off-chip access energy per bit.")
-def explore_command(workload, dataset, pe, space, out_dir, models_dir, dram_pj_per_bit):
+@click.option("--model", "model", type=click.Choice(MODELS), default="cards", show_default=True,
+              help="Where area, fmax, leakage and energies come from: the PE types' model cards, or the "
+              "characterized blocks composed (data/characterization/blocks, models/composed.py).")
+def explore_command(workload, dataset, pe, space, out_dir, models_dir, dram_pj_per_bit, model):
     """Performance per area and energy of every design point of a space on a workload; Pareto set and plots.
 
     Exit status 1 when no point of the space is valid (the files are written
@@ -55,7 +58,7 @@ def explore_command(workload, dataset, pe, space, out_dir, models_dir, dram_pj_p
     """
     start = time.perf_counter()
     result = explore(workload, dataset, pe_types=_pe_types(pe), space=space, models_dir=models_dir,
-                     dram_pj_per_bit=dram_pj_per_bit)
+                     dram_pj_per_bit=dram_pj_per_bit, model=model)
     network = result.network
     out_dir = output_dir(out_dir or Path("reports/explore") / f"{network.name}-{network.dataset}", "output folder")
     files = write_outputs(result, out_dir)

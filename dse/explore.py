@@ -1,8 +1,11 @@
 """Explore a design space on a workload: latency, performance per area and energy of every point.
 
-:func:`explore` is the entry point. For each PE type it loads the model card,
-predicts every point's area, fmax, leakage and per-action energies in one
-call, then maps each layer of the workload on all points at once
+:func:`explore` is the entry point. For each PE type it predicts every
+point's area, fmax, leakage and per-action energies, from the PE type's model
+card (``model="cards"``) or from its characterized blocks composed
+(``model="composed"``, :mod:`quidam.models.composed`: the array size an exact
+count, each block's idle energy per cycle times its count), then maps each
+layer of the workload on all points at once
 (:func:`~quidam.mapping.search.layer_performance`) and sums:
 
 * latency = the layers' cycles / fmax (each design runs at its predicted
@@ -17,7 +20,8 @@ A point is *invalid* when a layer does not map (the reason is kept), or when
 its models give a non-physical figure (an area, fmax, leakage or per-action
 energy at or below zero: an extrapolation far outside the fitted range). Both
 are counted and written out, never dropped silently. Points outside the
-ranges the card was fitted on are flagged ``extrapolated``.
+ranges the card was fitted on (composed: where a block parameter leaves its
+characterized range) are flagged ``extrapolated``.
 """
 
 from __future__ import annotations
@@ -31,18 +35,23 @@ import numpy as np
 
 from quidam.characterize.dataset import ACTIONS
 from quidam.config import FIELDS
+from quidam.errors import ConfigError
 from quidam.models.card import FMAX, CardError, ModelCard, card_path
+from quidam.models.composed import ACTION_COUNTS, ComposedModel
 from quidam.workloads.networks import Network, get_network
 
 from quidam.mapping.search import FAILURES, layer_performance
 from .points import point_table
 from .space import DesignSpace, load_space
 
-__all__ = ["DRAM_PJ_PER_BIT", "Exploration", "explore", "pareto_front"]
+__all__ = ["DRAM_PJ_PER_BIT", "MODELS", "Exploration", "explore", "pareto_front"]
 
 #: Off-chip access energy per bit: 20 pJ/bit, the low end of Horowitz (ISSCC 2014: 1.3-2.6 nJ per 64-bit DRAM
 #: access). Not characterized here (no DRAM model in the PDK); every point pays it for the same traffic model.
 DRAM_PJ_PER_BIT = 20.0
+
+#: Where an exploration's area, fmax, leakage and energies come from (:func:`explore`'s ``model``).
+MODELS = ("cards", "composed")
 
 AREA = "synth__area__total_um2"
 LEAKAGE = "power__total__leakage_w"
@@ -78,7 +87,7 @@ class Exploration:
     failures : dict
         Reason -> count of invalid points.
     cards : dict
-        PE type -> the model card used.
+        PE type -> the model card used (``composed:<block data folder>`` for a composed exploration).
     missing_cards : list
         PE types of the space left out because they have no card (only when the types were not asked for).
     """
@@ -119,9 +128,37 @@ def _extrapolated(card: ModelCard, fields: dict) -> np.ndarray:
     return flags
 
 
-def _evaluate_type(network: Network, card: ModelCard, configs: list, fields: dict, dram_pj_per_bit: float) -> dict:
-    points = point_table(configs)
+def _card_ppa(card: ModelCard, configs: list, fields: dict) -> dict:
+    """A card's figures of every point: area, fmax, leakage, energy per workload event, extrapolated."""
     ppa = card.predict(configs)
+    per_event: dict[str, np.ndarray] = {}
+    for column, _, action_events in ACTIONS:
+        for event in action_events:
+            per_event[event] = per_event.get(event, 0) + ppa[column]
+    return {"area": ppa[AREA], "fmax": ppa[FMAX], "leakage": ppa[LEAKAGE], "per_event": per_event,
+            "extrapolated": _extrapolated(card, fields)}
+
+
+def _composed_ppa(model: ComposedModel, configs: list) -> dict:
+    """The block composition's figures of every point (:mod:`quidam.models.composed`): the energy per cycle
+    is every block's idle energy times its count; extrapolated where a block parameter leaves its
+    characterized range (never the array size, an exact count)."""
+    compositions = [model.compose(config) for config in configs]
+    per_event: dict[str, np.ndarray] = {}
+    for block, actions in ACTION_COUNTS.items():
+        for action, counter in actions:
+            event = counter.replace(".", "_")
+            per_event[event] = per_event.get(event, 0) + np.array([c.energies[block][action] for c in compositions])
+    per_event["cycles"] = per_event.get("cycles", 0) + np.array(
+        [sum(c.energies[block]["idle"] * c.counts(block) for block in c.energies) for c in compositions])
+    return {"area": np.array([c.total_area_um2 for c in compositions]),
+            "fmax": np.array([c.fmax_mhz for c in compositions]),
+            "leakage": np.array([c.total_leakage_w for c in compositions]), "per_event": per_event,
+            "extrapolated": np.array([bool(c.warnings) for c in compositions])}
+
+
+def _evaluate_type(network: Network, ppa: dict, configs: list, dram_pj_per_bit: float) -> dict:
+    points = point_table(configs)
     n = len(configs)
     cycles = np.zeros(n, dtype=np.int64)
     events = {}
@@ -136,18 +173,18 @@ def _evaluate_type(network: Network, card: ModelCard, configs: list, fields: dic
             events[key.replace(".", "_")] = events.get(key.replace(".", "_"), 0) + count * values
         failure = np.where(failure == 0, perf.failure, failure)
     events["cycles"] = cycles
-    fmax = ppa[FMAX]
-    area_mm2 = ppa[AREA] * 1e-6
-    physical = (ppa[AREA] > 0) & (fmax > 0) & (ppa[LEAKAGE] > 0)
+    fmax, leakage = ppa["fmax"], ppa["leakage"]
+    area_mm2 = ppa["area"] * 1e-6
+    physical = (ppa["area"] > 0) & (fmax > 0) & (leakage > 0)
     dynamic = np.zeros(n)
-    for column, _, action_events in ACTIONS:
-        physical &= ppa[column] > 0
-        dynamic += ppa[column] * sum(events[event] for event in action_events)
+    for event, energy in ppa["per_event"].items():
+        physical &= energy > 0
+        dynamic += energy * events[event]
     failure = np.where((failure == 0) & ~physical, _INVALID_MODEL, failure)
     with np.errstate(divide="ignore", invalid="ignore"):
         latency = cycles / (fmax * 1e6)
         dram_words = events["dram_read"] + events["dram_write"]
-        energy = dynamic + ppa[LEAKAGE] * latency + dram_words * points["glb_word_bits"] * dram_pj_per_bit * 1e-12
+        energy = dynamic + leakage * latency + dram_words * points["glb_word_bits"] * dram_pj_per_bit * 1e-12
         throughput = 1.0 / latency
         perf_per_area = throughput / area_mm2
         utilization = events["macs"] / (cycles * points["rows"] * points["cols"])
@@ -156,43 +193,57 @@ def _evaluate_type(network: Network, card: ModelCard, configs: list, fields: dic
     return {
         "cycles": np.where(ok, cycles, 0), "fmax_mhz": fmax, "area_mm2": area_mm2,
         "latency_s": nan(latency), "throughput_ips": nan(throughput), "perf_per_area": nan(perf_per_area),
-        "energy_j": nan(energy), "dynamic_energy_j": nan(dynamic), "leakage_energy_j": nan(ppa[LEAKAGE] * latency),
+        "energy_j": nan(energy), "dynamic_energy_j": nan(dynamic), "leakage_energy_j": nan(leakage * latency),
         "dram_words": np.where(ok, dram_words, 0), "utilization": nan(utilization),
-        "extrapolated": _extrapolated(card, fields), "failure_code": failure,
+        "extrapolated": ppa["extrapolated"], "failure_code": failure,
     }
 
 
 def explore(workload: str, dataset: str | None = None, *, pe_types: tuple[str, ...] | None = None,
             space: str | os.PathLike[str] = "default", models_dir: str | os.PathLike[str] | None = None,
-            dram_pj_per_bit: float = DRAM_PJ_PER_BIT) -> Exploration:
+            dram_pj_per_bit: float = DRAM_PJ_PER_BIT, model: str = "cards") -> Exploration:
     """Evaluate every point of ``space`` on ``workload`` (on ``dataset``).
+
+    ``model`` is where the area, fmax, leakage and energies come from: ``cards`` (each PE type's model card
+    in ``models_dir``) or ``composed`` (the characterized blocks, :mod:`quidam.models.composed`).
 
     Raises
     ------
     ConfigError
-        An unknown workload or dataset, an invalid space.
+        An unknown workload, dataset or model, an invalid space.
     CardError
         A PE type has no model card in ``models_dir`` (default: the committed cards).
     """
+    if model not in MODELS:
+        raise ConfigError(f"model must be one of {', '.join(MODELS)}, not {model!r}")
     network = get_network(workload, dataset)
     design_space = load_space(space, pe_types=pe_types)
     models_dir = Path(models_dir) if models_dir else Path(__file__).resolve().parent.parent / "models" / "cards"
-    if not models_dir.is_dir():
+    composed = ComposedModel() if model == "composed" else None
+    if composed is None and not models_dir.is_dir():
         raise CardError(f"no model card folder {models_dir}: run `quidam fit` (make models) first")
     parts, missing, card_paths = [], [], {}
     for pe_type, configs in design_space.configs.items():
         if not configs:
             continue
-        path = card_path(models_dir, pe_type)
-        if pe_types is None and not path.is_file():
-            missing.append(pe_type)  # the space's own list: explore what has a card, say what had none
-            continue
-        card = ModelCard.load(path, pe_type=pe_type)
         fields = {name: np.array([getattr(config, name) for config in configs]) for name in _CONFIG_FIELDS}
-        parts.append({**fields, **_evaluate_type(network, card, configs, fields, dram_pj_per_bit)})
-        card_paths[pe_type] = str(path)
+        if composed is not None:
+            if not any(row["pe_type"] == pe_type for row in composed.tables["pe"]):
+                missing.append(pe_type)
+                continue
+            ppa, card_paths[pe_type] = _composed_ppa(composed, configs), f"composed:{composed.data_dir}"
+        else:
+            path = card_path(models_dir, pe_type)
+            if pe_types is None and not path.is_file():
+                missing.append(pe_type)  # the space's own list: explore what has a card, say what had none
+                continue
+            ppa = _card_ppa(ModelCard.load(path, pe_type=pe_type), configs, fields)
+            card_paths[pe_type] = str(path)
+        parts.append({**fields, **_evaluate_type(network, ppa, configs, dram_pj_per_bit)})
     if not parts:
-        raise CardError(f"no model card for any PE type of the space in {models_dir}: run `quidam fit` first")
+        raise CardError(f"no model card or block of any PE type of the space in "
+                        f"{models_dir if composed is None else composed.data_dir}: run `quidam fit` "
+                        f"(or `quidam characterize-blocks`) first")
     columns = {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
     reasons = {**FAILURES, _INVALID_MODEL: "a PPA model predicts a non-physical figure (extrapolation)"}
     codes = columns.pop("failure_code")

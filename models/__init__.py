@@ -5,6 +5,8 @@
 * :mod:`~quidam.models.fit`: model selection by k-fold cross-validation, fitting a card to a dataset.
 * :mod:`~quidam.models.predict`: one configuration's figures, errors and warnings.
 * :mod:`~quidam.models.report`: held-out validation, the accuracy report and its plot.
+* :mod:`~quidam.models.composed`: the accelerator composed of its characterized blocks, and
+  :mod:`~quidam.models.block_models`: the GLB and controller as fitted functions of their structure.
 * :mod:`~quidam.models.cli`: ``quidam fit`` and ``quidam predict``.
 
 The committed cards are ``models/cards/<pe>.json``; ``make models`` refits them.

@@ -14,10 +14,14 @@ From the block datasets (:mod:`quidam.characterize.block_dataset`,
   energy x its block-cycles (count x cycles) + each action's energy x its
   count (:data:`ACTION_COUNTS`), the PE sequencer per MAC; + leakage x time.
 
-A block whose parameters were characterized is read as it is; otherwise
-the row of the same PE type nearest in its parameters (each scaled by its
-characterized range) stands in, with a warning naming the parameter. The
-array size is never looked up: it is the exact count. The array buses and
+A block whose parameters were characterized is read as it is. Otherwise a
+GLB or a controller, whose size follows the array and the GLB, comes from
+its fitted model (:class:`~quidam.models.block_models.BlockModel`: linear in
+its macros, banks, psum lanes and drain FIFO bits), with a warning only
+where one of those leaves the characterized range; a PE block takes the row
+of the same PE type nearest in its parameters (each scaled by its
+characterized range), with a warning naming the parameter. The array size
+is never looked up: it is the exact count. The array buses and
 the accelerator's top level are not characterized as blocks (0.2 % of the
 area and power of the 2 x 2 points).
 """
@@ -32,6 +36,8 @@ from quidam.characterize.block_dataset import BLOCK_DATA_DIR, block_dataset_path
 from quidam.characterize.blocks import KINDS
 from quidam.config import AcceleratorConfig
 from quidam.errors import QuidamError
+
+from .block_models import TARGETS, BlockModel
 
 __all__ = ["ACTION_COUNTS", "PE_BLOCKS", "Composition", "ComposedModel", "compare_with_whole"]
 
@@ -120,9 +126,21 @@ class ComposedModel:
         root = Path(__file__).resolve().parent.parent
         self.data_dir = Path(data_dir) if data_dir is not None else root / BLOCK_DATA_DIR
         self.tables = {kind: read_block_dataset(block_dataset_path(self.data_dir, kind)) for kind in KINDS}
+        self.block_models = {kind: BlockModel(kind).fit(self.tables[kind]) for kind in TARGETS}
+        self._rows: dict[tuple, tuple[dict[str, Any], tuple[str, ...]]] = {}
 
     def row(self, kind: str, config: AcceleratorConfig, warnings: list[str]) -> dict[str, Any]:
-        """The characterized row of block ``kind`` for ``config``, or the nearest of its PE type (warned)."""
+        """The characterized row of block ``kind`` for ``config``, else its model's or the nearest row of its
+        PE type (warned; see the module docstring). Each block key is looked up once."""
+        key = (kind, *(getattr(config, name) for name in KINDS[kind].key))
+        if key not in self._rows:
+            found: list[str] = []
+            self._rows[key] = self._row(kind, config, found), tuple(found)
+        row, found = self._rows[key]
+        warnings.extend(found)
+        return row
+
+    def _row(self, kind: str, config: AcceleratorConfig, warnings: list[str]) -> dict[str, Any]:
         keys = KINDS[kind].key
         wanted = {name: getattr(config, name) for name in keys}
         rows = [row for row in self.tables[kind] if row["pe_type"] == config.pe_type]
@@ -132,6 +150,12 @@ class ComposedModel:
         exact = [row for row in rows if all(row[name] == value for name, value in wanted.items())]
         if exact:
             return exact[0]
+        if kind in self.block_models:
+            model = self.block_models[kind]
+            outside = model.outside(config)
+            if outside:
+                warnings.append(f"{kind} block: " + "; ".join(outside) + " -> its fitted model extrapolates")
+            return {**wanted, **{target: float(values[0]) for target, values in model.predict([config]).items()}}
         numeric = [name for name in keys if name != "pe_type"]
         spans = {name: (max(row[name] for row in rows) - min(row[name] for row in rows)) or 1 for name in numeric}
         nearest = min(rows, key=lambda row: sum(((row[n] - wanted[n]) / spans[n]) ** 2 for n in numeric))

@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -10,6 +11,7 @@ from quidam.characterize.blocks import KINDS, SCALE_KINDS, BlockPoint, character
 from quidam.characterize.points import load_sweep
 from quidam.cli import cli
 from quidam.config import parse_config
+from quidam.models.block_models import TARGETS, BlockModel, block_config
 from quidam.models.composed import PE_BLOCKS, ComposedModel, compare_with_whole
 
 _BASE = {"pe_type": "lightpe1", "rows": 2, "cols": 2, "ifmap_spad_depth": 12, "filter_spad_depth": 64,
@@ -51,6 +53,59 @@ def test_the_plan_records_the_size_dependent_blocks_where_the_scale_points_are()
             assert any(point.kind == kind and point.key == BlockPoint(kind, config).key for point in points), \
                 (kind, config)
     assert len({(point.kind, point.key) for point in points}) == len(points)
+
+
+#: What the GLB and controller models must hold on rows they were not fitted on (relative error).
+_BLOCK_MODEL_LIMITS = {
+    "glb": {"synth__area__total_um2": 0.01, "power__total__leakage_w": 0.01, "energy__idle_j": 0.01},
+    "controller": {"synth__area__total_um2": 0.05, "power__total__leakage_w": 0.07, "energy__idle_j": 0.05},
+}
+
+
+def test_the_glb_and_controller_models_hold_out_each_committed_row():
+    model = ComposedModel()
+    for kind, limits in _BLOCK_MODEL_LIMITS.items():
+        errors = model.block_models[kind].loo_errors_
+        assert set(errors) == {"fp32", "int16", "lightpe1", "lightpe2"}
+        for pe_type, by_target in errors.items():
+            for target, limit in limits.items():
+                assert by_target[target].size >= 3 and np.abs(by_target[target]).max() <= limit, \
+                    (kind, pe_type, target, by_target[target])
+
+
+#: Fitted on 2 x 2 and 4 x 4 arrays, at 8 x 8 to 16 x 16 (a controller is 2 to 5 % of such an accelerator's area).
+_EXTRAPOLATION_LIMITS = {
+    "glb": _BLOCK_MODEL_LIMITS["glb"],
+    "controller": {"synth__area__total_um2": 0.10, "power__total__leakage_w": 0.16, "energy__idle_j": 0.05},
+}
+
+
+def test_the_glb_and_controller_models_fitted_up_to_4x4_predict_the_larger_arrays():
+    """Fitted on the 2 x 2 and 4 x 4 rows only, the models give the 8 x 8 to 16 x 16 rows: the array enters
+    through the block's structure (macros, lanes, FIFO bits), not a fitted slope in the array size."""
+    checked = 0
+    for kind in _EXTRAPOLATION_LIMITS:
+        rows = ComposedModel().tables[kind]
+        for pe_type in ("int16", "lightpe1"):
+            small = [row for row in rows if row["pe_type"] == pe_type and row["cols"] <= 4]
+            large = [row for row in rows if row["pe_type"] == pe_type and row["cols"] > 4]
+            predicted = BlockModel(kind).fit(small).predict([block_config(kind, row) for row in large])
+            for target, limit in _EXTRAPOLATION_LIMITS[kind].items():
+                errors = predicted[target] / np.array([row[target] for row in large]) - 1
+                assert np.abs(errors).max() <= limit, (kind, pe_type, target, errors)
+            checked += len(large)
+    assert checked >= 8
+
+
+def test_a_glb_or_controller_between_the_characterized_ones_is_modelled_and_warned_only_outside_them():
+    model = ComposedModel()
+    between = model.compose(parse_config({**_BASE, "rows": 8, "cols": 14, "glb_kib": 32, "glb_banks": 8}))
+    assert not between.warnings   # one macro a bank, 8 lanes and its FIFO within the characterized ones
+    for kind in TARGETS:   # not a characterized row: the model's figures
+        assert between.area_um2[kind] not in {row["synth__area__total_um2"] for row in model.tables[kind]}
+    deep = model.compose(parse_config({**_BASE, "rows": 8, "cols": 14, "glb_kib": 128, "glb_banks": 8}))
+    assert deep.warnings == ["glb block: macros_per_bank 4 (characterized: 1..1) -> its fitted model extrapolates"]
+    assert deep.area_um2["glb"] > 3.5 * between.area_um2["glb"]   # four macros a bank
 
 
 def test_a_depth_outside_the_characterized_ones_is_warned_by_name():

@@ -18,6 +18,7 @@ from quidam.dse.points import point_table, timing_of
 from quidam.dse.space import load_space
 from quidam.mapping.mapper import MappingError, map_layer, plan_layer
 from quidam.mapping.model import evaluate
+from quidam.models.composed import ComposedModel
 from quidam.workloads.layer import ConvLayer
 from quidam.workloads.networks import get_network
 
@@ -174,6 +175,39 @@ def test_explore_writes_the_results(tmp_path, capsys):
     assert sources and all(source.startswith("data:image/png;base64,") for source in sources)
     assert "resnet20 on cifar10" in text and "lightpe1 vs int16" in text
     assert f"rows {best['perf_config']['rows']}, cols {best['perf_config']['cols']}" in text
+
+
+def test_a_composed_exploration_is_its_blocks_over_the_mapped_layers(tmp_path):
+    """With ``model="composed"`` a point's figures are its block composition's: the area and fmax of
+    ``ComposedModel.compose``, and the energy of ``Composition.run_energy`` over the exact model's counts of
+    each layer's schedule, plus leakage over the latency and the off-chip words."""
+    space = tmp_path / "space.yaml"
+    space.write_text("pe_types: [lightpe1]\nbase: {glb_banks: 8, ifmap_spad_depth: 12, filter_spad_depth: 64, "
+                     "psum_spad_depth: 16}\ngrid: {rows: [4], cols: [4, 14], glb_kib: [32, 128]}\n")
+    result = explore("resnet20", "cifar10", space=space, model="composed", dram_pj_per_bit=20.0)
+    columns, model = result.columns, ComposedModel()
+    assert result.valid.all() and len(result.valid) == 4
+    network = get_network("resnet20", "cifar10")
+    for index in range(4):
+        config = AcceleratorConfig(**result._config(index))
+        composition = model.compose(config)
+        assert columns["area_mm2"][index] == pytest.approx(composition.total_area_um2 * 1e-6, rel=1e-12)
+        assert columns["fmax_mhz"][index] == pytest.approx(composition.fmax_mhz, rel=1e-12)
+        # Only a block parameter outside the characterized ones is flagged: here the 128 KiB GLB's banks of
+        # four macros (one a bank characterized), never the array size.
+        assert bool(columns["extrapolated"][index]) == (config.glb_kib == 128) == bool(composition.warnings)
+        if config.cols != 14:
+            continue
+        performances = [evaluate(map_layer(layer, config)) for layer in network.layers]
+        cycles = sum(performance.cycles for performance in performances)
+        dynamic = sum(sum(composition.run_energy(performance.cycles, performance.accesses).values())
+                      for performance in performances)
+        seconds = cycles / (composition.fmax_mhz * 1e6)
+        words = sum(performance.accesses["dram.read"] + performance.accesses["dram.write"]
+                    for performance in performances)
+        assert columns["cycles"][index] == cycles
+        assert columns["energy_j"][index] == pytest.approx(
+            dynamic + composition.total_leakage_w * seconds + words * config.glb_word_bits * 20e-12, rel=1e-9)
 
 
 def test_report_without_explorations_exits_2(tmp_path, capsys):
