@@ -28,7 +28,8 @@ over any run is then ``idle x cycles + sum(action x count)``.
 Recordings are of a 2 x 2 array on :data:`WORKLOAD` (smaller than the
 whole-accelerator flow's layer: the blocks need activity, not a large
 layer), and for the GLB and the controller (:data:`SCALE_KINDS`) also of
-the scale sweep's whole accelerators (4 x 4 to 16 x 16, 32 to 256 KiB);
+the scale sweep's whole accelerators (4 x 4 to 16 x 16, 32 to 256 KiB) and
+of two-row arrays with the exploration space's GLBs (:data:`GLB_CORNERS`);
 which configurations are recorded and which blocks each one yields is
 :func:`plan` (each block key once, so points that differ only in
 parameters a block does not depend on share its point).
@@ -48,7 +49,7 @@ from .design import Design, generator_source_digest
 from .flow import PLATFORM, characterize_point, point_run_dir
 from .points import load_sweep
 
-__all__ = ["DEPTHS", "KINDS", "SCALE_KINDS", "WORKLOAD", "BlockKind", "BlockPoint", "action_energies", "block_design",
+__all__ = ["DEPTHS", "GLB_CORNERS", "KINDS", "SCALE_KINDS", "WORKLOAD", "BlockKind", "BlockPoint", "action_energies", "block_design",
            "characterize_block", "plan"]
 
 #: The layer the blocks' activity is recorded on.
@@ -129,6 +130,14 @@ KINDS: dict[str, BlockKind] = {
 #: The kinds that depend on the array's size or the GLB, recorded also at the scale sweep's configurations.
 SCALE_KINDS = ("glb", "controller")
 
+#: Two-row arrays recorded for the GLB and the controller: the default exploration space's GLBs (every size at
+#: its 8 banks: one to eight macros a bank) at its fewest and most columns (psum lanes), and the controller
+#: with its largest psum scratchpad (with the most columns, the largest drain FIFO) at the smallest and the
+#: largest GLB. ``tests/test_blocks.py`` checks that their features span the space's
+#: (``quidam.dse.space.DEFAULT_SPACE``).
+GLB_CORNERS = {"rows": (2,), "cols": (4, 16), "glb_kib": (32, 64, 128, 256), "glb_banks": (8,),
+               "psum_spad_depth": (32,)}
+
 
 @dataclass(frozen=True)
 class BlockPoint:
@@ -172,9 +181,14 @@ def plan(pe_configs: list[dict[str, Any]], *, dense: bool = True) -> list[BlockP
                                for j, values in enumerate(DEPTHS.values()) for value in values[1:]]
         for combo in combos:
             add(KINDS, parse_config({**BASE, **fields, **dict(zip(DEPTHS, combo))}))
-        # The blocks that depend on the array's size, at the whole accelerators of the scale sweep too.
+        # The blocks that depend on the array's size, at the whole accelerators of the scale sweep too, and at
+        # the exploration space's GLBs.
         for config in load_sweep("scale", fields["pe_type"]):
             add(SCALE_KINDS, parse_config({**config.to_dict(), **fields}))
+        sizes = GLB_CORNERS["glb_kib"]
+        for combo in itertools.product(*GLB_CORNERS.values()):
+            config = parse_config({**BASE, **fields, **dict(zip(GLB_CORNERS, combo))})
+            add(SCALE_KINDS if config.glb_kib in (min(sizes), max(sizes)) else ("glb",), config)
     return points
 
 

@@ -38,7 +38,7 @@ from quidam.errors import QuidamError
 
 from .features import macro_inventory
 
-__all__ = ["FEATURES", "TARGETS", "BlockModel", "block_config"]
+__all__ = ["FEATURES", "RANGE_CHECKED", "TARGETS", "BlockModel", "block_config"]
 
 
 @functools.lru_cache(maxsize=None)
@@ -108,7 +108,7 @@ TARGETS: dict[str, dict[str, tuple[tuple[str, ...], Callable[[AcceleratorConfig]
 }
 
 #: The features whose characterized range a configuration is checked against, per kind.
-_RANGE_CHECKED = {"glb": ("macros_per_bank", "lanes", "banks"), "controller": ("drain_fifo_bits", "lanes")}
+RANGE_CHECKED = {"glb": ("macros_per_bank", "lanes", "banks"), "controller": ("drain_fifo_bits", "lanes")}
 
 
 def block_config(kind: str, row: dict[str, Any]) -> AcceleratorConfig:
@@ -180,7 +180,7 @@ class BlockModel:
         low..high)``."""
         low_high = self.ranges_[self._pe_type([config])]
         found = []
-        for name in _RANGE_CHECKED[self.kind]:
+        for name in RANGE_CHECKED[self.kind]:
             value = float(FEATURES[self.kind][name][1](config))
             low, high = low_high[name]
             if not low <= value <= high:

@@ -11,7 +11,8 @@ from quidam.characterize.blocks import KINDS, SCALE_KINDS, BlockPoint, character
 from quidam.characterize.points import load_sweep
 from quidam.cli import cli
 from quidam.config import parse_config
-from quidam.models.block_models import TARGETS, BlockModel, block_config
+from quidam.dse.space import load_space
+from quidam.models.block_models import FEATURES, RANGE_CHECKED, TARGETS, BlockModel, block_config
 from quidam.models.composed import PE_BLOCKS, ComposedModel, compare_with_whole
 
 _BASE = {"pe_type": "lightpe1", "rows": 2, "cols": 2, "ifmap_spad_depth": 12, "filter_spad_depth": 64,
@@ -106,6 +107,21 @@ def test_a_glb_or_controller_between_the_characterized_ones_is_modelled_and_warn
     deep = model.compose(parse_config({**_BASE, "rows": 8, "cols": 14, "glb_kib": 128, "glb_banks": 8}))
     assert deep.warnings == ["glb block: macros_per_bank 4 (characterized: 1..1) -> its fitted model extrapolates"]
     assert deep.area_um2["glb"] > 3.5 * between.area_um2["glb"]   # four macros a bank
+
+
+def test_the_planned_glbs_and_controllers_span_the_exploration_space():
+    """Once characterized, the plan's GLBs and controllers leave no point of the default space outside their
+    models' range (the block features of :data:`~quidam.models.block_models.FEATURES` they are checked on)."""
+    space = load_space()
+    for pe_type in ("int16", "lightpe1"):
+        planned = plan([{"pe_type": pe_type}])
+        for kind in TARGETS:
+            features = {name: of for name, (_, of) in FEATURES[kind].items() if name in RANGE_CHECKED[kind]}
+            keys = {BlockPoint(kind, config).key: config for config in space.configs[pe_type]}
+            for name, of in features.items():
+                covered = [of(point.config) for point in planned if point.kind == kind]
+                wanted = {of(config) for config in keys.values()}
+                assert min(covered) <= min(wanted) and max(wanted) <= max(covered), (pe_type, kind, name)
 
 
 def test_a_depth_outside_the_characterized_ones_is_warned_by_name():
