@@ -85,7 +85,8 @@ def fit(pe_types, data_dir, models_dir, report_dir):
     if missing:
         click.echo(f"no held-out points for {', '.join(missing)}: run `quidam characterize --pe <type> "
                    f"--sweep heldout` to validate them")
-    report = write_report(cards, fitted, cv_predictions, validations, report_dir, command=command)
+    report = write_report(cards, fitted, cv_predictions, validations, report_dir, command=command,
+                          extra=_composed_section(data_dir, datasets, heldouts))
     click.echo(f"report {report}")
     exceeded = [f"{pe} {target} {100 * validation.mape(target):.2f} % > {100 * limit:.0f} %"
                 for pe, validation in validations.items() for target, limit in ACCEPTANCE.items()
@@ -143,6 +144,38 @@ def predict_command(config_file, as_json, models_dir, composed):
              for name, figure in figures.items() if name.startswith("energy__")]
     for label, value, unit, error in rows:
         click.echo(f"  {label:<26} {value:>12.4g} {unit:<5} +- {100 * error:.1f} % (CV)")
+
+
+def _composed_section(data_dir: Path, datasets: dict, heldouts: dict) -> list[str]:
+    """The report's composed-model section over every whole-accelerator point of the fitted PE types (default,
+    held-out and scale datasets); a note instead where the block tables cannot be read."""
+    from quidam.errors import QuidamError
+
+    from .composed import ComposedModel, compare_dataset
+    from .report import composed_lines
+
+    try:
+        model = ComposedModel()
+    except QuidamError as error:
+        return ["", "## Composed block model against whole accelerators", "", f"Not compared: {error}."]
+    comparisons, notes = [], []
+    for pe_type, dataset in datasets.items():
+        scale = dataset_path(data_dir, f"{pe_type}-scale")
+        for label, found in (("default", dataset), ("held-out", heldouts.get(pe_type)),
+                             ("scale", load_dataset(scale) if scale.exists() else None)):
+            if found is None or not any(row["pe_type"] == pe_type for row in model.tables["pe"]):
+                continue
+            try:
+                compared = compare_dataset(model, found.configs, found.targets)
+            except QuidamError as error:
+                notes.append(f"Not compared: {found.path}: {error}.")
+                continue
+            for config, (figures, warnings) in zip(found.configs, compared):
+                point = (f"{config.rows}x{config.cols}, {config.ifmap_spad_depth}/{config.filter_spad_depth}/"
+                         f"{config.psum_spad_depth}, {config.glb_kib} KiB / {config.glb_banks}"
+                         + (" (w)" if warnings else ""))
+                comparisons.append((pe_type, label, point, figures))
+    return composed_lines(comparisons) + [line for note in notes for line in ("", note)]
 
 
 def _predict_composed(config_file: Path, config, as_json: bool) -> None:

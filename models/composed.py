@@ -39,7 +39,8 @@ from quidam.errors import QuidamError
 
 from .block_models import TARGETS, BlockModel
 
-__all__ = ["ACTION_COUNTS", "PE_BLOCKS", "Composition", "ComposedModel", "compare_with_whole"]
+__all__ = ["ACTION_COUNTS", "LIMITS", "PE_BLOCKS", "Composition", "ComposedModel", "compare_dataset",
+           "compare_with_whole"]
 
 #: Per block inside a PE and outside it: the action energies and the access counter (or ``macs``) each multiplies.
 ACTION_COUNTS: dict[str, tuple[tuple[str, str], ...]] = {
@@ -54,6 +55,11 @@ ACTION_COUNTS: dict[str, tuple[tuple[str, str], ...]] = {
 
 #: Blocks of one PE, in the PE block's area breakdown.
 PE_BLOCKS = ("mac", "ifmap_spad", "filter_spad", "psum_spad", "pe_control")
+
+#: How close the composition must come to a whole accelerator (relative error), per target of
+#: :func:`compare_with_whole`; ``energy__<block>`` each block's energy over the layer.
+LIMITS = {"area": 0.03, "fmax": 0.05, "leakage": 0.10, "dynamic_energy": 0.10, "energy": 0.10,
+          "energy__<block>": 0.15}
 
 
 @dataclass
@@ -219,3 +225,39 @@ def compare_with_whole(composition: Composition, metrics: dict[str, Any]) -> dic
            for block, energy in blocks.items()},
     }
     return {target: (mine, whole, mine / whole - 1.0) for target, (mine, whole) in figures.items()}
+
+
+def compare_dataset(model: ComposedModel, configs: list[AcceleratorConfig],
+                    targets: dict[str, Any]) -> list[tuple[dict, list[str]]]:
+    """:func:`compare_with_whole` for every row of a whole-accelerator dataset (``configs`` and their
+    ``targets`` columns, as :func:`quidam.models.fit.load_dataset` reads them), with the composition's
+    warnings.
+
+    A dataset row keeps the simulated layer's power but not its counts: the layer
+    (``characterize.accelerator.WORKLOAD``) is mapped again, and the analytical model's cycles and counts,
+    equal to the RTL's, stand in for the run's; the power was measured at ``clock_mhz``.
+    """
+    from quidam.characterize.accelerator import WORKLOAD
+    from quidam.mapping.mapper import map_layer
+    from quidam.mapping.model import evaluate
+    from quidam.workloads.networks import parse_layer_ref
+
+    from .card import CRITICAL_PATH, fmax_mhz
+
+    needed = ["synth__area__total_um2", "power__total__leakage_w", "power__total__dynamic_w", CRITICAL_PATH,
+              *(f"power__block__{block}__dynamic_w" for block in ACTION_COUNTS)]
+    missing = [name for name in needed if name not in targets]
+    if missing:
+        raise QuidamError(f"the dataset lacks {', '.join(missing)}: not a whole-accelerator dataset")
+    layer = parse_layer_ref(WORKLOAD["layer"], WORKLOAD["dataset"])[1].scaled(WORKLOAD["channels_scale"])
+    found = []
+    for index, config in enumerate(configs):
+        performance = evaluate(map_layer(layer, config))
+        metrics = {name: float(values[index]) for name, values in targets.items()}
+        metrics.update({"power__activity__measured_cycles": performance.cycles,
+                        "sta__timing__fmax_mhz": float(fmax_mhz(metrics[CRITICAL_PATH])),
+                        "sta__clock__period_ns": 1000.0 / config.clock_mhz,
+                        **{f"workload__{key.replace('.', '_')}": value for key, value in performance.accesses.items()}})
+        composition = model.compose(config)
+        found.append((compare_with_whole(composition, metrics), composition.warnings))
+    return found

@@ -23,7 +23,7 @@ from quidam.files import write_text
 from .card import CRITICAL_PATH, FMAX, ModelCard, fmax_mhz
 from .fit import Dataset, absolute_percentage_errors
 
-__all__ = ["ACCEPTANCE", "HEADLINE", "Validation", "accuracy_cells", "validate", "write_report"]
+__all__ = ["ACCEPTANCE", "HEADLINE", "Validation", "accuracy_cells", "composed_lines", "validate", "write_report"]
 
 #: The headline targets of the report and plots, with their labels.
 HEADLINE = (("synth__area__total_um2", "total area (mm^2)", 1e-6),
@@ -133,9 +133,41 @@ def _plot(cards: list[ModelCard], fitted: dict[str, Dataset], cv_predictions: di
     os.replace(temporary, path)
 
 
+def composed_lines(comparisons: list[tuple[str, str, str, dict]]) -> list[str]:
+    """The report's section on the composed block model against whole accelerators: one row per point
+    (PE type, dataset, point, :func:`~quidam.models.composed.compare_with_whole`'s figures), each error
+    against :data:`~quidam.models.composed.LIMITS`."""
+    from .composed import LIMITS
+
+    def cell(target: str, error: float) -> str:
+        limit = LIMITS["energy__<block>" if target.startswith("energy__") else target]
+        return f"{100 * error:+.1f} %" + ("" if abs(error) <= limit else " **>**")
+
+    lines = ["", "## Composed block model against whole accelerators", "",
+             "The accelerator composed of its characterized blocks (`quidam predict --composed`, `quidam explore "
+             "--model composed`; `models/composed.py`) against each whole-accelerator point of the datasets, "
+             "none of which the blocks were fitted on: total area, leakage, fmax, the simulated layer's dynamic "
+             "energy and energy with leakage, and the worst block's energy over the layer (the block's share of "
+             "the whole point's power report). Limits: "
+             + ", ".join(f"{name} {100 * limit:.0f} %" for name, limit in LIMITS.items())
+             + "; **>** marks an error above its limit, (w) a point with a block taken from its model outside "
+             "the characterized range or from the nearest characterized depth (`quidam predict --composed` "
+             "names it).", "",
+             "| PE type | dataset | point | area | leakage | fmax | dynamic energy | energy | worst block |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for pe_type, dataset, point, figures in comparisons:
+        blocks = {name: error for name, (_, _, error) in figures.items() if name.startswith("energy__")}
+        worst = max(blocks, key=lambda name: abs(blocks[name]))
+        lines.append(f"| {pe_type} | {dataset} | {point} | "
+                     + " | ".join(cell(name, figures[name][2]) for name in
+                                  ("area", "leakage", "fmax", "dynamic_energy", "energy"))
+                     + f" | {worst.removeprefix('energy__')} {cell(worst, blocks[worst])} |")
+    return lines
+
+
 def write_report(cards: list[ModelCard], fitted: dict[str, Dataset],
                  cv_predictions: dict[str, dict[str, np.ndarray]], validations: dict[str, Validation],
-                 out_dir: str | os.PathLike[str], *, command: str) -> Path:
+                 out_dir: str | os.PathLike[str], *, command: str, extra: list[str] = ()) -> Path:
     """Write ``README.md`` and ``accuracy.png`` into ``out_dir``; returns the Markdown's path.
 
     Parameters
@@ -150,6 +182,8 @@ def write_report(cards: list[ModelCard], fitted: dict[str, Dataset],
         PE type -> :class:`Validation` (PE types without held-out points are absent).
     command : str
         The command that reproduces the report.
+    extra : list of str
+        Further Markdown lines (:func:`composed_lines`).
     """
     out_dir = Path(out_dir)
     _plot(cards, fitted, cv_predictions, validations, out_dir / "accuracy.png")
@@ -180,6 +214,7 @@ def write_report(cards: list[ModelCard], fitted: dict[str, Dataset],
             held_r2 = f"{validation.r2(name):.3f}" if validation and np.isfinite(validation.r2(name)) else "-"
             lines.append(f"| `{name}` | {model.degree} | {model.alpha:g} | {_percent(model.cv_mape)} | "
                          f"{_percent(model.cv_max_ape)} | {model.cv_r2:.3f} | {held_mape} | {held_r2} |")
+    lines += extra
     path = out_dir / "README.md"
     write_text(path, "\n".join(lines) + "\n")
     return path

@@ -19,6 +19,7 @@ from quidam.cli import main
 from quidam.config import parse_config
 from quidam.models.card import FMAX, TOTAL_AREA, ModelCard, card_path
 from quidam.models.features import FEATURES, feature_matrix, feature_table, macro_inventory, offsets
+from quidam.models.composed import ComposedModel, compare_dataset
 from quidam.models.fit import fit_card, load_dataset
 from quidam.models.predict import predict
 from quidam.models.report import validate
@@ -235,3 +236,21 @@ def test_total_area_is_the_sum_of_the_block_models(tmp_path):
     card.save(tmp_path / "card.json")
     assert np.array_equal(ModelCard.load(tmp_path / "card.json").predict(dataset.configs)[TOTAL_AREA],
                           predicted[TOTAL_AREA])
+
+
+def test_the_fit_report_compares_the_composed_blocks_with_every_whole_point(tmp_path, capsys):
+    main(["fit", "--pe", "lightpe1", "--models", str(tmp_path / "cards"), "--report", str(tmp_path / "report")])
+    text = (tmp_path / "report" / "README.md").read_text()
+    rows = [line for line in text.split("## Composed block model against whole accelerators")[1].splitlines()
+            if line.startswith("| lightpe1 |")]
+    model = ComposedModel()
+    expected = []
+    for name, label in (("lightpe1", "default"), ("lightpe1-heldout", "held-out"), ("lightpe1-scale", "scale")):
+        dataset = load_dataset(Path("data/characterization") / f"{name}.csv")
+        expected += [(label, figures) for figures, _ in compare_dataset(model, dataset.configs, dataset.targets)]
+    assert len(rows) == len(expected) >= 13
+    for row, (label, figures) in zip(rows, expected):
+        cells = [cell.strip() for cell in row.strip("|").split("|")]
+        assert cells[1] == label
+        assert cells[3].startswith(f"{100 * figures['area'][2]:+.1f} %")
+        assert cells[6].startswith(f"{100 * figures['dynamic_energy'][2]:+.1f} %")
