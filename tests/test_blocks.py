@@ -13,14 +13,11 @@ from quidam.cli import cli
 from quidam.config import parse_config
 from quidam.dse.space import load_space
 from quidam.models.block_models import FEATURES, RANGE_CHECKED, TARGETS, BlockModel, block_config
-from quidam.models.composed import PE_BLOCKS, ComposedModel, compare_with_whole
+from quidam.models.composed import LIMITS, PE_BLOCKS, ComposedModel, compare_with_whole
 
 _BASE = {"pe_type": "lightpe1", "rows": 2, "cols": 2, "ifmap_spad_depth": 12, "filter_spad_depth": 64,
          "psum_spad_depth": 16, "glb_kib": 16, "glb_banks": 4, "glb_word_bits": 64}
 
-#: The issue's limits: composed against whole accelerator.
-_LIMITS = {"area": 0.03, "leakage": 0.10, "dynamic_energy": 0.10, "energy": 0.10}
-_BLOCK_LIMIT = 0.15
 
 
 def test_the_array_size_is_an_exact_count_of_the_committed_blocks():
@@ -166,8 +163,8 @@ def test_composed_2x2_matches_the_whole_accelerator(tmp_path):
     assert not composition.warnings
     whole = characterize_point(accelerator_design(parse_config(_BASE)), runs_root=tmp_path / "runs", strict=True)
     errors = compare_with_whole(composition, whole)
-    for target, limit in _LIMITS.items():
-        assert abs(errors[target][2]) <= limit, (target, errors[target])
+    # fmax is left out: the whole accelerator's worst path crosses block boundaries (README).
     for target, (_, _, error) in errors.items():
-        if target.startswith("energy__"):
-            assert abs(error) <= _BLOCK_LIMIT, (target, errors[target])
+        if target != "fmax":
+            assert abs(error) <= LIMITS["energy__<block>" if target.startswith("energy__") else target], \
+                (target, errors[target])
