@@ -117,7 +117,7 @@ def coexplore_command(network, dataset, results_dir, space, out_dir):
     for row in table["formats"]:
         best = row["best_perf"]
         where = (f"best perf/area {best['norm_perf_per_area']:.2f}, least energy "
-                 f"{row['best_energy']['norm_energy']:.2f}" if best else "no model card")
+                 f"{row['best_energy']['norm_energy']:.2f}" if best else "no design point")
         click.echo(f"  {row['label']:<9} top-1 {100 * row['top1_mean']:6.2f} % +- {100 * row['top1_std']:.2f}; {where}")
     click.echo(f"wrote {', '.join(str(path) for path in files.values())}")
 

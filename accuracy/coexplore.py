@@ -109,7 +109,7 @@ def _markdown(table: dict) -> str:
             hardware = (f"{row['best_perf']['norm_perf_per_area']:.2f} | {row['best_perf']['norm_energy']:.2f} | "
                         f"{row['best_energy']['norm_energy']:.2f} | {row['points']}")
         else:
-            hardware = "n/a | n/a | n/a | 0 (no model card)"
+            hardware = "n/a | n/a | n/a | 0 (no design point)"
         lines.append(f"| {row['label']} | {row['seeds']} | {percent(row['top1_mean'])} | {percent(row['top1_std'])} | "
                      f"{hardware} |")
     for name, title in (("perf_per_area", "accuracy vs perf/area"), ("energy", "accuracy vs energy")):

@@ -4,7 +4,7 @@ Usage: python bench/explore_speed.py [--out bench/results/explore-speed.json]
 
 Times :func:`quidam.mapping.search.layer_performance` (mapping search, cycles and access counts) over the
 default space's points of one PE type on every layer of the six workloads, best of three; then the whole
-`explore` (cards included) on ResNet-20. With --point-seconds (the worker-seconds one design point takes to
+`explore` (the composed block model included) on ResNet-20. With --point-seconds (the worker-seconds one design point takes to
 characterize: synthesis, timing and the gate-level power replay), the record also holds the speedup of one
 point-layer evaluation over characterizing one point.
 """

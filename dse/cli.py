@@ -38,26 +38,30 @@ def _pe_types(value: str) -> tuple[str, ...] | None:
 @click.option("--workload", required=True, metavar="NET", help=f"Network: {', '.join(NETWORKS)}.")
 @click.option("--dataset", metavar="DATASET", help="cifar10, cifar100 or imagenet (default: the network's own).")
 @click.option("--pe", "pe", default="all", show_default=True, metavar="all|TYPE,...",
-              help="PE types to explore (default: the space's, those with a model card).")
+              help="PE types to explore (default: the space's, those with characterized blocks or a model card).")
 @click.option("--space", default="default", show_default=True, metavar="default|FILE.yaml",
               help="Design space (see quidam.dse.space).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Output folder (default: reports/explore/<workload>-<dataset>).")
-@click.option("--models", "models_dir", type=click.Path(file_okay=False, path_type=Path), default=_MODELS,
-              show_default=True, help="Folder of the model cards.")
+@click.option("--models", "models_dir", type=click.Path(file_okay=False, path_type=Path),
+              help=f"Folder of the model cards, with --model cards (default: {_MODELS}).")
 @click.option("--dram-pj-per-bit", type=FiniteFloat(min=0, max=1e6), default=DRAM_PJ_PER_BIT, show_default=True,
               help="Off-chip access energy per bit.")
-@click.option("--model", "model", type=click.Choice(MODELS), default="cards", show_default=True,
-              help="Where area, fmax, leakage and energies come from: the PE types' model cards, or the "
-              "characterized blocks composed (data/characterization/blocks, models/composed.py).")
+@click.option("--model", "model", type=click.Choice(MODELS), default="composed", show_default=True,
+              help="Where area, fmax, leakage and energies come from: the characterized blocks composed "
+              "(data/characterization/blocks, models/composed.py), or the PE types' model cards (fitted on "
+              "2 x 2 to 3 x 3 accelerators).")
 def explore_command(workload, dataset, pe, space, out_dir, models_dir, dram_pj_per_bit, model):
     """Performance per area and energy of every design point of a space on a workload; Pareto set and plots.
 
     Exit status 1 when no point of the space is valid (the files are written
     all the same, with every point's failure), 2 on bad input.
     """
+    if models_dir is not None and model != "cards":
+        raise ConfigError(f"--models {models_dir} names a folder of model cards: add --model cards (the "
+                          f"default, --model {model}, reads the characterized blocks)")
     start = time.perf_counter()
-    result = explore(workload, dataset, pe_types=_pe_types(pe), space=space, models_dir=models_dir,
+    result = explore(workload, dataset, pe_types=_pe_types(pe), space=space, models_dir=models_dir or _MODELS,
                      dram_pj_per_bit=dram_pj_per_bit, model=model)
     network = result.network
     out_dir = output_dir(out_dir or Path("reports/explore") / f"{network.name}-{network.dataset}", "output folder")
@@ -70,7 +74,8 @@ def explore_command(workload, dataset, pe, space, out_dir, models_dir, dram_pj_p
     for reason, count in result.failures.items():
         click.echo(f"  invalid: {count} points: {reason}")
     if result.missing_cards:
-        click.echo(f"  left out (no model card): {', '.join(result.missing_cards)}")
+        click.echo(f"  left out (no {'model card' if model == 'cards' else 'characterized blocks'}): "
+                   f"{', '.join(result.missing_cards)}")
     for row in comparison(result)["ratios"]:
         if row["perf_per_area"] is not None:
             click.echo(f"  best {row['pe_type']} vs best {row['reference']}: perf/area {row['perf_per_area']:.2f}x "

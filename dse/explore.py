@@ -1,10 +1,11 @@
 """Explore a design space on a workload: latency, performance per area and energy of every point.
 
 :func:`explore` is the entry point. For each PE type it predicts every
-point's area, fmax, leakage and per-action energies, from the PE type's model
-card (``model="cards"``) or from its characterized blocks composed
-(``model="composed"``, :mod:`quidam.models.composed`: the array size an exact
-count, each block's idle energy per cycle times its count), then maps each
+point's area, fmax, leakage and per-action energies, from its characterized
+blocks composed (``model="composed"``, the default, :mod:`quidam.models.composed`:
+the array size an exact count, each block's idle energy per cycle times its
+count) or from the PE type's model card (``model="cards"``: polynomials fitted
+on 2 x 2 to 3 x 3 whole accelerators, extrapolated to the space), then maps each
 layer of the workload on all points at once
 (:func:`~quidam.mapping.search.layer_performance`) and sums:
 
@@ -201,18 +202,19 @@ def _evaluate_type(network: Network, ppa: dict, configs: list, dram_pj_per_bit: 
 
 def explore(workload: str, dataset: str | None = None, *, pe_types: tuple[str, ...] | None = None,
             space: str | os.PathLike[str] = "default", models_dir: str | os.PathLike[str] | None = None,
-            dram_pj_per_bit: float = DRAM_PJ_PER_BIT, model: str = "cards") -> Exploration:
+            dram_pj_per_bit: float = DRAM_PJ_PER_BIT, model: str = "composed") -> Exploration:
     """Evaluate every point of ``space`` on ``workload`` (on ``dataset``).
 
-    ``model`` is where the area, fmax, leakage and energies come from: ``cards`` (each PE type's model card
-    in ``models_dir``) or ``composed`` (the characterized blocks, :mod:`quidam.models.composed`).
+    ``model`` is where the area, fmax, leakage and energies come from: ``composed`` (the characterized
+    blocks, :mod:`quidam.models.composed`) or ``cards`` (each PE type's model card in ``models_dir``).
 
     Raises
     ------
     ConfigError
         An unknown workload, dataset or model, an invalid space.
     CardError
-        A PE type has no model card in ``models_dir`` (default: the committed cards).
+        No PE type of the space has characterized blocks (``composed``) or a model card in ``models_dir``
+        (``cards``; default: the committed cards).
     """
     if model not in MODELS:
         raise ConfigError(f"model must be one of {', '.join(MODELS)}, not {model!r}")

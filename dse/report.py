@@ -196,11 +196,11 @@ def _exploration_section(folder: Path, summary: dict, table: dict) -> str:
         parts.append(_table(["invalid points: reason", "points"],
                             [[_e(reason), str(count)] for reason, count in summary["failures"].items()]))
     if summary.get("missing_cards"):
-        parts.append(f"<p>Left out, no model card: {_e(', '.join(summary['missing_cards']))}.</p>")
+        parts.append(f"<p>Left out, no PPA model: {_e(', '.join(summary['missing_cards']))}.</p>")
     rows = []
     for pe_type, best in table["best"].items():
         if not best:
-            reason = "no model card" if pe_type in summary.get("missing_cards", ()) else "no valid point"
+            reason = "no PPA model" if pe_type in summary.get("missing_cards", ()) else "no valid point"
             rows.append([_e(pe_type), reason, "", "", ""])
             continue
         rows.append([_e(pe_type), f"{best['perf_per_area']:.4g}", _e(_config_text(best["perf_config"])),
@@ -221,7 +221,7 @@ def _coexploration_section(coexplore_dir: Path) -> str:
             table = load_json(folder / "coexplore.json", "co-exploration result")
             rows = [[_e(row["label"]), str(row["seeds"]), f"{100 * row['top1_mean']:.2f} &plusmn; "
                      f"{100 * row['top1_std']:.2f}",
-                     f"{row['best_perf']['norm_perf_per_area']:.2f}" if row["best_perf"] else "no model card",
+                     f"{row['best_perf']['norm_perf_per_area']:.2f}" if row["best_perf"] else "no design point",
                      f"{row['best_energy']['norm_energy']:.2f}" if row["best_energy"] else ""]
                     for row in table["formats"]]
             title = f"{table['network']} on {table['dataset']}"

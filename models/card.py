@@ -29,7 +29,7 @@ from quidam.inputs import InputError, load_json
 
 from .features import feature_matrix, offsets
 
-__all__ = ["BLOCK_AREA_PREFIX", "CARD_FORMAT", "CRITICAL_PATH", "FMAX", "TOTAL_AREA", "CardError", "ModelCard",
+__all__ = ["BLOCK_TOTALS", "CARD_FORMAT", "CRITICAL_PATH", "FMAX", "TOTAL_AREA", "CardError", "ModelCard",
            "TargetModel", "card_path", "fmax_mhz", "make_pipeline"]
 
 #: The ``format`` of a card this code reads.
@@ -37,9 +37,12 @@ CARD_FORMAT = "quidam-model-card/1"
 #: fmax is not fitted: it is 1000 / the fitted critical path.
 CRITICAL_PATH = "sta__timing__critical_path_ns"
 FMAX = "sta__timing__fmax_mhz"
-#: Total area: where the dataset has the area by block, the sum of the block models, not a model of its own.
 TOTAL_AREA = "synth__area__total_um2"
-BLOCK_AREA_PREFIX = "synth__area__block__"
+#: Totals that, where the dataset has them by block, are the sum of the block models, not models of their own:
+#: total -> (prefix, suffix) of its block columns.
+BLOCK_TOTALS = {TOTAL_AREA: ("synth__area__block__", "_um2"),
+                "power__total__dynamic_w": ("power__block__", "__dynamic_w"),
+                "power__total__leakage_w": ("power__block__", "__leakage_w")}
 
 
 def fmax_mhz(critical_path_ns: np.ndarray) -> np.ndarray:
@@ -135,8 +138,8 @@ class ModelCard:
         ``dataset`` (path), ``dataset_sha256``, ``dataset_rows``, ``generator_sha256``, software versions.
     sums : dict
         Figures predicted as the sum of target models -> those targets (the total
-        area as the sum of the block areas: each block scales its own way, and a
-        direct model of the total mixes them).
+        area and power as the sums of the blocks' (:data:`BLOCK_TOTALS`): each
+        block scales its own way, and a direct model of the total mixes them).
     """
 
     pe_type: str

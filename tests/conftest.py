@@ -38,7 +38,7 @@ TIERS: dict[str, tuple[str, ...]] = {
     "test_blocks::test_a_scratchpad_replay_is_checked_against_the_rtl_and_cached": ("tools", "rtl"),
     "test_blocks::test_composed_2x2_matches_the_whole_accelerator": ("tools", "rtl", "slow"),
     "test_models::test_committed_cards_are_fitted_on_the_committed_datasets": ("slow",),
-    "test_models::test_total_area_is_the_sum_of_the_block_models": ("slow",),
+    "test_models::test_totals_are_the_sums_of_the_block_models": ("slow",),
     "test_models::test_the_fit_report_compares_the_composed_blocks_with_every_whole_point": ("slow",),
     "test_accuracy::test_a_trained_layer_runs_bit_exact_on_the_rtl": ("rtl",),
     # The search against the model of built schedules: a cross-section in the fast tier, the grids in `slow`.

@@ -135,8 +135,8 @@ def test_nan_in_a_dataset_or_a_model_card_is_refused(tmp_path):
     config = tmp_path / "c.yaml"
     config.write_text("pe_type: int16\n")
     assert "NaN is not a number quidam accepts" in refused("predict", "--config", config, "--models", cards)
-    assert "NaN is not a number" in refused("explore", "--workload", "vgg16", "--pe", "int16", "--models", cards,
-                                            "--out", tmp_path / "out")
+    assert "NaN is not a number" in refused("explore", "--workload", "vgg16", "--pe", "int16", "--model", "cards",
+                                            "--models", cards, "--out", tmp_path / "out")
     next(iter(card["targets"].values()))["coef"][0] = "0.5"
     (cards / "int16.json").write_text(json.dumps(card))
     assert ".coef must hold numbers" in refused("predict", "--config", config, "--models", cards)
@@ -167,6 +167,7 @@ def test_output_folders_under_a_regular_file_are_refused_naming_them(tmp_path):
     (["characterize-mac", "--pe", "int", "--clock-mhz", "nan"], "'nan' is not a finite number"),
     (["explore", "--workload", "vgg16", "--dram-pj-per-bit", "nan"], "'nan' is not a finite number"),
     (["explore", "--workload", "vgg16", "--dram-pj-per-bit", "inf"], "'--dram-pj-per-bit': inf is not in the range"),
+    (["explore", "--workload", "vgg16", "--models", "models/cards"], "names a folder of model cards: add --model cards"),
     (["characterize", "--pe", "int", "--worker-timeout", "nan"], "'nan' is not a finite number"),
     (["characterize", "--pe", "int", "--worker-timeout", "0"], "'--worker-timeout': 0.0 is not in the range"),
     (["simulate", "--config", "configs/eyeriss.yaml", "--layer", "resnet20:1", "--seed", "-1"],
@@ -190,8 +191,8 @@ def test_a_model_card_of_another_pe_type_is_refused(tmp_path):
     (cards / "int16.json").write_text(json.dumps({**card, "pe_type": "fp32"}))
     message = f"model card {cards / 'int16.json'} is of pe_type 'fp32', not 'int16'"
     assert message in refused("predict", "--config", REPO / "configs/eyeriss.yaml", "--models", cards)
-    assert message in refused("explore", "--workload", "resnet20", "--pe", "int16", "--models", cards,
-                              "--out", tmp_path / "out")
+    assert message in refused("explore", "--workload", "resnet20", "--pe", "int16", "--model", "cards",
+                              "--models", cards, "--out", tmp_path / "out")
 
 
 @pytest.mark.parametrize("text, message", [
