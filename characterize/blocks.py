@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from quidam.config import AcceleratorConfig, parse_config
+from quidam.dse.space import DEFAULT_SPACE
 
 from .block_replay import Recording, RecordedStimulus
 from .design import Design, generator_source_digest
@@ -55,8 +56,9 @@ __all__ = ["DEPTHS", "GLB_CORNERS", "KINDS", "SCALE_KINDS", "WORKLOAD", "BlockKi
 #: The layer the blocks' activity is recorded on.
 WORKLOAD = {"layer": "resnet20:19", "dataset": "cifar10", "channels_scale": 1 / 32, "seed": 1}
 
-#: Scratchpad depths characterized: ifmap, filter, psum (every combination for the PE).
-DEPTHS = {"ifmap_spad_depth": (12, 16, 24), "filter_spad_depth": (64, 128, 224), "psum_spad_depth": (16, 24, 32)}
+#: Scratchpad depths characterized: ifmap, filter, psum (every combination for the PE): the default space's.
+DEPTHS = {name: tuple(DEFAULT_SPACE["grid"][name]) for name in ("ifmap_spad_depth", "filter_spad_depth",
+                                                                "psum_spad_depth")}
 
 #: The recorded 2 x 2 base configuration (its GLB is the smallest explored: 16 KiB in 4 banks).
 BASE = {"rows": 2, "cols": 2, "glb_kib": 16, "glb_banks": 4, "glb_word_bits": 64, "clock_mhz": 200.0,
