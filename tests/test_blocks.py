@@ -13,7 +13,8 @@ from quidam.cli import cli
 from quidam.config import parse_config
 from quidam.dse.space import load_space
 from quidam.models.block_models import FEATURES, RANGE_CHECKED, TARGETS, BlockModel, block_config
-from quidam.models.composed import LIMITS, PE_BLOCKS, ComposedModel, compare_with_whole
+from quidam.models.composed import LIMITS, PE_BLOCKS, ComposedModel, compare_dataset, compare_with_whole
+from quidam.models.fit import load_dataset
 
 _BASE = {"pe_type": "lightpe1", "rows": 2, "cols": 2, "ifmap_spad_depth": 12, "filter_spad_depth": 64,
          "psum_spad_depth": 16, "glb_kib": 16, "glb_banks": 4, "glb_word_bits": 64}
@@ -168,3 +169,26 @@ def test_composed_2x2_matches_the_whole_accelerator(tmp_path):
         if target != "fmax":
             assert abs(error) <= LIMITS["energy__<block>" if target.startswith("energy__") else target], \
                 (target, errors[target])
+
+
+#: Issue 16's limits the composed model does not meet yet on the scale points, reported in the README: fmax
+#: (+0.4 to +9.4 % at 4 x 4: the whole accelerator's worst path crosses block boundaries) and the PE
+#: sequencer's energy (-14.1 to -15.0 %: activity that replaying the 2 x 2 recording does not give it).
+_KNOWN_MISSES_AT_SCALE = ("fmax", "energy__pe_control")
+
+
+@pytest.mark.parametrize("pe_type", ["fp32", "int16", "lightpe1", "lightpe2"])
+def test_the_composed_model_holds_on_the_committed_whole_accelerators_at_scale(pe_type):
+    # data/characterization/<pe>-scale.csv: whole accelerators of 4 x 4 PEs and more on the RTL of the block
+    # tables, never fitted; issue 16's limits (models.composed.LIMITS) but the known misses.
+    data = Path(__file__).resolve().parents[1] / "data" / "characterization"
+    dataset = load_dataset(data / f"{pe_type}-scale.csv")
+    compared = compare_dataset(ComposedModel(), dataset.configs, dataset.targets)
+    assert len(compared) >= 1 and min(config.rows * config.cols for config in dataset.configs) >= 16
+    for config, (figures, warnings) in zip(dataset.configs, compared):
+        assert not warnings, (config, warnings)
+        assert {"area", "leakage", "dynamic_energy", "energy", "energy__mac", "energy__glb"} <= set(figures)
+        for target, (_, _, error) in figures.items():
+            if target not in _KNOWN_MISSES_AT_SCALE:
+                assert abs(error) <= LIMITS["energy__<block>" if target.startswith("energy__") else target], \
+                    (f"{config.rows}x{config.cols}", target, figures[target])
