@@ -172,8 +172,8 @@ def test_composed_2x2_matches_the_whole_accelerator(tmp_path):
 
 
 #: Issue 16's limits the composed model does not meet yet on the scale points, reported in the README: fmax
-#: (+0.4 to +10.7 %: the whole accelerator's worst path crosses block boundaries) and the PE
-#: sequencer's energy (-11.2 to -15.0 %: activity that replaying the 2 x 2 recording does not give it).
+#: (+0.4 to +11.4 %: the whole accelerator's worst path crosses block boundaries) and the PE
+#: sequencer's energy (-9.9 to -15.0 %: activity that replaying the 2 x 2 recording does not give it).
 _KNOWN_MISSES_AT_SCALE = ("fmax", "energy__pe_control")
 
 
