@@ -39,7 +39,7 @@ from quidam.errors import QuidamError
 
 from .block_models import TARGETS, BlockModel
 
-__all__ = ["ACTION_COUNTS", "LIMITS", "PE_BLOCKS", "Composition", "ComposedModel", "compare_dataset",
+__all__ = ["ACTION_COUNTS", "LIMITS", "PE_BLOCKS", "Composition", "ComposedModel", "compare_dataset", "limit_of",
            "compare_with_whole"]
 
 #: Per block inside a PE and outside it: the action energies and the access counter (or ``macs``) each multiplies.
@@ -60,6 +60,11 @@ PE_BLOCKS = ("mac", "ifmap_spad", "filter_spad", "psum_spad", "pe_control")
 #: :func:`compare_with_whole`; ``energy__<block>`` each block's energy over the layer.
 LIMITS = {"area": 0.03, "fmax": 0.05, "leakage": 0.10, "dynamic_energy": 0.10, "energy": 0.10,
           "energy__<block>": 0.15}
+
+
+def limit_of(target: str) -> float:
+    """The :data:`LIMITS` entry of a :func:`compare_with_whole` target (``energy__mac`` -> ``energy__<block>``)."""
+    return LIMITS["energy__<block>" if target.startswith("energy__") else target]
 
 
 @dataclass

@@ -137,10 +137,10 @@ def composed_lines(comparisons: list[tuple[str, str, str, dict]]) -> list[str]:
     """The report's section on the composed block model against whole accelerators: one row per point
     (PE type, dataset, point, :func:`~quidam.models.composed.compare_with_whole`'s figures), each error
     against :data:`~quidam.models.composed.LIMITS`."""
-    from .composed import LIMITS
+    from .composed import LIMITS, limit_of
 
     def cell(target: str, error: float) -> str:
-        limit = LIMITS["energy__<block>" if target.startswith("energy__") else target]
+        limit = limit_of(target)
         return f"{100 * error:+.1f} %" + ("" if abs(error) <= limit else " **>**")
 
     lines = ["", "## Composed block model against whole accelerators", "",

@@ -13,7 +13,7 @@ from quidam.cli import cli
 from quidam.config import parse_config
 from quidam.dse.space import load_space
 from quidam.models.block_models import FEATURES, RANGE_CHECKED, TARGETS, BlockModel, block_config
-from quidam.models.composed import LIMITS, PE_BLOCKS, ComposedModel, compare_dataset, compare_with_whole
+from quidam.models.composed import PE_BLOCKS, ComposedModel, compare_dataset, compare_with_whole, limit_of
 from quidam.models.fit import load_dataset
 
 _BASE = {"pe_type": "lightpe1", "rows": 2, "cols": 2, "ifmap_spad_depth": 12, "filter_spad_depth": 64,
@@ -167,7 +167,7 @@ def test_composed_2x2_matches_the_whole_accelerator(tmp_path):
     # fmax is left out: the whole accelerator's worst path crosses block boundaries (README).
     for target, (_, _, error) in errors.items():
         if target != "fmax":
-            assert abs(error) <= LIMITS["energy__<block>" if target.startswith("energy__") else target], \
+            assert abs(error) <= limit_of(target), \
                 (target, errors[target])
 
 
@@ -190,5 +190,5 @@ def test_the_composed_model_holds_on_the_committed_whole_accelerators_at_scale(p
         assert {"area", "leakage", "dynamic_energy", "energy", "energy__mac", "energy__glb"} <= set(figures)
         for target, (_, _, error) in figures.items():
             if target not in _KNOWN_MISSES_AT_SCALE:
-                assert abs(error) <= LIMITS["energy__<block>" if target.startswith("energy__") else target], \
+                assert abs(error) <= limit_of(target), \
                     (f"{config.rows}x{config.cols}", target, figures[target])
