@@ -3,9 +3,9 @@
 * ``quidam fit [--pe TYPE ...]``: fit the model cards of the PE types whose
   dataset exists (:func:`~quidam.models.fit.fit_card`), validate them on the
   held-out points, write the accuracy report (:mod:`~quidam.models.report`).
-* ``quidam predict --config FILE [--json] [--composed]``: the figures of one configuration
-  (:func:`~quidam.models.predict.predict`; with ``--composed`` from the
-  characterized blocks, :mod:`~quidam.models.composed`).
+* ``quidam predict --config FILE [--json] [--model composed|cards]``: the figures of one configuration,
+  composed from the characterized blocks (:mod:`~quidam.models.composed`) or, with ``--model cards``, from
+  its PE type's model card (:func:`~quidam.models.predict.predict`).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import click
 from quidam.characterize.dataset import dataset_path
 from quidam.config import PE_TYPES, SEED_PE_TYPES, load_config
 from quidam.dse.explore import DRAM_PJ_PER_BIT
+from quidam.errors import ConfigError
 from quidam.inputs import FiniteFloat, output_dir
 
 from .card import CRITICAL_PATH, FMAX, ModelCard, card_path
@@ -109,24 +110,33 @@ _SHOWN = (("synth__area__total_um2", "total area", "mm^2", 1e-6),
 @click.option("--config", "config_file", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Accelerator configuration (YAML).")
 @click.option("--json", "as_json", is_flag=True, help="Print every figure as JSON.")
-@click.option("--models", "models_dir", type=click.Path(file_okay=False, path_type=Path), default=_MODELS,
-              show_default=True, help="Folder of the model cards.")
-@click.option("--composed", is_flag=True, help="Compose the figures from the characterized blocks instead "
-              "(data/characterization/blocks, see models/composed.py).")
-def predict_command(config_file, as_json, models_dir, composed):
-    """Predict area, power, fmax and per-action energies of one configuration from its PE type's models.
+@click.option("--model", type=click.Choice(("composed", "cards")), default="composed", show_default=True,
+              help="Compose the figures from the characterized blocks (data/characterization/blocks, "
+              "models/composed.py), as the exploration does, or read the PE type's model card (fitted on whole "
+              "accelerators of 2 x 2 to 3 x 3 PEs).")
+@click.option("--models", "models_dir", type=click.Path(file_okay=False, path_type=Path),
+              help=f"Folder of the model cards, with --model cards (default: {_MODELS}).")
+def predict_command(config_file, as_json, model, models_dir):
+    """Predict area, power, fmax and per-action energies of one configuration.
 
-    Each figure comes with its model's cross-validated error. Warnings (on
-    standard error) when the configuration lies outside the fitted ranges or
-    the card is stale.
+    By default from its characterized blocks (each block's area, leakage,
+    critical path, idle and per-action energies); with ``--model cards``
+    from its PE type's model card, each figure with its model's
+    cross-validated error. Warnings (on standard error) when a block
+    parameter, or the configuration, lies outside the characterized or
+    fitted ranges, or the card is stale.
 
     \b
     Example: quidam predict --config configs/eyeriss.yaml --json
     """
+    if models_dir is not None and model != "cards":
+        raise ConfigError(f"--models {models_dir} names a folder of model cards: add --model cards (the "
+                          f"default, --model {model}, reads the characterized blocks)")
     config = load_config(config_file)
-    if composed:
+    if model == "composed":
         _predict_composed(config_file, config, as_json)
         return
+    models_dir = models_dir or _MODELS
     card = ModelCard.load(card_path(models_dir, config.pe_type), pe_type=config.pe_type)
     prediction = predict(card, config)
     for warning in prediction.warnings:
@@ -179,7 +189,7 @@ def _composed_section(data_dir: Path, datasets: dict, heldouts: dict) -> list[st
 
 
 def _predict_composed(config_file: Path, config, as_json: bool) -> None:
-    """``quidam predict --composed``: the block composition of one configuration."""
+    """``quidam predict``: the block composition of one configuration."""
     from .composed import ComposedModel
 
     composition = ComposedModel().compose(config)
@@ -194,9 +204,11 @@ def _predict_composed(config_file: Path, config, as_json: bool) -> None:
         click.echo(f"    {block:<24} {area * 1e-6:>12.4g} mm^2")
     click.echo(f"  {'leakage power':<26} {composition.total_leakage_w * 1e3:>12.4g} mW")
     click.echo(f"  {'critical path':<26} {composition.critical_path_ns:>12.4g} ns ({composition.critical_block})")
+    click.echo(f"  {'fmax':<26} {composition.fmax_mhz:>12.4g} MHz")
+    click.echo("  energy of one block (pJ): idle per cycle, the others per action")
     for block, actions in composition.energies.items():
         for action, energy in actions.items():
-            click.echo(f"  {block + ' ' + action:<26} {energy * 1e12:>12.4g} pJ")
+            click.echo(f"    {block + ' ' + action:<28} {energy * 1e12:>8.4g} pJ")
 
 
 @click.command("export")

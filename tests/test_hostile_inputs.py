@@ -57,7 +57,8 @@ def test_hostile_configuration_files_are_refused_in_one_line(tmp_path, name):
     path = tmp_path / "c.yaml"
     path.write_bytes(content)
     start = time.perf_counter()
-    for command in (["config", "validate", path], ["predict", "--config", path, "--models", tmp_path]):
+    for command in (["config", "validate", path],
+                    ["predict", "--config", path, "--model", "cards", "--models", tmp_path]):
         assert message in refused(*command)
     assert time.perf_counter() - start < 30
     assert not (tmp_path / "PWNED").exists()
@@ -134,12 +135,13 @@ def test_nan_in_a_dataset_or_a_model_card_is_refused(tmp_path):
     (cards / "int16.json").write_text(json.dumps(card))
     config = tmp_path / "c.yaml"
     config.write_text("pe_type: int16\n")
-    assert "NaN is not a number quidam accepts" in refused("predict", "--config", config, "--models", cards)
+    assert "NaN is not a number quidam accepts" in refused("predict", "--config", config, "--model", "cards",
+                                                           "--models", cards)
     assert "NaN is not a number" in refused("explore", "--workload", "vgg16", "--pe", "int16", "--model", "cards",
                                             "--models", cards, "--out", tmp_path / "out")
     next(iter(card["targets"].values()))["coef"][0] = "0.5"
     (cards / "int16.json").write_text(json.dumps(card))
-    assert ".coef must hold numbers" in refused("predict", "--config", config, "--models", cards)
+    assert ".coef must hold numbers" in refused("predict", "--config", config, "--model", "cards", "--models", cards)
 
 
 def test_output_folders_under_a_regular_file_are_refused_naming_them(tmp_path):
@@ -190,7 +192,8 @@ def test_a_model_card_of_another_pe_type_is_refused(tmp_path):
     card = json.loads((REPO / "models/cards/int16.json").read_text())
     (cards / "int16.json").write_text(json.dumps({**card, "pe_type": "fp32"}))
     message = f"model card {cards / 'int16.json'} is of pe_type 'fp32', not 'int16'"
-    assert message in refused("predict", "--config", REPO / "configs/eyeriss.yaml", "--models", cards)
+    assert message in refused("predict", "--config", REPO / "configs/eyeriss.yaml", "--model", "cards",
+                              "--models", cards)
     assert message in refused("explore", "--workload", "resnet20", "--pe", "int16", "--model", "cards",
                               "--models", cards, "--out", tmp_path / "out")
 

@@ -16,7 +16,7 @@ import pytest
 
 from quidam.characterize.dataset import CONFIG_COLUMNS
 from quidam.cli import main
-from quidam.config import parse_config
+from quidam.config import load_config, parse_config
 from quidam.models.card import BLOCK_TOTALS, FMAX, TOTAL_AREA, ModelCard, card_path
 from quidam.models.features import FEATURES, feature_matrix, feature_table, macro_inventory, offsets
 from quidam.models.composed import ComposedModel, compare_dataset
@@ -130,7 +130,7 @@ def test_fit_and_predict_commands(tmp_path, capsys):
     config = tmp_path / "point.yaml"
     config.write_text("pe_type: lightpe1\nrows: 3\ncols: 2\nifmap_spad_depth: 18\npsum_spad_depth: 16\n"
                       "filter_spad_depth: 32\nglb_kib: 16\nglb_banks: 4\n")
-    main(["predict", "--config", str(config), "--models", str(models), "--json"])
+    main(["predict", "--config", str(config), "--model", "cards", "--models", str(models), "--json"])
     captured = capsys.readouterr()
     result = json.loads(captured.out)
     truth = _truth(parse_config({"pe_type": "lightpe1", "rows": 3, "cols": 2, "ifmap_spad_depth": 18,
@@ -140,14 +140,28 @@ def test_fit_and_predict_commands(tmp_path, capsys):
     assert result["warnings"] == [] and captured.err == ""
 
     config.write_text(config.read_text().replace("rows: 3", "rows: 6"))
-    main(["predict", "--config", str(config), "--models", str(models)])
+    main(["predict", "--config", str(config), "--model", "cards", "--models", str(models)])
     captured = capsys.readouterr()
     assert "warning: outside the fitted ranges" in captured.err and "rows 6 (fitted 2..4)" in captured.err
     assert "total area" in captured.out and "% (CV)" in captured.out
 
 
+def test_predict_composes_the_characterized_blocks_by_default(capsys):
+    """Without ``--model cards`` a configuration's figures are its block composition's, Eyeriss's included."""
+    config = Path(__file__).resolve().parents[1] / "configs" / "eyeriss.yaml"
+    main(["predict", "--config", str(config), "--json"])
+    printed = json.loads(capsys.readouterr().out)
+    composition = ComposedModel().compose(load_config(config))
+    assert printed == json.loads(json.dumps(composition.to_dict()))
+    assert printed["fmax_mhz"] > 100 and printed["critical_block"] in {"pe", "glb", "controller"}
+    main(["predict", "--config", str(config)])
+    out = capsys.readouterr().out
+    assert "(composed from blocks)" in out and f"{composition.fmax_mhz:.4g} MHz" in out
+
+
 @pytest.mark.parametrize("argv, message", [
-    (["predict", "--config", "{config}", "--models", "{tmp}/none"], "no model card"),
+    (["predict", "--config", "{config}", "--model", "cards", "--models", "{tmp}/none"], "no model card"),
+    (["predict", "--config", "{config}", "--models", "{tmp}"], "add --model cards"),
     (["fit", "--data", "{tmp}/empty"], "no dataset in"),
     (["fit", "--pe", "int17", "--data", "{tmp}"], "'int17' is not a PE type"),
 ])
