@@ -29,7 +29,8 @@ Recordings are of a 2 x 2 array on :data:`WORKLOAD` (smaller than the
 whole-accelerator flow's layer: the blocks need activity, not a large
 layer), and for the GLB and the controller (:data:`SCALE_KINDS`) also of
 the scale sweep's whole accelerators (4 x 4 to 16 x 16, 32 to 256 KiB) and
-of two-row arrays with the exploration space's GLBs (:data:`GLB_CORNERS`);
+of two-row arrays with the exploration space's GLBs (:data:`GLB_CORNERS`)
+and with its largest drain FIFO;
 which configurations are recorded and which blocks each one yields is
 :func:`plan` (each block key once, so points that differ only in
 parameters a block does not depend on share its point).
@@ -191,7 +192,29 @@ def plan(pe_configs: list[dict[str, Any]], *, dense: bool = True) -> list[BlockP
         for combo in itertools.product(*GLB_CORNERS.values()):
             config = parse_config({**BASE, **fields, **dict(zip(GLB_CORNERS, combo))})
             add(SCALE_KINDS if config.glb_kib in (min(sizes), max(sizes)) else ("glb",), config)
+        # Where a long psum chain rather than the psum scratchpad sizes the drain FIFO (FP32's tallest arrays),
+        # the space's largest one too.
+        largest = _largest_drain_fifo(fields)
+        if _drain_fifo_bits(largest) > max(_drain_fifo_bits(point.config) for point in points
+                                           if point.kind == "controller" and point.config.pe_type == largest.pe_type):
+            add(("controller",), largest)
     return points
+
+
+def _drain_fifo_bits(config: AcceleratorConfig) -> float:
+    from quidam.models.block_models import FEATURES   # the feature the controller's model is range-checked on
+
+    return FEATURES["controller"]["drain_fifo_bits"][1](config)
+
+
+def _largest_drain_fifo(fields: dict[str, Any]) -> AcceleratorConfig:
+    """The default space's controller with the largest drain FIFO (of those, the fewest PEs), at its smallest
+    GLB."""
+    grid = DEFAULT_SPACE["grid"]
+    configs = [parse_config({**BASE, **DEFAULT_SPACE["base"], **fields, "rows": rows, "cols": cols,
+                             "psum_spad_depth": depth, "glb_kib": min(grid["glb_kib"])})
+               for rows, cols, depth in itertools.product(grid["rows"], grid["cols"], grid["psum_spad_depth"])]
+    return max(configs, key=lambda config: (_drain_fifo_bits(config), -config.rows * config.cols))
 
 
 def recording_of(config: AcceleratorConfig) -> Recording:

@@ -9,17 +9,19 @@ structural quantities the block is built of (:data:`FEATURES`), read from
 the generator itself, fitted per PE type on that type's characterized rows:
 
 * GLB: its fakeram45 macros (area and leakage exact from the PDK's Liberty
-  files, the fit is the logic around them), its banks, its psum lanes, and
-  the lane-to-bank paths (lanes x banks);
+  files, the fit is the logic around them; a write reaches every macro's
+  data and address pins), its banks, its psum lanes, and the macros stacked
+  in one bank (its decoder and output multiplexer);
 * controller: the bits of its drain FIFO (flip-flops: ``drain_entries`` x
-  ``drain_words`` words, :class:`~quidam.rtl_gen.controller.Controller`) and
-  its psum lanes.
+  ``drain_words`` words, :class:`~quidam.rtl_gen.controller.Controller`),
+  its psum lanes and the array's columns.
 
 :class:`BlockModel` is a scikit-learn-style estimator (``fit`` on a block
 dataset's rows, ``predict`` on configurations); ``loo_errors_`` are its
 leave-one-out relative errors on the rows it was fitted on, and
 :meth:`BlockModel.outside` names the features of a configuration outside
-the characterized range (a GLB bank deeper than one macro is one).
+the characterized range (a GLB bank of more macros than the characterized
+ones is one).
 """
 
 from __future__ import annotations
@@ -78,31 +80,31 @@ FEATURES: dict[str, dict[str, tuple[str, Callable[[AcceleratorConfig], float]]]]
         "macros": ("fakeram45 macros of the GLB", lambda c: macro_inventory(c).glb[1]),
         "banks": ("glb_banks", lambda c: c.glb_banks),
         "lanes": ("psum lanes (CommandFormat.psum_lanes)", _lanes),
-        "lane_bank_paths": ("psum lanes x banks: the lane ports' multiplexers", lambda c: _lanes(c) * c.glb_banks),
-        "macros_per_bank": ("macros stacked in one bank (a range check only)", _macros_per_bank),
+        "macros_per_bank": ("macros stacked in one bank: its decoder and output multiplexer", _macros_per_bank),
     },
     "controller": {
         "one": ("1: the command decoder, sequencers and counters", lambda c: 1.0),
         "drain_fifo_bits": ("drain FIFO data bits (Controller.drain_entries x drain_words x word bits)", _fifo_bits),
         "lanes": ("psum lanes (CommandFormat.psum_lanes)", _lanes),
+        "cols": ("the array's columns: the column counters and the drain's column sums", lambda c: c.cols),
     },
 }
 
 #: Per block kind: dataset column -> (features it is linear in, its exact part: configuration -> value or None).
 TARGETS: dict[str, dict[str, tuple[tuple[str, ...], Callable[[AcceleratorConfig], float] | None]]] = {
     "glb": {
-        "synth__area__total_um2": (("banks", "lanes"), lambda c: macro_inventory(c).area_um2("glb")),
-        "power__total__leakage_w": (("banks",), lambda c: macro_inventory(c).leakage_w("glb")),
+        "synth__area__total_um2": (("macros", "banks", "lanes"), lambda c: macro_inventory(c).area_um2("glb")),
+        "power__total__leakage_w": (("macros", "banks"), lambda c: macro_inventory(c).leakage_w("glb")),
         "sta__timing__critical_path_ns": (("one",), None),
         "energy__idle_j": (("macros", "banks"), None),
-        "energy__read_j": (("one", "lane_bank_paths"), None),
-        "energy__write_j": (("one", "lane_bank_paths"), None),
+        "energy__read_j": (("one", "lanes", "macros_per_bank"), None),
+        "energy__write_j": (("one", "macros", "macros_per_bank"), None),
     },
     "controller": {
-        "synth__area__total_um2": (("one", "drain_fifo_bits", "lanes"), None),
-        "power__total__leakage_w": (("one", "drain_fifo_bits", "lanes"), None),
+        "synth__area__total_um2": (("one", "drain_fifo_bits", "lanes", "cols"), None),
+        "power__total__leakage_w": (("one", "drain_fifo_bits", "lanes", "cols"), None),
         "sta__timing__critical_path_ns": (("one",), None),
-        "energy__idle_j": (("one", "drain_fifo_bits", "lanes"), None),
+        "energy__idle_j": (("one", "drain_fifo_bits", "lanes", "cols"), None),
         "energy__active_j": (("one",), None),
     },
 }

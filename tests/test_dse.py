@@ -183,7 +183,7 @@ def test_a_composed_exploration_is_its_blocks_over_the_mapped_layers(tmp_path):
     each layer's schedule, plus leakage over the latency and the off-chip words."""
     space = tmp_path / "space.yaml"
     space.write_text("pe_types: [lightpe1]\nbase: {glb_banks: 8, ifmap_spad_depth: 12, filter_spad_depth: 64, "
-                     "psum_spad_depth: 16}\ngrid: {rows: [4], cols: [4, 14], glb_kib: [32, 128]}\n")
+                     "psum_spad_depth: 16}\ngrid: {rows: [4], cols: [4, 14], glb_kib: [32, 512]}\n")
     result = explore("resnet20", "cifar10", space=space, model="composed", dram_pj_per_bit=20.0)
     columns, model = result.columns, ComposedModel()
     assert result.valid.all() and len(result.valid) == 4
@@ -193,9 +193,9 @@ def test_a_composed_exploration_is_its_blocks_over_the_mapped_layers(tmp_path):
         composition = model.compose(config)
         assert columns["area_mm2"][index] == pytest.approx(composition.total_area_um2 * 1e-6, rel=1e-12)
         assert columns["fmax_mhz"][index] == pytest.approx(composition.fmax_mhz, rel=1e-12)
-        # Only a block parameter outside the characterized ones is flagged: here the 128 KiB GLB's banks of
-        # four macros (one a bank characterized), never the array size.
-        assert bool(columns["extrapolated"][index]) == (config.glb_kib == 128) == bool(composition.warnings)
+        # Only a block parameter outside the characterized ones is flagged: here the 512 KiB GLB's banks of
+        # sixteen macros (up to eight a bank characterized), never the array size.
+        assert bool(columns["extrapolated"][index]) == (config.glb_kib == 512) == bool(composition.warnings)
         if config.cols != 14:
             continue
         performances = [evaluate(map_layer(layer, config)) for layer in network.layers]
