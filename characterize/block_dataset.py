@@ -27,7 +27,8 @@ from quidam.inputs import CSV_BYTES, read_text
 
 from .blocks import KINDS, BlockPoint, action_energies
 
-__all__ = ["BLOCK_DATA_DIR", "block_dataset_path", "block_row", "read_block_dataset", "write_block_dataset"]
+__all__ = ["BLOCK_DATA_DIR", "block_dataset_path", "block_row", "merge_block_dataset", "read_block_dataset",
+           "write_block_dataset"]
 
 #: Where the block datasets are committed, relative to the repository root.
 BLOCK_DATA_DIR = Path("data/characterization/blocks")
@@ -84,6 +85,20 @@ def write_block_dataset(rows: Iterable[dict[str, Any]], path: str | os.PathLike[
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     write_text(Path(path), buffer.getvalue())
     return len(rows)
+
+
+def merge_block_dataset(rows: Iterable[dict[str, Any]], path: str | os.PathLike[str]) -> int:
+    """Write ``rows`` into the dataset at ``path``, keeping its rows of other block keys (a row of the same
+    key is replaced); the number of rows written."""
+    rows = list(rows)
+    keys = KINDS[Path(path).stem].key
+
+    def key(row: dict[str, Any]) -> tuple[str, ...]:
+        return tuple(str(row[name]) for name in keys)
+
+    new = {key(row) for row in rows}
+    kept = [row for row in read_block_dataset(path) if key(row) not in new] if Path(path).exists() else []
+    return write_block_dataset(kept + rows, path)
 
 
 def read_block_dataset(path: str | os.PathLike[str]) -> list[dict[str, Any]]:

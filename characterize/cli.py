@@ -21,7 +21,7 @@ import click
 from quidam.config import PE_TYPES, SEED_PE_TYPES, parse_config
 from quidam.inputs import FiniteFloat, output_dir
 
-from .block_dataset import BLOCK_DATA_DIR, block_dataset_path, block_row, write_block_dataset
+from .block_dataset import BLOCK_DATA_DIR, block_dataset_path, block_row, merge_block_dataset
 from .blocks import characterize_block, plan
 from .dataset import dataset_path, read_dataset, update_dataset
 from .flow import characterize_point, check_environment, point_run_dir
@@ -179,8 +179,9 @@ def characterize_blocks(pe_types, sparse, runs_root, data_dir, pdk_dir, yosys, r
     Each block is cut out of the accelerator's Verilog, synthesized alone and
     replayed with the port activity recorded in the RTL simulation of a real
     layer (full, idle and write-only replays); each point goes to
-    RUNS/nangate45/<design id>/ and a point already done is read back. Writes
-    DATA/<kind>.csv. Exit status 1 when a point failed, 2 on bad input.
+    RUNS/nangate45/<design id>/ and a point already done is read back. Merges
+    the rows into DATA/<kind>.csv (the rows of other PE types and block keys
+    are kept). Exit status 1 when a point failed, 2 on bad input.
 
     \b
     Example: quidam characterize-blocks --pe lightpe1 --pe int:4x4
@@ -210,7 +211,7 @@ def characterize_blocks(pe_types, sparse, runs_root, data_dir, pdk_dir, yosys, r
             click.echo(f"[{done}/{len(points)}] {point.kind} {point.key} at {time.perf_counter() - start:.0f} s")
     for kind, kind_rows in rows.items():
         path = block_dataset_path(data_dir, kind)
-        click.echo(f"dataset {path}: {write_block_dataset([row for _, row in sorted(kind_rows)], path)} rows")
+        click.echo(f"dataset {path}: {merge_block_dataset([row for _, row in sorted(kind_rows)], path)} rows")
     click.echo(f"{len(points)} block points ({computed} computed, {len(failed)} failed) in "
                f"{time.perf_counter() - start:.0f} s")
     if failed:

@@ -144,14 +144,14 @@ def composed_lines(comparisons: list[tuple[str, str, str, dict]]) -> list[str]:
         return f"{100 * error:+.1f} %" + ("" if abs(error) <= limit else " **>**")
 
     lines = ["", "## Composed block model against whole accelerators", "",
-             "The accelerator composed of its characterized blocks (`quidam predict --composed`, `quidam explore "
-             "--model composed`; `models/composed.py`) against each whole-accelerator point of the datasets, "
+             "The accelerator composed of its characterized blocks (`quidam predict`, `quidam explore`; "
+             "`models/composed.py`) against each whole-accelerator point of the datasets, "
              "none of which the blocks were fitted on: total area, leakage, fmax, the simulated layer's dynamic "
              "energy and energy with leakage, and the worst block's energy over the layer (the block's share of "
              "the whole point's power report). Limits: "
              + ", ".join(f"{name} {100 * limit:.0f} %" for name, limit in LIMITS.items())
              + "; **>** marks an error above its limit, (w) a point with a block taken from its model outside "
-             "the characterized range or from the nearest characterized depth (`quidam predict --composed` "
+             "the characterized range or from the nearest characterized depth (`quidam predict` "
              "names it).", "",
              "| PE type | dataset | point | area | leakage | fmax | dynamic energy | energy | worst block |",
              "|---|---|---|---|---|---|---|---|---|"]

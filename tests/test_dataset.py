@@ -9,9 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from quidam.characterize.block_dataset import merge_block_dataset, read_block_dataset
 from quidam.characterize.dataset import (COLUMNS, CONFIG_COLUMNS, DatasetError, columns_markdown, dataset_columns,
                                          dataset_path, read_dataset, update_dataset)
 from quidam.config import FIELDS, AcceleratorConfig
+from quidam.errors import QuidamError
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
@@ -125,3 +127,19 @@ def test_a_file_that_is_not_a_dataset_is_refused(tmp_path):
 def test_readme_documents_the_columns():
     assert columns_markdown() in README.read_text()
     assert len(columns_markdown().splitlines()) == 2 + len(COLUMNS)
+
+
+def test_a_block_dataset_merges_other_pe_types_rows_and_replaces_its_own(tmp_path):
+    """``quidam characterize-blocks --pe int:4x4`` adds its rows to a table holding the seed types' rows."""
+    path = tmp_path / "mac.csv"
+
+    def row(pe_type, act, wt, area):
+        return {"pe_type": pe_type, "act_bits": act, "wt_bits": wt, "psum_bits": 32, "synth__area__total_um2": area,
+                "design_id": f"{area:016x}"}
+
+    assert merge_block_dataset([row("int16", 16, 16, 10), row("lightpe1", 8, 8, 20)], path) == 2
+    assert merge_block_dataset([row("int", 4, 4, 30), row("int16", 16, 16, 11)], path) == 3
+    kept = {(r["pe_type"], r["act_bits"]): r["synth__area__total_um2"] for r in read_block_dataset(path)}
+    assert kept == {("int", 4): 30, ("int16", 16): 11, ("lightpe1", 8): 20}
+    with pytest.raises(QuidamError, match="different metrics"):
+        merge_block_dataset([{**row("int", 2, 2, 40), "energy__mac_j": 1e-12}], path)
