@@ -26,12 +26,13 @@ from quidam.files import write_text
 from quidam.inputs import CSV_BYTES, read_text
 
 from .blocks import KINDS, BlockPoint, action_energies
+from .dataset import DATA_DIR
 
 __all__ = ["BLOCK_DATA_DIR", "block_dataset_path", "block_row", "merge_block_dataset", "read_block_dataset",
            "write_block_dataset"]
 
 #: Where the block datasets are committed, relative to the repository root.
-BLOCK_DATA_DIR = Path("data/characterization/blocks")
+BLOCK_DATA_DIR = DATA_DIR / "blocks"
 
 
 def block_dataset_path(data_dir: str | os.PathLike[str], kind: str) -> Path:

@@ -23,7 +23,7 @@ from quidam.inputs import FiniteFloat, output_dir
 
 from .block_dataset import BLOCK_DATA_DIR, block_dataset_path, block_row, merge_block_dataset
 from .blocks import characterize_block, plan
-from .dataset import dataset_path, read_dataset, update_dataset
+from .dataset import DATA_DIR, dataset_path, read_dataset, update_dataset
 from .flow import characterize_point, check_environment, point_run_dir
 from .mac import MAX_OPS, mac_design
 from .points import BUILTIN_SWEEPS, UNITS, load_sweep
@@ -110,7 +110,7 @@ def characterize_mac(pe_type, act_bits, wt_bits, psum_bits, clock_mhz, ops, seed
 @click.option("--runs", "runs_root", type=click.Path(file_okay=False, path_type=Path), default=Path("runs"),
               show_default=True, help="Root of the run folders.")
 @click.option("--data", "data_dir", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("data/characterization"), show_default=True, help="Folder of the datasets (<pe>.csv).")
+              default=DATA_DIR, show_default=True, help="Folder of the datasets (<pe>.csv).")
 @click.option("--pdk-dir", type=click.Path(file_okay=False, path_type=Path),
               help="Nangate45 directory (default: $QUIDAM_PDK_DIR, else ../shared/pdk/nangate45).")
 @click.option("--yosys", metavar="YOSYS", help=f"yowasp (default) or a Yosys command; also ${YOSYS_ENV}.")

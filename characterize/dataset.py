@@ -37,8 +37,11 @@ from quidam.errors import QuidamError
 from quidam.files import write_text
 from quidam.inputs import CSV_BYTES, InputError, read_text
 
-__all__ = ["ACTIONS", "COLUMNS", "CONFIG_COLUMNS", "Column", "DatasetError", "action_energies", "columns_markdown",
-           "dataset_columns", "dataset_path", "read_dataset", "update_dataset"]
+__all__ = ["ACTIONS", "COLUMNS", "CONFIG_COLUMNS", "DATA_DIR", "Column", "DatasetError", "action_energies",
+           "columns_markdown", "dataset_columns", "dataset_path", "read_dataset", "update_dataset"]
+
+#: Where the datasets are committed, relative to the repository root.
+DATA_DIR = Path("data/characterization")
 
 #: The configuration columns (every configuration field, in declaration order).
 CONFIG_COLUMNS = tuple(rule.name for rule in FIELDS)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from quidam.characterize.dataset import DATA_DIR
 from quidam.config import PE_TYPES
 from quidam.errors import ConfigError
 from quidam.inputs import FiniteFloat, output_dir
@@ -96,7 +97,7 @@ def explore_command(workload, dataset, pe, space, out_dir, models_dir, dram_pj_p
 @click.option("--models", "models_dir", type=click.Path(file_okay=False, path_type=Path), default=_MODELS,
               show_default=True, help="Folder of the model cards.")
 @click.option("--data", "data_dir", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("data/characterization"), show_default=True,
+              default=DATA_DIR, show_default=True,
               help="Folder of the datasets (held-out points <pe>-heldout.csv).")
 @click.option("--model-report", "model_report_dir", type=click.Path(file_okay=False, path_type=Path),
               default=Path("reports/models"), show_default=True,

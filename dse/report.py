@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from quidam import __version__
-from quidam.characterize.dataset import dataset_path
+from quidam.characterize.dataset import DATA_DIR, dataset_path
 from quidam.config import SEED_PE_TYPES
 from quidam.errors import ConfigError
 from quidam.files import write_text
@@ -236,7 +236,7 @@ def _coexploration_section(coexplore_dir: Path) -> str:
 
 
 def write_html_report(out: str | os.PathLike[str], *, models_dir: str | os.PathLike[str] = "models/cards",
-                      data_dir: str | os.PathLike[str] = "data/characterization",
+                      data_dir: str | os.PathLike[str] = DATA_DIR,
                       model_report_dir: str | os.PathLike[str] = "reports/models",
                       explore_dir: str | os.PathLike[str] = "reports/explore",
                       coexplore_dir: str | os.PathLike[str] = "reports/coexplore") -> Path:

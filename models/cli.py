@@ -15,7 +15,7 @@ from pathlib import Path
 
 import click
 
-from quidam.characterize.dataset import dataset_path
+from quidam.characterize.dataset import DATA_DIR, dataset_path
 from quidam.config import PE_TYPES, SEED_PE_TYPES, load_config
 from quidam.dse.explore import DRAM_PJ_PER_BIT
 from quidam.errors import ConfigError
@@ -28,7 +28,6 @@ from .report import ACCEPTANCE, HEADLINE, validate, write_report
 
 __all__ = ["fit", "predict_command"]
 
-_DATA = Path("data/characterization")
 _MODELS = Path("models/cards")
 _REPORT = Path("reports/models")
 
@@ -36,7 +35,7 @@ _REPORT = Path("reports/models")
 @click.command("fit")
 @click.option("--pe", "pe_types", metavar="TYPE", multiple=True,
               help=f"PE type to fit (repeatable; default: each of {', '.join(PE_TYPES)} whose dataset exists).")
-@click.option("--data", "data_dir", type=click.Path(file_okay=False, path_type=Path), default=_DATA,
+@click.option("--data", "data_dir", type=click.Path(file_okay=False, path_type=Path), default=DATA_DIR,
               show_default=True, help="Folder of the datasets (<pe>.csv, held-out points <pe>-heldout.csv).")
 @click.option("--models", "models_dir", type=click.Path(file_okay=False, path_type=Path), default=_MODELS,
               show_default=True, help="Folder of the model cards (<pe>.json).")

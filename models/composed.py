@@ -8,7 +8,14 @@ From the block datasets (:mod:`quidam.characterize.block_dataset`,
   sequencer inside), one GLB, one controller;
 * leakage = the same sum over the blocks' leakage;
 * critical path = the longest of the blocks' own critical paths (register to
-  register inside a block, its ports timed against ideal flops);
+  register inside a block, its ports timed against ideal flops) and of the
+  paths between blocks (``boundary``): the controller to the GLB's macros
+  and to the PEs' scratchpads, PE to PE down the psum chain. Those are
+  taken from the PE type's whole accelerators of the default sweep
+  (``data/characterization/<pe>.csv``, 2 x 2 to 3 x 3 PEs: the mean of
+  their critical paths), as independent of the array size: the flow buffers
+  the broadcast nets, and the whole accelerators of 4 x 4 and 8 x 8 PEs
+  (never used here) have paths within 6 % of that mean;
 * energy of a run of ``cycles`` cycles with the analytical model's access
   counts (:data:`~quidam.mapping.model.ACCESS_KEYS`) = per block, idle
   energy x its block-cycles (count x cycles) + each action's energy x its
@@ -34,6 +41,7 @@ from typing import Any
 
 from quidam.characterize.block_dataset import BLOCK_DATA_DIR, block_dataset_path, read_block_dataset
 from quidam.characterize.blocks import KINDS
+from quidam.characterize.dataset import DATA_DIR, dataset_path, read_dataset
 from quidam.config import AcceleratorConfig
 from quidam.errors import QuidamError
 
@@ -80,7 +88,7 @@ class Composition:
         Likewise for leakage.
     critical_path_ns : float
     critical_block : str
-        The block whose path is the longest.
+        The block whose path is the longest, or ``boundary`` (a path between blocks).
     energies : dict
         Block -> action -> energy (J): ``idle`` per block-cycle, the rest per action.
     warnings : list of str
@@ -131,14 +139,30 @@ class ComposedModel:
     ----------
     data_dir : path
         The folder of the block datasets (default: the committed ones).
+    whole_dir : path
+        The folder of the whole-accelerator datasets whose default sweep (``<pe>.csv``) gives each PE type's
+        paths between blocks (default: the committed ones).
     """
 
-    def __init__(self, data_dir: str | Path | None = None):
+    def __init__(self, data_dir: str | Path | None = None, whole_dir: str | Path | None = None):
         root = Path(__file__).resolve().parent.parent
         self.data_dir = Path(data_dir) if data_dir is not None else root / BLOCK_DATA_DIR
+        self.whole_dir = Path(whole_dir) if whole_dir is not None else root / DATA_DIR
         self.tables = {kind: read_block_dataset(block_dataset_path(self.data_dir, kind)) for kind in KINDS}
         self.block_models = {kind: BlockModel(kind).fit(self.tables[kind]) for kind in TARGETS}
         self._rows: dict[tuple, tuple[dict[str, Any], tuple[str, ...]]] = {}
+        self._boundaries: dict[tuple, float | None] = {}
+
+    def boundary_path_ns(self, config: AcceleratorConfig) -> float | None:
+        """The mean critical path of the whole accelerators of ``config``'s PE type and widths in the default
+        sweep (the paths between blocks, see the module docstring); ``None`` without such points."""
+        key = (config.pe_type, config.act_bits, config.wt_bits)
+        if key not in self._boundaries:
+            _, rows = read_dataset(dataset_path(self.whole_dir, config.pe_type))
+            paths = [float(row["sta__timing__critical_path_ns"]) for row in rows
+                     if (row["pe_type"], int(row["act_bits"]), int(row["wt_bits"])) == key]
+            self._boundaries[key] = sum(paths) / len(paths) if paths else None
+        return self._boundaries[key]
 
     def row(self, kind: str, config: AcceleratorConfig, warnings: list[str]) -> dict[str, Any]:
         """The characterized row of block ``kind`` for ``config``, else its model's or the nearest row of its
@@ -196,6 +220,12 @@ class ComposedModel:
         energies["pe_control"] = {"idle": pe["energy__pe_control_idle_j"],
                                   "pe_control_mac": pe["energy__pe_control_mac_j"]}
         paths = {kind: rows[kind]["sta__timing__critical_path_ns"] for kind in ("pe", "glb", "controller")}
+        boundary = self.boundary_path_ns(config)
+        if boundary is None:
+            warnings.append(f"no whole accelerator of pe_type {config.pe_type} in {self.whole_dir}: the critical "
+                            "path leaves out the paths between blocks")
+        else:
+            paths["boundary"] = boundary
         critical = max(paths, key=paths.get)
         return Composition(config=config, area_um2=area, leakage_w=leakage, critical_path_ns=paths[critical],
                            critical_block=critical, energies=energies, warnings=warnings)

@@ -146,7 +146,8 @@ def composed_lines(comparisons: list[tuple[str, str, str, dict]]) -> list[str]:
     lines = ["", "## Composed block model against whole accelerators", "",
              "The accelerator composed of its characterized blocks (`quidam predict`, `quidam explore`; "
              "`models/composed.py`) against each whole-accelerator point of the datasets, "
-             "none of which the blocks were fitted on: total area, leakage, fmax, the simulated layer's dynamic "
+             "none of which the blocks were fitted on (the default sweep's critical paths give the paths between "
+             "blocks: its fmax column is in-sample): total area, leakage, fmax, the simulated layer's dynamic "
              "energy and energy with leakage, and the worst block's energy over the layer (the block's share of "
              "the whole point's power report). Limits: "
              + ", ".join(f"{name} {100 * limit:.0f} %" for name, limit in LIMITS.items())

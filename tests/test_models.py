@@ -153,7 +153,7 @@ def test_predict_composes_the_characterized_blocks_by_default(capsys):
     printed = json.loads(capsys.readouterr().out)
     composition = ComposedModel().compose(load_config(config))
     assert printed == json.loads(json.dumps(composition.to_dict()))
-    assert printed["fmax_mhz"] > 100 and printed["critical_block"] in {"pe", "glb", "controller"}
+    assert printed["fmax_mhz"] > 100 and printed["critical_block"] in {"pe", "glb", "controller", "boundary"}
     main(["predict", "--config", str(config)])
     out = capsys.readouterr().out
     assert "(composed from blocks)" in out and f"{composition.fmax_mhz:.4g} MHz" in out
