@@ -42,7 +42,7 @@ from typing import Any
 from quidam.characterize.block_dataset import BLOCK_DATA_DIR, block_dataset_path, read_block_dataset
 from quidam.characterize.blocks import KINDS
 from quidam.characterize.dataset import DATA_DIR, dataset_path, read_dataset
-from quidam.config import AcceleratorConfig
+from quidam.config import PE_TYPES, AcceleratorConfig
 from quidam.errors import QuidamError
 
 from .block_models import TARGETS, BlockModel
@@ -178,10 +178,14 @@ class ComposedModel:
     def _row(self, kind: str, config: AcceleratorConfig, warnings: list[str]) -> dict[str, Any]:
         keys = KINDS[kind].key
         wanted = {name: getattr(config, name) for name in keys}
-        rows = [row for row in self.tables[kind] if row["pe_type"] == config.pe_type]
+        # A block of other operand widths sees other data: never a stand-in (int:4x4 is not int:8x8).
+        widths = [name for name in ("pe_type", "act_bits", "wt_bits", "psum_bits") if name in keys]
+        rows = [row for row in self.tables[kind] if all(row[name] == wanted[name] for name in widths)]
         if not rows:
-            raise QuidamError(f"no {kind} block of pe_type {config.pe_type} in {self.data_dir}: run "
-                              f"`quidam characterize-blocks --pe {config.pe_type}`")
+            label = config.pe_type + (f":{config.act_bits}x{config.wt_bits}"
+                                      if PE_TYPES[config.pe_type].free_widths else "")
+            raise QuidamError(f"no {kind} block of {label} in {self.data_dir}: run "
+                              f"`quidam characterize-blocks --pe {label}`")
         exact = [row for row in rows if all(row[name] == value for name, value in wanted.items())]
         if exact:
             return exact[0]

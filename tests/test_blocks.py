@@ -144,6 +144,15 @@ def test_the_paths_between_blocks_are_the_default_sweeps_mean_critical_path(tmp_
                                   "leaves out the paths between blocks"]
 
 
+def test_a_pe_of_uncharacterized_widths_is_refused_not_stood_in_for():
+    """An int PE of widths without block rows has no nearest stand-in: other widths see other data."""
+    from quidam.errors import QuidamError
+
+    with pytest.raises(QuidamError, match=r"no pe block of int:4x6 in .*: run `quidam characterize-blocks "
+                                          r"--pe int:4x6`"):
+        ComposedModel().compose(parse_config({**_BASE, "pe_type": "int", "act_bits": 4, "wt_bits": 6}))
+
+
 def test_a_depth_outside_the_characterized_ones_is_warned_by_name():
     composition = ComposedModel().compose(parse_config({**_BASE, "ifmap_spad_depth": 20}))
     assert any(w.startswith("pe block: ifmap_spad_depth 20 (characterized: 12, 16, 24)") for w in composition.warnings)
