@@ -211,10 +211,15 @@ def write_report(cards: list[ModelCard], fitted: dict[str, Dataset],
                   "", "| target | degree | alpha | CV MAPE | CV max error | CV R^2 | held-out MAPE | held-out R^2 |",
                   "|---|---|---|---|---|---|---|---|"]
         for name, model in card.targets.items():
-            held_mape = _percent(validation.mape(name)) if validation else "-"
+            # A target that is zero on some points (a block with no cells there) has no relative error.
+            relative = model.train_min > 0 and (validation is None or validation.actual[name].min() > 0)
+            no_ratio = "n/a (zero values)"
+            held_mape = (_percent(validation.mape(name)) if relative else no_ratio) if validation else "-"
             held_r2 = f"{validation.r2(name):.3f}" if validation and np.isfinite(validation.r2(name)) else "-"
-            lines.append(f"| `{name}` | {model.degree} | {model.alpha:g} | {_percent(model.cv_mape)} | "
-                         f"{_percent(model.cv_max_ape)} | {model.cv_r2:.3f} | {held_mape} | {held_r2} |")
+            cv_mape, cv_max = ((_percent(model.cv_mape), _percent(model.cv_max_ape)) if relative
+                               else (no_ratio, no_ratio))
+            lines.append(f"| `{name}` | {model.degree} | {model.alpha:g} | {cv_mape} | {cv_max} | "
+                         f"{model.cv_r2:.3f} | {held_mape} | {held_r2} |")
     lines += extra
     path = out_dir / "README.md"
     write_text(path, "\n".join(lines) + "\n")
