@@ -2,17 +2,18 @@
 
 :func:`coexplore` reads the results of ``quidam accuracy``
 (:mod:`~quidam.accuracy.runs`) and explores the design space on the same
-workload (:func:`quidam.dse.explore.explore`, from the committed model cards):
+workload (:func:`quidam.dse.explore.explore`, from the characterized blocks):
 every valid design point gets the mean top-1 accuracy of its PE format (the
-int type's points only for the act_bits x wt_bits a label trained). It then
+space's PE types, and the int type at the act_bits x wt_bits of each trained
+int label, ``int:ACTxWT``). It then
 forms, with :func:`quidam.dse.explore.pareto_front`, two Pareto fronts over
 all points: accuracy (up) vs normalized performance per area (up), and
 accuracy (up) vs normalized energy per inference (down); figures are
 normalized to the INT16 point of highest performance per area, as in
 :mod:`quidam.dse.explore`. Beside them, QADAM's view (Fig. 5, 6): the best
 point of each format (highest perf/area; least energy) with its mean and
-standard deviation of accuracy. A format without a model card (the int type)
-has accuracies and no hardware points; the table says so.
+standard deviation of accuracy. A format without characterized blocks has
+accuracies and no hardware points; the table says so.
 
 Files in the output folder (each written atomically): ``coexplore.json``
 (the per-format rows and both fronts with their configurations),
@@ -28,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from quidam.dse.explore import Exploration, explore, pareto_front
+from quidam.dse.space import load_space
 from quidam.files import write_bytes, write_json, write_text
 from quidam.inputs import InputError
 from quidam.workloads.networks import Network, get_network
@@ -70,7 +72,11 @@ def coexplore(network: Network, results_dir: str | os.PathLike[str], *, space: s
     summary = summarize(read_results(path, network)["runs"])
     if not summary:
         raise InputError(f"accuracy results {path}: no finished run")
-    result = explore(network.name, network.dataset, space=space, models_dir=models_dir)
+    # The space's PE types, and each trained int format at its widths (explored where it has blocks).
+    trained = [pe_config(label) for label in summary]
+    formats = [f"int:{config.act_bits}x{config.wt_bits}" for config in trained if config.pe_type == "int"]
+    pe_types = (*load_space(space).configs, *formats)
+    result = explore(network.name, network.dataset, pe_types=pe_types, space=space, models_dir=models_dir)
     columns = result.columns
     accuracy = np.full(len(columns["pe_type"]), np.nan)
     label_of = np.full(len(accuracy), None, dtype=object)

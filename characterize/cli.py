@@ -18,7 +18,8 @@ from pathlib import Path
 
 import click
 
-from quidam.config import PE_TYPES, SEED_PE_TYPES, parse_config
+from quidam.config import PE_TYPES, SEED_PE_TYPES, parse_config, pe_format_fields
+from quidam.errors import ConfigError
 from quidam.inputs import FiniteFloat, output_dir
 
 from .block_dataset import BLOCK_DATA_DIR, block_dataset_path, block_row, merge_block_dataset
@@ -220,13 +221,7 @@ def characterize_blocks(pe_types, sparse, runs_root, data_dir, pdk_dir, yosys, r
 
 def _pe_fields(text: str) -> dict:
     """``lightpe1`` or ``int:4x8`` as configuration fields (validated)."""
-    pe_type, _, widths = text.partition(":")
-    fields: dict = {"pe_type": pe_type}
-    if widths:
-        act, _, wt = widths.partition("x")
-        if pe_type not in PE_TYPES or not PE_TYPES[pe_type].free_widths or not (act.isdigit() and wt.isdigit()):
-            raise click.BadParameter(f"{text!r}: widths are given only for int, as int:ACTxWT (int:4x8)",
-                                     param_hint="--pe")
-        fields.update(act_bits=int(act), wt_bits=int(wt))
-    parse_config(fields)
-    return fields
+    try:
+        return pe_format_fields(text)
+    except ConfigError as error:
+        raise click.BadParameter(str(error), param_hint="--pe") from None

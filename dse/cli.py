@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from quidam.characterize.dataset import DATA_DIR
-from quidam.config import PE_TYPES
+from quidam.config import PE_TYPES, pe_format_fields
 from quidam.errors import ConfigError
 from quidam.inputs import FiniteFloat, output_dir
 from quidam.workloads.networks import NETWORKS
@@ -27,9 +27,10 @@ def _pe_types(value: str) -> tuple[str, ...] | None:
         return None
     types = tuple(part.strip() for part in value.split(",") if part.strip())
     for pe_type in types:
-        if pe_type not in PE_TYPES:
-            raise ConfigError(f"--pe: unknown PE type {pe_type!r}; allowed: all or a comma-separated list of "
-                              f"{', '.join(PE_TYPES)}")
+        try:
+            pe_format_fields(pe_type)
+        except ConfigError as error:
+            raise ConfigError(f"--pe: {error}; give all or a comma-separated list") from None
     if not types:
         raise ConfigError(f"--pe: give all or a comma-separated list of {', '.join(PE_TYPES)}")
     return types

@@ -230,8 +230,10 @@ def explore(workload: str, dataset: str | None = None, *, pe_types: tuple[str, .
             continue
         fields = {name: np.array([getattr(config, name) for config in configs]) for name in _CONFIG_FIELDS}
         if composed is not None:
-            if not any(row["pe_type"] == pe_type for row in composed.tables["pe"]):
-                missing.append(pe_type)
+            widths = {(config.act_bits, config.wt_bits) for config in configs}
+            if not widths <= {(row["act_bits"], row["wt_bits"]) for row in composed.tables["pe"]
+                              if row["pe_type"] == configs[0].pe_type}:
+                missing.append(pe_type)   # a PE of widths without blocks is never stood in for
                 continue
             ppa, card_paths[pe_type] = _composed_ppa(composed, configs), f"composed:{composed.data_dir}"
         else:

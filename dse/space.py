@@ -13,8 +13,9 @@ A space is a mapping, written in YAML (safe loader) or built in
       glb_kib: [64, 128]
 
 Every field of :class:`~quidam.config.AcceleratorConfig` but ``pe_type`` may
-be in ``base`` or ``grid`` (``pe_types`` lists the PE types; ``quidam explore
---pe`` overrides it). ``clock_mhz`` is the synthesis target the PPA models are
+be in ``base`` or ``grid`` (``pe_types`` lists the PE types, the int type with
+its widths as ``int:ACTxWT``, which then override ``base`` and ``grid``;
+``quidam explore --pe`` overrides the list). ``clock_mhz`` is the synthesis target the PPA models are
 asked about; every point runs at its predicted fmax. Validation happens before
 any point is built: an unknown key or field, a value of the wrong type or out
 of its range is a :class:`~quidam.errors.ConfigError` naming the space, the
@@ -35,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from quidam.config import FIELDS, PE_TYPES, SEED_PE_TYPES, AcceleratorConfig
+from quidam.config import FIELDS, PE_TYPES, SEED_PE_TYPES, AcceleratorConfig, pe_format_fields
 from quidam.errors import ConfigError
 from quidam.inputs import InputError, free_text, load_yaml
 
@@ -112,9 +113,12 @@ def _expand(definition: Any, name: str, pe_types: tuple[str, ...] | None) -> Des
     if not isinstance(types, (list, tuple)) or not all(isinstance(t, str) for t in types):
         raise ConfigError(f"space {name}: pe_types must be a list of PE types ({', '.join(PE_TYPES)})")
     types = tuple(dict.fromkeys(types))
+    formats = {}
     for pe_type in types:
-        if pe_type not in PE_TYPES:
-            raise ConfigError(f"space {name}: unknown PE type {pe_type!r}; allowed: {', '.join(PE_TYPES)}")
+        try:
+            formats[pe_type] = pe_format_fields(pe_type)
+        except ConfigError as error:
+            raise ConfigError(f"space {name}: pe_types: {error}") from None
     base, grid = definition.get("base") or {}, definition.get("grid") or {}
     for key, value in (("base", base), ("grid", grid)):
         if not isinstance(value, Mapping):
@@ -145,7 +149,7 @@ def _expand(definition: Any, name: str, pe_types: tuple[str, ...] | None) -> Des
         points = []
         for values in itertools.product(*(grid[f] for f in fields)):
             try:
-                points.append(AcceleratorConfig(pe_type=pe_type, **{**base, **dict(zip(fields, values))}))
+                points.append(AcceleratorConfig(**{**base, **dict(zip(fields, values)), **formats[pe_type]}))
             except ConfigError:
                 skipped += 1
         configs[pe_type] = points

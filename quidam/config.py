@@ -35,6 +35,7 @@ __all__ = [
     "AcceleratorConfig",
     "load_config",
     "parse_config",
+    "pe_format_fields",
     "operand_bits",
     "product_bits",
     "default_psum_bits",
@@ -342,3 +343,25 @@ def load_config(path: str | Path) -> AcceleratorConfig:
     except InputError as error:
         raise ConfigError(str(error)) from None
     return parse_config(data, source=str(path))
+
+
+def pe_format_fields(text: str) -> dict[str, Any]:
+    """A PE type (``lightpe1``) or a type of free widths with its widths (``int:4x8``) as configuration fields.
+
+    Raises
+    ------
+    ConfigError
+        An unknown type, or widths that are not ``ACTxWT`` of a type that takes them.
+    """
+    pe_type, colon, widths = str(text).partition(":")
+    if pe_type not in PE_TYPES:
+        raise ConfigError(f"unknown PE type {pe_type!r}; allowed: {', '.join(PE_TYPES)} (int as int:ACTxWT, "
+                          f"e.g. int:4x8)")
+    fields: dict[str, Any] = {"pe_type": pe_type}
+    if colon:
+        act, _, wt = widths.partition("x")
+        if not PE_TYPES[pe_type].free_widths or not (act.isdigit() and wt.isdigit()):
+            raise ConfigError(f"{text!r}: widths are given only for int, as int:ACTxWT (int:4x8)")
+        fields.update(act_bits=int(act), wt_bits=int(wt))
+    AcceleratorConfig(**fields)
+    return fields

@@ -133,10 +133,24 @@ def test_space_validation(tmp_path):
     bad = tmp_path / "bad.yaml"
     for text, message in (("grid: {rows: [1]}", "rows"), ("grid: {nope: [1]}", "unknown field 'nope'"),
                           ("pe_types: [int8]", "unknown PE type 'int8'"), ("colour: red", "unknown key 'colour'"),
-                          ("grid: {rows: 4}", "non-empty list")):
+                          ("grid: {rows: 4}", "non-empty list"),
+                          ("pe_types: [lightpe1:4x4]", "widths are given only for int"),
+                          ("pe_types: ['int:4']", "as int:ACTxWT")):
         bad.write_text(text)
         with pytest.raises(ConfigError, match=message):
             load_space(bad)
+
+
+def test_an_int_format_of_a_space_takes_its_widths_and_is_left_out_without_blocks(tmp_path):
+    space = tmp_path / "space.yaml"
+    space.write_text("pe_types: [lightpe1, 'int:4x4']\nbase: {act_bits: 8}\ngrid: {rows: [4], cols: [4, 8]}\n")
+    configs = load_space(space).configs
+    assert [(c.pe_type, c.act_bits, c.wt_bits, c.cols) for c in configs["int:4x4"]] == [("int", 4, 4, 4),
+                                                                                       ("int", 4, 4, 8)]
+    widths = {(row["act_bits"], row["wt_bits"]) for row in ComposedModel().tables["pe"] if row["pe_type"] == "int"}
+    assert (4, 4) not in widths   # the committed blocks have no INT4 PE: never stood in for by another width
+    result = explore("resnet20", "cifar10", space=space)
+    assert result.missing_cards == ["int:4x4"] and set(result.columns["pe_type"]) == {"lightpe1"}
 
 
 def test_explore_writes_the_results(tmp_path, capsys):
