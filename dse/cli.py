@@ -10,6 +10,7 @@ import click
 from quidam.characterize.dataset import DATA_DIR
 from quidam.config import PE_TYPES, pe_format_fields
 from quidam.errors import ConfigError
+from quidam.models.card import CARDS_DIR
 from quidam.inputs import FiniteFloat, output_dir
 from quidam.workloads.networks import NETWORKS
 
@@ -19,7 +20,6 @@ from .report import write_html_report
 
 __all__ = ["explore_command", "report_command"]
 
-_MODELS = Path("models/cards")
 
 
 def _pe_types(value: str) -> tuple[str, ...] | None:
@@ -46,7 +46,7 @@ def _pe_types(value: str) -> tuple[str, ...] | None:
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Output folder (default: reports/explore/<workload>-<dataset>).")
 @click.option("--models", "models_dir", type=click.Path(file_okay=False, path_type=Path),
-              help=f"Folder of the model cards, with --model cards (default: {_MODELS}).")
+              help=f"Folder of the model cards, with --model cards (default: {CARDS_DIR}).")
 @click.option("--dram-pj-per-bit", type=FiniteFloat(min=0, max=1e6), default=DRAM_PJ_PER_BIT, show_default=True,
               help="Off-chip access energy per bit.")
 @click.option("--model", "model", type=click.Choice(MODELS), default="composed", show_default=True,
@@ -63,7 +63,7 @@ def explore_command(workload, dataset, pe, space, out_dir, models_dir, dram_pj_p
         raise ConfigError(f"--models {models_dir} names a folder of model cards: add --model cards (the "
                           f"default, --model {model}, reads the characterized blocks)")
     start = time.perf_counter()
-    result = explore(workload, dataset, pe_types=_pe_types(pe), space=space, models_dir=models_dir or _MODELS,
+    result = explore(workload, dataset, pe_types=_pe_types(pe), space=space, models_dir=models_dir or CARDS_DIR,
                      dram_pj_per_bit=dram_pj_per_bit, model=model)
     network = result.network
     out_dir = output_dir(out_dir or Path("reports/explore") / f"{network.name}-{network.dataset}", "output folder")
@@ -95,7 +95,7 @@ def explore_command(workload, dataset, pe, space, out_dir, models_dir, dram_pj_p
 @click.option("--explore", "explore_dir", type=click.Path(file_okay=False, path_type=Path),
               default=Path("reports/explore"), show_default=True,
               help="Folder of the exploration results (one subfolder per workload, from quidam explore).")
-@click.option("--models", "models_dir", type=click.Path(file_okay=False, path_type=Path), default=_MODELS,
+@click.option("--models", "models_dir", type=click.Path(file_okay=False, path_type=Path), default=CARDS_DIR,
               show_default=True, help="Folder of the model cards.")
 @click.option("--data", "data_dir", type=click.Path(file_okay=False, path_type=Path),
               default=DATA_DIR, show_default=True,

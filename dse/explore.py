@@ -37,7 +37,7 @@ import numpy as np
 from quidam.characterize.dataset import ACTIONS
 from quidam.config import FIELDS
 from quidam.errors import ConfigError
-from quidam.models.card import FMAX, CardError, ModelCard, card_path
+from quidam.models.card import CARDS_DIR, FMAX, CardError, ModelCard, card_path
 from quidam.models.composed import ACTION_COUNTS, ComposedModel
 from quidam.workloads.networks import Network, get_network
 
@@ -220,7 +220,7 @@ def explore(workload: str, dataset: str | None = None, *, pe_types: tuple[str, .
         raise ConfigError(f"model must be one of {', '.join(MODELS)}, not {model!r}")
     network = get_network(workload, dataset)
     design_space = load_space(space, pe_types=pe_types)
-    models_dir = Path(models_dir) if models_dir else Path(__file__).resolve().parent.parent / "models" / "cards"
+    models_dir = Path(models_dir) if models_dir else Path(__file__).resolve().parent.parent / CARDS_DIR
     composed = ComposedModel() if model == "composed" else None
     if composed is None and not models_dir.is_dir():
         raise CardError(f"no model card folder {models_dir}: run `quidam fit` (make models) first")

@@ -38,7 +38,7 @@ from quidam.config import SEED_PE_TYPES
 from quidam.errors import ConfigError
 from quidam.files import write_text
 from quidam.inputs import InputError, load_json
-from quidam.models.card import ModelCard, card_path
+from quidam.models.card import CARDS_DIR, ModelCard, card_path
 from quidam.models.fit import load_dataset
 from quidam.models.predict import stale_reasons
 from quidam.models.report import HEADLINE, accuracy_cells, validate
@@ -235,7 +235,7 @@ def _coexploration_section(coexplore_dir: Path) -> str:
     return "\n".join(parts)
 
 
-def write_html_report(out: str | os.PathLike[str], *, models_dir: str | os.PathLike[str] = "models/cards",
+def write_html_report(out: str | os.PathLike[str], *, models_dir: str | os.PathLike[str] = CARDS_DIR,
                       data_dir: str | os.PathLike[str] = DATA_DIR,
                       model_report_dir: str | os.PathLike[str] = "reports/models",
                       explore_dir: str | os.PathLike[str] = "reports/explore",

@@ -29,8 +29,11 @@ from quidam.inputs import InputError, load_json
 
 from .features import feature_matrix, offsets
 
-__all__ = ["BLOCK_TOTALS", "CARD_FORMAT", "CRITICAL_PATH", "FMAX", "TOTAL_AREA", "CardError", "ModelCard",
+__all__ = ["BLOCK_TOTALS", "CARDS_DIR", "CARD_FORMAT", "CRITICAL_PATH", "FMAX", "TOTAL_AREA", "CardError", "ModelCard",
            "TargetModel", "card_path", "fmax_mhz", "make_pipeline"]
+
+#: Where the model cards are committed, relative to the repository root.
+CARDS_DIR = Path("models/cards")
 
 #: The ``format`` of a card this code reads.
 CARD_FORMAT = "quidam-model-card/1"

@@ -21,14 +21,13 @@ from quidam.dse.explore import DRAM_PJ_PER_BIT
 from quidam.errors import ConfigError
 from quidam.inputs import FiniteFloat, output_dir
 
-from .card import CRITICAL_PATH, FMAX, ModelCard, card_path
+from .card import CARDS_DIR, CRITICAL_PATH, FMAX, ModelCard, card_path
 from .fit import fit_card, load_dataset
 from .predict import predict
 from .report import ACCEPTANCE, HEADLINE, validate, write_report
 
 __all__ = ["fit", "predict_command"]
 
-_MODELS = Path("models/cards")
 _REPORT = Path("reports/models")
 
 
@@ -37,7 +36,7 @@ _REPORT = Path("reports/models")
               help=f"PE type to fit (repeatable; default: each of {', '.join(PE_TYPES)} whose dataset exists).")
 @click.option("--data", "data_dir", type=click.Path(file_okay=False, path_type=Path), default=DATA_DIR,
               show_default=True, help="Folder of the datasets (<pe>.csv, held-out points <pe>-heldout.csv).")
-@click.option("--models", "models_dir", type=click.Path(file_okay=False, path_type=Path), default=_MODELS,
+@click.option("--models", "models_dir", type=click.Path(file_okay=False, path_type=Path), default=CARDS_DIR,
               show_default=True, help="Folder of the model cards (<pe>.json).")
 @click.option("--report", "report_dir", type=click.Path(file_okay=False, path_type=Path), default=_REPORT,
               show_default=True, help="Folder of the accuracy report (README.md, accuracy.png).")
@@ -114,7 +113,7 @@ _SHOWN = (("synth__area__total_um2", "total area", "mm^2", 1e-6),
               "models/composed.py), as the exploration does, or read the PE type's model card (fitted on whole "
               "accelerators of 2 x 2 to 3 x 3 PEs).")
 @click.option("--models", "models_dir", type=click.Path(file_okay=False, path_type=Path),
-              help=f"Folder of the model cards, with --model cards (default: {_MODELS}).")
+              help=f"Folder of the model cards, with --model cards (default: {CARDS_DIR}).")
 def predict_command(config_file, as_json, model, models_dir):
     """Predict area, power, fmax and per-action energies of one configuration.
 
@@ -135,7 +134,7 @@ def predict_command(config_file, as_json, model, models_dir):
     if model == "composed":
         _predict_composed(config_file, config, as_json)
         return
-    models_dir = models_dir or _MODELS
+    models_dir = models_dir or CARDS_DIR
     card = ModelCard.load(card_path(models_dir, config.pe_type), pe_type=config.pe_type)
     prediction = predict(card, config)
     for warning in prediction.warnings:
