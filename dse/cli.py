@@ -10,8 +10,8 @@ import click
 from quidam.characterize.dataset import DATA_DIR
 from quidam.config import PE_TYPES, pe_format_fields
 from quidam.errors import ConfigError
-from quidam.models.card import CARDS_DIR
 from quidam.inputs import FiniteFloat, output_dir
+from quidam.models.card import CARDS_DIR
 from quidam.workloads.networks import NETWORKS
 
 from .explore import DRAM_PJ_PER_BIT, MODELS, explore
@@ -19,7 +19,6 @@ from .outputs import comparison, write_outputs
 from .report import write_html_report
 
 __all__ = ["explore_command", "report_command"]
-
 
 
 def _pe_types(value: str) -> tuple[str, ...] | None:

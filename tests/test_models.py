@@ -8,7 +8,6 @@ exactly has found the structure, and one that does not fails.
 import csv
 import itertools
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
