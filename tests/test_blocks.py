@@ -140,8 +140,8 @@ def test_the_paths_between_blocks_are_the_default_sweeps_mean_critical_path(tmp_
         assert not composition.warnings
         alone = ComposedModel(whole_dir=tmp_path).compose(config)
         assert alone.critical_path_ns == pytest.approx(blocks, rel=1e-12) and alone.critical_block != "boundary"
-        assert alone.warnings == [f"no whole accelerator of pe_type {pe_type} in {tmp_path}: the critical path "
-                                  "leaves out the paths between blocks"]
+        assert alone.warnings == [f"no whole accelerator of {pe_type} in {tmp_path}: the critical path leaves "
+                                  "out the paths between blocks"]
 
 
 def test_a_pe_of_uncharacterized_widths_is_refused_not_stood_in_for():
