@@ -34,7 +34,7 @@ import numpy as np
 from sklearn.linear_model import LinearRegression
 from sklearn.model_selection import LeaveOneOut, cross_val_predict
 
-from quidam.config import AcceleratorConfig, parse_config
+from quidam.config import PE_TYPES, AcceleratorConfig, parse_config
 from quidam.mapping.commands import CommandFormat
 from quidam.errors import QuidamError
 
@@ -133,12 +133,12 @@ class BlockModel:
     Attributes
     ----------
     models_ : dict
-        PE type -> target -> fitted ``LinearRegression`` (non-negative coefficients, no intercept: a
-        constant is the ``one`` feature).
+        PE type (with its widths where they are free: ``int:psum_bits=24``) -> target -> fitted
+        ``LinearRegression`` (non-negative coefficients, no intercept: a constant is the ``one`` feature).
     ranges_ : dict
-        PE type -> feature -> (lowest, highest) over the rows fitted.
+        Likewise -> feature -> (lowest, highest) over the rows fitted.
     loo_errors_ : dict
-        PE type -> target -> leave-one-out relative errors of the rows (an empty array below three rows).
+        Likewise -> target -> leave-one-out relative errors of the rows (an empty array below three rows).
     """
 
     def __init__(self, kind: str):
@@ -148,8 +148,8 @@ class BlockModel:
         if self.kind not in TARGETS:
             raise QuidamError(f"block model kind must be one of {', '.join(TARGETS)}, not {self.kind!r}")
         self.models_, self.ranges_, self.loo_errors_ = {}, {}, {}
-        for pe_type in sorted({row["pe_type"] for row in rows}):
-            mine = [row for row in rows if row["pe_type"] == pe_type]
+        for pe_type in sorted({self._group(row) for row in rows}):
+            mine = [row for row in rows if self._group(row) == pe_type]
             configs = [block_config(self.kind, row) for row in mine]
             values = self._features(configs)
             self.ranges_[pe_type] = {name: (float(column.min()), float(column.max()))
@@ -189,12 +189,24 @@ class BlockModel:
                 found.append(f"{name} {value:g} (characterized: {low:g}..{high:g})")
         return found
 
+    def _group(self, fields: dict[str, Any] | AcceleratorConfig) -> str:
+        """The rows one model is fitted on: a PE type, and for a type of free widths also the widths in the
+        block's key (``int:psum_bits=24``), which change the data it sees."""
+        from quidam.characterize.blocks import KINDS
+
+        value = fields.get if isinstance(fields, dict) else functools.partial(getattr, fields)
+        pe_type = value("pe_type")
+        if not PE_TYPES[pe_type].free_widths:
+            return pe_type
+        widths = [name for name in ("act_bits", "wt_bits", "psum_bits") if name in KINDS[self.kind].key]
+        return f"{pe_type}:" + "/".join(f"{name}={value(name)}" for name in widths)
+
     def _pe_type(self, configs: list[AcceleratorConfig]) -> str:
-        pe_types = {config.pe_type for config in configs}
-        if len(pe_types) != 1 or next(iter(pe_types)) not in self.models_:
-            raise QuidamError(f"no {self.kind} block rows of pe_type {', '.join(sorted(pe_types))}: run "
-                              f"`quidam characterize-blocks --pe {' --pe '.join(sorted(pe_types))}`")
-        return next(iter(pe_types))
+        groups = {self._group(config) for config in configs}
+        if len(groups) != 1 or next(iter(groups)) not in self.models_:
+            raise QuidamError(f"no {self.kind} block rows of {', '.join(sorted(groups))}: run "
+                              f"`quidam characterize-blocks` for that PE type")
+        return next(iter(groups))
 
     def _features(self, configs: list[AcceleratorConfig]) -> dict[str, np.ndarray]:
         return {name: np.array([of(config) for config in configs], dtype=np.float64)

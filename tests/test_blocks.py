@@ -68,7 +68,7 @@ def test_the_glb_and_controller_models_hold_out_each_committed_row():
     model = ComposedModel()
     for kind, limits in _BLOCK_MODEL_LIMITS.items():
         errors = model.block_models[kind].loo_errors_
-        assert set(errors) == {"fp32", "int16", "lightpe1", "lightpe2"}
+        assert {"fp32", "int16", "lightpe1", "lightpe2"} <= set(errors)   # and int at each characterized width
         for pe_type, by_target in errors.items():
             for target, limit in limits.items():
                 assert by_target[target].size >= 3 and np.abs(by_target[target]).max() <= limit, \
