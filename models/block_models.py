@@ -148,25 +148,25 @@ class BlockModel:
         if self.kind not in TARGETS:
             raise QuidamError(f"block model kind must be one of {', '.join(TARGETS)}, not {self.kind!r}")
         self.models_, self.ranges_, self.loo_errors_ = {}, {}, {}
-        for pe_type in sorted({self._group(row) for row in rows}):
-            mine = [row for row in rows if self._group(row) == pe_type]
+        for group in sorted({self._group(row) for row in rows}):
+            mine = [row for row in rows if self._group(row) == group]
             configs = [block_config(self.kind, row) for row in mine]
             values = self._features(configs)
-            self.ranges_[pe_type] = {name: (float(column.min()), float(column.max()))
-                                     for name, column in values.items()}
-            self.models_[pe_type], self.loo_errors_[pe_type] = {}, {}
+            self.ranges_[group] = {name: (float(column.min()), float(column.max()))
+                                   for name, column in values.items()}
+            self.models_[group], self.loo_errors_[group] = {}, {}
             for target, (names, exact) in TARGETS[self.kind].items():
                 X = np.column_stack([values[name] for name in names])
                 offset = self._exact(exact, configs)
                 y = np.array([row[target] for row in mine], dtype=np.float64)
                 estimator = LinearRegression(positive=True, fit_intercept=False)
-                self.models_[pe_type][target] = estimator.fit(X, y - offset)
+                self.models_[group][target] = estimator.fit(X, y - offset)
                 if len(mine) >= 3:
                     held_out = cross_val_predict(LinearRegression(positive=True, fit_intercept=False), X, y - offset,
                                                  cv=LeaveOneOut())
-                    self.loo_errors_[pe_type][target] = (held_out + offset) / y - 1.0
+                    self.loo_errors_[group][target] = (held_out + offset) / y - 1.0
                 else:
-                    self.loo_errors_[pe_type][target] = np.zeros(0)
+                    self.loo_errors_[group][target] = np.zeros(0)
         return self
 
     def predict(self, configs: list[AcceleratorConfig]) -> dict[str, np.ndarray]:
