@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from quidam.config import pe_format_label
 from quidam.dse.explore import Exploration, explore, pareto_front
 from quidam.dse.space import load_space
 from quidam.files import write_bytes, write_json, write_text
@@ -74,7 +75,7 @@ def coexplore(network: Network, results_dir: str | os.PathLike[str], *, space: s
         raise InputError(f"accuracy results {path}: no finished run")
     # The space's PE types, and each trained int format at its widths (explored where it has blocks).
     trained = [pe_config(label) for label in summary]
-    formats = [f"int:{config.act_bits}x{config.wt_bits}" for config in trained if config.pe_type == "int"]
+    formats = [pe_format_label(config) for config in trained if config.pe_type == "int"]
     pe_types = (*load_space(space).configs, *formats)
     result = explore(network.name, network.dataset, pe_types=pe_types, space=space, models_dir=models_dir)
     columns = result.columns

@@ -42,7 +42,7 @@ from typing import Any
 from quidam.characterize.block_dataset import BLOCK_DATA_DIR, block_dataset_path, read_block_dataset
 from quidam.characterize.blocks import KINDS
 from quidam.characterize.dataset import DATA_DIR, dataset_path, read_dataset
-from quidam.config import PE_TYPES, AcceleratorConfig
+from quidam.config import AcceleratorConfig, pe_format_label
 from quidam.errors import QuidamError
 
 from .block_models import TARGETS, BlockModel
@@ -182,7 +182,7 @@ class ComposedModel:
         widths = [name for name in ("pe_type", "act_bits", "wt_bits", "psum_bits") if name in keys]
         rows = [row for row in self.tables[kind] if all(row[name] == wanted[name] for name in widths)]
         if not rows:
-            label = _label(config)
+            label = pe_format_label(config)
             raise QuidamError(f"no {kind} block of {label} in {self.data_dir}: run "
                               f"`quidam characterize-blocks --pe {label}`")
         exact = [row for row in rows if all(row[name] == value for name, value in wanted.items())]
@@ -225,18 +225,13 @@ class ComposedModel:
         paths = {kind: rows[kind]["sta__timing__critical_path_ns"] for kind in ("pe", "glb", "controller")}
         boundary = self.boundary_path_ns(config)
         if boundary is None:
-            warnings.append(f"no whole accelerator of {_label(config)} in {self.whole_dir}: the critical path "
+            warnings.append(f"no whole accelerator of {pe_format_label(config)} in {self.whole_dir}: the critical path "
                             "leaves out the paths between blocks")
         else:
             paths["boundary"] = boundary
         critical = max(paths, key=paths.get)
         return Composition(config=config, area_um2=area, leakage_w=leakage, critical_path_ns=paths[critical],
                            critical_block=critical, energies=energies, warnings=warnings)
-
-
-def _label(config: AcceleratorConfig) -> str:
-    """``lightpe1``, or ``int:8x8`` for a type of free widths (the syntax of ``--pe``)."""
-    return config.pe_type + (f":{config.act_bits}x{config.wt_bits}" if PE_TYPES[config.pe_type].free_widths else "")
 
 
 def compare_with_whole(composition: Composition, metrics: dict[str, Any]) -> dict[str, tuple[float, float, float]]:

@@ -36,6 +36,7 @@ __all__ = [
     "load_config",
     "parse_config",
     "pe_format_fields",
+    "pe_format_label",
     "operand_bits",
     "product_bits",
     "default_psum_bits",
@@ -343,6 +344,12 @@ def load_config(path: str | Path) -> AcceleratorConfig:
     except InputError as error:
         raise ConfigError(str(error)) from None
     return parse_config(data, source=str(path))
+
+
+def pe_format_label(config: AcceleratorConfig) -> str:
+    """The PE type of ``config`` as :func:`pe_format_fields` reads it: ``lightpe1``, or ``int:8x8`` for a type
+    of free widths."""
+    return config.pe_type + (f":{config.act_bits}x{config.wt_bits}" if PE_TYPES[config.pe_type].free_widths else "")
 
 
 def pe_format_fields(text: str) -> dict[str, Any]:
