@@ -422,9 +422,39 @@ def _ifmap_reads(lay: LayerTable, pts: dict, n_rows, row_cycles, f):
     return np.where(n_rows > 0, whole, 0)
 
 
+#: The axes of :func:`_costs`'s arrays: the pass kind (:data:`_KIND_FIRST`, :data:`_KIND_DRAIN`), the block
+#: size classes of the five loops (filters, output rows, output columns, filter rows, channels), the points.
+_CLASS_AXES = ("kind", "p", "e", "f", "h", "c", "point")
+
+#: The three kinds of pass along the kind axis: neither first nor draining, a tile's first, a tile's last.
+_KIND_FIRST = np.array([False, True, False]).reshape(3, *(1,) * (len(_CLASS_AXES) - 1))
+_KIND_DRAIN = np.array([False, False, True]).reshape(3, *(1,) * (len(_CLASS_AXES) - 1))
+
+
+def _class_axis(size, total, axis: str):
+    """:func:`_classes` of a loop along ``axis`` of :data:`_CLASS_AXES`: the block sizes and their counts,
+    the rest class left out where no point has one."""
+    full = total // size
+    rest = total - full * size
+    has_rest = rest > 0
+    n = 2 if has_rest.any() else 1
+    at = _CLASS_AXES.index(axis)
+    shape = (1,) * at + (n,) + (1,) * (len(_CLASS_AXES) - 2 - at) + (-1,)
+    return (np.stack([size, rest][:n]).reshape(shape),
+            np.stack([full, has_rest.astype(np.int64)][:n]).reshape(shape))
+
+
+def _total(values):
+    """``values`` (an array over :data:`_CLASS_AXES`, or some of them and the points) summed per point."""
+    return values.sum(axis=tuple(range(values.ndim - 1)))
+
+
 def _costs(lay: LayerTable, pts: dict, p, q, e, f, wide, overlap, counts: bool, bound: bool = False):
     """Cycles (and the access counts when ``counts``) of the schedule ``map_layer`` builds for (p, q, e, f,
     wide, overlap): the commands one after another, less :func:`_overlap_saving` where they overlap.
+
+    The passes are summed over their size classes and kinds at once, one array axis each
+    (:data:`_CLASS_AXES`): a term computes over the axes it depends on only.
 
     With ``bound``, a lower bound of the cycles instead, without :func:`_overlap_saving`: the cycles
     themselves where the transfers do not overlap; where they do, the larger of the passes and the
@@ -433,100 +463,86 @@ def _costs(lay: LayerTable, pts: dict, p, q, e, f, wide, overlap, counts: bool, 
     h, qt = lay.h, q * lay.t
     lookahead = uses_lookahead(L, q, pts["ifmap_spad_depth"])
     acc = {key: 0 for key in ACCESS_KEYS} if counts else None
-    cycles, loads, passes = 0, 0, 0
     n_filter_blocks = _ceil_div(L.M, p)
     # The last pass of a tile: its filter rows and channels; whether a tile has one pass only.
     last_h, last_c = L.R - (_ceil_div(L.R, h) - 1) * h, C - (_ceil_div(C, qt) - 1) * qt
     single = (_ceil_div(L.R, h) == 1) & (_ceil_div(C, qt) == 1)
 
-    for ps, n_p in _classes(p, L.M):
-        if not n_p.any():
-            continue
-        for eb, n_e in _classes(e, lay.E):
-            if not n_e.any():
-                continue
-            for fb, n_f in _classes(f, lay.F):
-                if not n_f.any():
-                    continue
-                psums = eb * ps
-                block = n_p * n_e * n_f
-                if counts:   # the tile's draining pass: its sums go off chip, not to the GLB
-                    acc["dram.write"] = acc["dram.write"] + block * drain_words(
-                        p=ps, cols=eb, F=fb, wide=wide, lanes=pts["psum_lanes"], vp=lay.vp)
-                    for key in ("glb.write", "glb.read", "array.psum_in"):   # and the first reads no psums
-                        acc[key] = acc[key] - block * fb * psums
-                for ha, n_h in _classes(h, L.R):
-                    if not n_h.any():
-                        continue
-                    nstream = (eb - 1) * np.minimum(U, ha) + ha
-                    for cb, n_c in _classes(qt, C):
-                        if not n_c.any():
-                            continue
-                        n = block * n_h * n_c
-                        passes = passes + n
-                        # Each tile's first pass (full fold, first channel block) reads no psums from the GLB;
-                        # its last (last fold, last channel block) drains; a tile of one pass does both.
-                        first_kind = (ha == h) & (cb == np.minimum(qt, C))
-                        last_kind = (ha == last_h) & (cb == last_c)
-                        firsts, lasts = np.where(first_kind, block, 0), np.where(last_kind, block, 0)
-                        both = np.where(first_kind & last_kind & single, block, 0)
-                        weight_words = filter_words(cb, ps, q, S, h, ha, pts["filter_lanes"])
-                        beats, _ = ifmap_feed(cb, q, lay.vi)
-                        loads = loads + n * (3 + _transfer(weight_words, pts))
-                        # Each kind's cycles only where some point has passes of it (the hot path of the search).
-                        for count, first, drain in ((n - firsts - lasts + both, False, False),
-                                                    (firsts - both, True, False), (lasts, False, True)):
-                            if count.any():
-                                cycles = cycles + count * _pass_cycles(
-                                    lay, pts, p=ps, q=q, beats=beats, ha=ha, eb=eb, fb=fb, weights=weight_words,
-                                    wide=wide, overlap=overlap, first=first, drain=drain, lookahead=lookahead)
-                        if counts:
-                            macs = ha * eb * ps * cb * S * fb
-                            active_rows = _ceil_div(cb, q) * ha
-                            streamed = lay.values_per_row(fb)
-                            for key, value in (
-                                    ("dram.read", weight_words), ("glb.write", weight_words + fb * psums),
-                                    ("glb.read", weight_words + fb * psums),
-                                    ("array.ifmap_bus", beats * nstream * streamed),
-                                    ("array.filter_bus", weight_words), ("array.psum_in", fb * psums),
-                                    ("array.psum_out", fb * psums), ("spad.ifmap_read", macs),
-                                    ("spad.filter_read", macs), ("spad.psum_write", macs), ("macs", macs),
-                                    ("spad.ifmap_write", cb * eb * ha * streamed),
-                                    ("spad.filter_write", active_rows * ps * q * S * eb),
-                                    ("spad.psum_read", macs - active_rows * psums * fb + fb * psums * active_rows)):
-                                acc[key] = acc[key] + n * value
+    ps, n_p = _class_axis(p, L.M, "p")
+    eb, n_e = _class_axis(e, lay.E, "e")
+    fb, n_f = _class_axis(f, lay.F, "f")
+    ha, n_h = _class_axis(h, L.R, "h")
+    cb, n_c = _class_axis(qt, C, "c")
+    psums = eb * ps
+    block = n_p * n_e * n_f
+    n = block * n_h * n_c
+    nstream = (eb - 1) * np.minimum(U, ha) + ha
+    # Each tile's first pass (full fold, first channel block) reads no psums from the GLB; its last (last fold,
+    # last channel block) drains; a tile of one pass does both.
+    first_kind = (ha == h) & (cb == np.minimum(qt, C))
+    last_kind = (ha == last_h) & (cb == last_c)
+    firsts, lasts = np.where(first_kind, block, 0), np.where(last_kind, block, 0)
+    both = np.where(first_kind & last_kind & single, block, 0)
+    weight_words = filter_words(cb, ps, q, S, h, ha, pts["filter_lanes"])
+    beats, _ = ifmap_feed(cb, q, lay.vi)
+    passes = _total(n)
+    loads = _total(n * (3 + _transfer(weight_words, pts)))
+    kinds = np.concatenate(np.broadcast_arrays(n - firsts - lasts + both, firsts - both, lasts))
+    cycles = _total(kinds * _pass_cycles(lay, pts, p=ps, q=q, beats=beats, ha=ha, eb=eb, fb=fb, weights=weight_words,
+                                         wide=wide, overlap=overlap, first=_KIND_FIRST, drain=_KIND_DRAIN,
+                                         lookahead=lookahead))
+    if counts:
+        # The tile's draining pass: its sums go off chip, not to the GLB, and the first reads no psums.
+        acc["dram.write"] = _total(block * drain_words(p=ps, cols=eb, F=fb, wide=wide, lanes=pts["psum_lanes"],
+                                                       vp=lay.vp))
+        for key in ("glb.write", "glb.read", "array.psum_in"):
+            acc[key] = -_total(block * fb * psums)
+        macs = ha * eb * ps * cb * S * fb
+        active_rows = _ceil_div(cb, q) * ha
+        streamed = lay.values_per_row(fb)
+        for key, value in (
+                ("dram.read", weight_words), ("glb.write", weight_words + fb * psums),
+                ("glb.read", weight_words + fb * psums),
+                ("array.ifmap_bus", beats * nstream * streamed),
+                ("array.filter_bus", weight_words), ("array.psum_in", fb * psums),
+                ("array.psum_out", fb * psums), ("spad.ifmap_read", macs),
+                ("spad.filter_read", macs), ("spad.psum_write", macs), ("macs", macs),
+                ("spad.ifmap_write", cb * eb * ha * streamed),
+                ("spad.filter_write", active_rows * ps * q * S * eb),
+                ("spad.psum_read", macs - active_rows * psums * fb + fb * psums * active_rows)):
+            acc[key] = acc[key] + _total(n * value)
 
-    reads = 0
     # The ifmap rows each pass loads depend on where its output-row block lies, and the words of each row on
-    # where its width tile lies: summed over blocks, tiles and folds, once per word row (and, for the GLB
-    # reads, per beat of a stream position) of the channel blocks, and per filter block.
+    # where its width tile lies: summed over blocks (axis 0), tiles (axis 1) and folds, once per word row (and,
+    # for the GLB reads, per beat of a stream position) of the channel blocks, and per filter block.
     full_c, rest_c = C // qt, C % qt
     block_beats, block_rows = (full * full_c + np.where(rest_c > 0, rest, 0) for full, rest in
                                zip(ifmap_feed(qt, q, lay.vi), ifmap_feed(np.maximum(rest_c, 1), q, lay.vi)))
     folds = _ceil_div(L.R, h)
-    tiles = list(_width_tiles(lay, pts, f))
+    w, n_w, tile_cols, row_words, row_cycles = (np.stack(column)[None]
+                                                 for column in zip(*_width_tiles(lay, pts, f)))
+    row_blocks = _edge_kinds(_ceil_div(lay.E, e), L.padding + 2)
+    e0 = np.stack([b for b, _ in row_blocks])[:, None] * e
+    in_kind = np.stack([count for _, count in row_blocks])[:, None]
+    block_e = np.clip(lay.E - e0, 0, e)
+    reads = 0
     for fold in range(int(folds.max())):
         r0 = fold * h
         ha = np.minimum(h, L.R - r0)
-        fold_ok = fold < folds
-        for b, count in _edge_kinds(_ceil_div(lay.E, e), L.padding + 2):
-            e0 = b * e
-            eb = np.clip(lay.E - e0, 0, e)
-            y_pad = e0 * U + r0
-            y_first = np.maximum(0, y_pad - L.padding)
-            y_end = np.minimum(L.H, y_pad - L.padding + (eb - 1) * U + ha)
-            n_rows = np.maximum(0, y_end - y_first)
-            weight = count * fold_ok * n_filter_blocks
+        y_pad = e0 * U + r0
+        y_first = np.maximum(0, y_pad - L.padding)
+        y_end = np.minimum(L.H, y_pad - L.padding + (block_e - 1) * U + ha)
+        n_rows = np.maximum(0, y_end - y_first)
+        weight = in_kind * (fold < folds) * n_filter_blocks * block_rows * n_w
+        reads = reads + _total(weight * _ifmap_reads(lay, pts, n_rows, row_cycles, f))
+        if counts:
+            words = _total(weight * n_rows * row_words)
+            acc["dram.read"] = acc["dram.read"] + words
+            acc["glb.write"] = acc["glb.write"] + words
             lo = L.padding - y_pad
-            inside = _stream_rows_inside(lo, lo + L.H, eb, ha, U) if counts else 0
-            for w, n_w, fb, row_words, row_cycles in tiles:
-                reads = reads + weight * block_rows * n_w * _ifmap_reads(lay, pts, n_rows, row_cycles, f)
-                if counts:
-                    words = weight * block_rows * n_w * n_rows * row_words
-                    acc["dram.read"] = acc["dram.read"] + words
-                    acc["glb.write"] = acc["glb.write"] + words
-                    acc["glb.read"] = acc["glb.read"] + (weight * block_beats * n_w * inside
-                                                         * lay.inside_values(w * f * U, fb))
+            inside = _stream_rows_inside(lo, lo + L.H, block_e, ha, U)
+            acc["glb.read"] = acc["glb.read"] + _total(in_kind * (fold < folds) * n_filter_blocks * block_beats * n_w
+                                                       * inside * lay.inside_values(w * f * U, tile_cols))
     if bound:
         # Each pair of consecutive passes saves at most the later one's transfers and at most the earlier
         # pass, so an overlapped schedule takes at least its passes, or its transfers, and an accepting
@@ -577,69 +593,70 @@ def _overlap_saving(lay: LayerTable, pts: dict, p, q, e, f, wide):
     (pass k's cycles after its accepting one, and the commands of pass k+1's reads, which run beside it).
 
     The passes are visited in the schedule's order as runs of alike passes (filter blocks, output-row blocks
-    and width tiles with the edge ones one by one, folds, channel blocks), joined with :class:`_Run`.
+    and width tiles with the edge ones one by one, folds, channel blocks), joined with :class:`_Run`. The
+    runs' cycles and transfers are computed at once, one array axis each: the four channel-block parts of
+    a fold, the folds, the width tiles, the two filter-block sizes, the output-row blocks, the points.
     """
     L, U, S, C = lay.L, lay.U, lay.S, lay.L.C
     h, qt = lay.h, q * lay.t
     lookahead = uses_lookahead(L, q, pts["ifmap_spad_depth"])
     n_blocks, folds = _ceil_div(lay.E, e), _ceil_div(L.R, h)
     full_c, rest_c = C // qt, C % qt
-    first_c = np.minimum(qt, C)
     n_channel_blocks = _ceil_div(C, qt)
     tiles = list(_width_tiles(lay, pts, f))
+    n_folds = int(folds.max())
+    row_blocks = _edge_kinds(n_blocks, L.padding + 2)
 
-    def pass_run(ps, eb, last, ha, cb, fb, row_cycles, first, drain, n_rows, count):
-        # The pass's cycles on the two output-row block sizes (axis 1 of eb: full, last), then per block.
-        weights = filter_words(cb, ps, q, S, h, ha, pts["filter_lanes"])
-        beats, word_rows = ifmap_feed(cb, q, lay.vi)
-        cycles = _pass_cycles(lay, pts, p=ps, q=q, beats=beats, ha=ha, eb=eb, fb=fb, weights=weights, wide=wide,
-                              overlap=True, first=first, drain=drain, lookahead=lookahead)
-        cycles = np.where(last, cycles[:, 1:2], cycles[:, 0:1])
-        transfers = 2 + _transfer(weights, pts) + word_rows * _ifmap_reads(lay, pts, n_rows, row_cycles, f)
-        return _Run.of(cycles, transfers, count)
+    def axes(values, at):   # values (one per entry of axis ``at``, each over the points) on the six axes
+        stacked = np.stack(np.broadcast_arrays(*values))
+        return stacked.reshape((1,) * at + (len(values),) + (1,) * (4 - at) + stacked.shape[1:])
 
-    def row_block(ps, b):
-        e0 = b * e
-        eb_last = np.clip(lay.E - (n_blocks - 1) * e, 1, e)
-        eb = np.stack([e, eb_last])[None]   # 1 x (full, last) x points
-        last = b == n_blocks - 1
-        run = None
-        for _, n_w, fb, _, row_cycles in tiles:
-            tile_run = None
-            for fold in range(int(folds.max())):
-                r0 = fold * h
-                ha = np.maximum(np.minimum(h, L.R - r0), 1)
-                y_pad = e0 * U + r0
-                y_first = np.maximum(0, y_pad - L.padding)
-                rows_end = y_pad - L.padding + (np.where(last, eb_last, e) - 1) * U + ha
-                n_rows = np.maximum(0, np.minimum(L.H, rows_end) - y_first)
-                in_fold = (fold < folds).astype(np.int64)
-                # The tile's draining pass: the last channel block of the last fold.
-                last_fold = fold == folds - 1
-                middle = in_fold * np.maximum(full_c - 1, 0)
-                middle_drains = (last_fold & (rest_c == 0) & (full_c >= 2)).astype(np.int64)
-                parts = (pass_run(ps, eb, last, ha, first_c, fb, row_cycles, fold == 0,
-                                  last_fold & (n_channel_blocks == 1), n_rows, in_fold),
-                         pass_run(ps, eb, last, ha, qt, fb, row_cycles, False, False, n_rows,
-                                  middle - middle_drains),
-                         pass_run(ps, eb, last, ha, qt, fb, row_cycles, False, True, n_rows, middle_drains),
-                         pass_run(ps, eb, last, ha, np.maximum(rest_c, 1), fb, row_cycles, False, last_fold, n_rows,
-                                  in_fold * (full_c > 0) * (rest_c > 0)))
-                for part in parts:
-                    tile_run = part if tile_run is None else tile_run.then(part)
-            tile_run = tile_run.times(n_w)
-            run = tile_run if run is None else run.then(tile_run)
-        return run
+    fold = np.arange(n_folds).reshape(1, -1, 1, 1, 1, 1)
+    in_fold, last_fold = (fold < folds).astype(np.int64), fold == folds - 1
+    ha = np.maximum(np.minimum(h, L.R - fold * h), 1)
+    # The parts of a fold: its first channel block, the middle ones (not draining, draining), the rest block;
+    # the tile's draining pass is the last channel block of the last fold.
+    middle = in_fold * np.maximum(full_c - 1, 0)
+    middle_drains = (last_fold & (rest_c == 0) & (full_c >= 2)).astype(np.int64)
+    channels = axes([np.minimum(qt, C), qt, qt, np.maximum(rest_c, 1)], 0)
+    first = np.concatenate(np.broadcast_arrays(fold == 0, False, False, False))
+    drain = np.concatenate(np.broadcast_arrays(last_fold & (n_channel_blocks == 1), False, True, last_fold))
+    count = np.concatenate(np.broadcast_arrays(in_fold, middle - middle_drains, middle_drains,
+                                               in_fold * (full_c > 0) * (rest_c > 0)))
+    tile_cols, row_cycles = (axes([tile[index] for tile in tiles], 2) for index in (2, 4))
+    ps = axes([p, np.maximum(L.M % p, 1)], 3)
+    eb_last = np.clip(lay.E - (n_blocks - 1) * e, 1, e)
+    e0 = axes([b * e for b, _ in row_blocks], 4)
+    last = axes([b == n_blocks - 1 for b, _ in row_blocks], 4)
 
-    # The output-row blocks in order, each block's run on both filter-block sizes at once (axis 0: full, rest;
-    # axis 1: the block).
-    kinds = _edge_kinds(n_blocks, L.padding + 2)
-    full_p, rest_p = L.M // p, L.M % p
-    blocks = row_block(np.stack([p, np.maximum(rest_p, 1)])[:, None], np.stack([b for b, _ in kinds]))
-    blocks = blocks.times(np.stack([count for _, count in kinds]))
+    weights = filter_words(channels, ps, q, S, h, ha, pts["filter_lanes"])
+    beats, word_rows = ifmap_feed(channels, q, lay.vi)
+    # The passes' cycles on the two output-row block sizes (axis 4: full, last), then per row block.
+    cycles = _pass_cycles(lay, pts, p=ps, q=q, beats=beats, ha=ha, eb=axes([e, eb_last], 4), fb=tile_cols,
+                          weights=weights, wide=wide, overlap=True, first=first, drain=drain, lookahead=lookahead)
+    cycles = np.where(last, cycles[..., 1:2, :], cycles[..., 0:1, :])
+    y_pad = e0 * U + fold * h
+    rows_end = y_pad - L.padding + (np.where(last, eb_last, e) - 1) * U + ha
+    n_rows = np.maximum(0, np.minimum(L.H, rows_end) - np.maximum(0, y_pad - L.padding))
+    transfers = 2 + _transfer(weights, pts) + word_rows * _ifmap_reads(lay, pts, n_rows, row_cycles, f)
+    runs = _Run.of(cycles, transfers, count)
+
+    run = None
+    for t, (_, n_w, *_) in enumerate(tiles):
+        tile_run = None
+        for fold_index in range(n_folds):
+            for part in range(4):
+                step = runs[part, fold_index, t]
+                tile_run = step if tile_run is None else tile_run.then(step)
+        tile_run = tile_run.times(n_w)
+        run = tile_run if run is None else run.then(tile_run)
+    # The output-row blocks in order, each on both filter-block sizes at once (axis 0: full, rest; axis 1:
+    # the block).
+    blocks = run.times(np.stack([n for _, n in row_blocks]))
     run = blocks[:, 0]
-    for k in range(1, len(kinds)):
+    for k in range(1, len(row_blocks)):
         run = run.then(blocks[:, k])
+    full_p, rest_p = L.M // p, L.M % p
     run = run[0].times(full_p).then(run[1].times((rest_p > 0).astype(np.int64)))
     return run.saving
 
@@ -673,20 +690,35 @@ COST_FIELDS = ("rows", "ifmap_spad_depth", "psum_lanes", "filter_lanes", "glb_wo
 _WIDE_ONLY_FIELDS = ("psum_lanes", "reduce_beside")
 
 
+#: :func:`_distinct` marks the codes in a table where their span is at most this many times the rows.
+_DENSE_SPAN_PER_ROW = 16
+
+
 def _distinct(columns: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """Of the rows of the integer ``columns``: one index of each distinct row, and each row's distinct-row
-    number (the position of its representative)."""
+    number (the distinct rows in the order of their columns' values).
+
+    The columns become one int64 code per row (renumbered densely where their spans' product would not
+    fit); the distinct codes are marked in a table of the codes' span where that is small against the rows,
+    else found by sorting."""
     code, span = np.zeros(columns[0].shape, dtype=np.int64), 1
     for column in columns:
         low, high = (int(column.min()), int(column.max())) if column.size else (0, 0)
         if high == low:
             continue
-        span *= high - low + 1
-        if span >= 2 ** 62:   # too many combinations for one int64 code: compare the rows themselves
-            _, first, inverse = np.unique(np.stack(columns, axis=1), axis=0, return_index=True,
-                                          return_inverse=True)
-            return first, inverse.reshape(-1)
+        if span * (high - low + 1) >= 2 ** 62:
+            code = np.unique(code, return_inverse=True)[1].reshape(-1)
+            span = int(code.max()) + 1
         code = code * (high - low + 1) + (column - low)
+        span *= high - low + 1
+    if span <= _DENSE_SPAN_PER_ROW * code.size:
+        seen = np.zeros(span, dtype=bool)
+        seen[code] = True
+        number = np.cumsum(seen) - 1
+        inverse = number[code]
+        first = np.empty(int(number[-1]) + 1 if code.size else 0, dtype=np.int64)
+        first[inverse] = np.arange(code.size)
+        return first, inverse
     order = np.argsort(code)
     ordered = code[order]
     new = np.empty(code.size, dtype=bool)
