@@ -187,7 +187,9 @@ def plan(pe_configs: list[dict[str, Any]], *, dense: bool = True) -> list[BlockP
         # The blocks that depend on the array's size, at the whole accelerators of the scale sweep too, and at
         # the exploration space's GLBs.
         for config in load_sweep("scale", fields["pe_type"]):
-            add(SCALE_KINDS, parse_config({**config.to_dict(), **fields}))
+            # The sweep's widths give way to the PE's (its psum width included, derived from its own).
+            shape = {name: value for name, value in config.to_dict().items() if name not in _WIDTHS}
+            add(SCALE_KINDS, parse_config({**shape, **fields}))
         sizes = GLB_CORNERS["glb_kib"]
         for combo in itertools.product(*GLB_CORNERS.values()):
             config = parse_config({**BASE, **fields, **dict(zip(GLB_CORNERS, combo))})
