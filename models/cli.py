@@ -16,7 +16,7 @@ from pathlib import Path
 import click
 
 from quidam.characterize.dataset import DATA_DIR, dataset_path
-from quidam.config import PE_TYPES, SEED_PE_TYPES, load_config
+from quidam.config import PE_TYPES, SEED_PE_TYPES, load_config, pe_format_label
 from quidam.dse.explore import DRAM_PJ_PER_BIT
 from quidam.errors import ConfigError
 from quidam.inputs import FiniteFloat, output_dir
@@ -173,16 +173,24 @@ def _composed_section(data_dir: Path, datasets: dict, heldouts: dict) -> list[st
                              ("scale", load_dataset(scale) if scale.exists() else None)):
             if found is None or not any(row["pe_type"] == pe_type for row in model.tables["pe"]):
                 continue
-            try:
-                compared = compare_dataset(model, found.configs, found.targets)
-            except QuidamError as error:
-                notes.append(f"Not compared: {found.path}: {error}.")
-                continue
-            for config, (figures, warnings) in zip(found.configs, compared):
-                point = (f"{config.rows}x{config.cols}, {config.ifmap_spad_depth}/{config.filter_spad_depth}/"
-                         f"{config.psum_spad_depth}, {config.glb_kib} KiB / {config.glb_banks}"
-                         + (" (w)" if warnings else ""))
-                comparisons.append((pe_type, label, point, figures))
+            # A type of free widths is compared per widths: those without block tables are named in a note.
+            formats: dict[str, list[int]] = {}
+            for index, config in enumerate(found.configs):
+                formats.setdefault(pe_format_label(config), []).append(index)
+            for pe_format, rows in formats.items():
+                configs = [found.configs[index] for index in rows]
+                try:
+                    compared = compare_dataset(model, configs, {name: [values[index] for index in rows]
+                                                                for name, values in found.targets.items()})
+                except QuidamError as error:
+                    where = f"{found.path}: the {pe_format} rows" if len(formats) > 1 else str(found.path)
+                    notes.append(f"Not compared: {where}: {str(error).replace(str(Path.cwd()) + '/', '')}.")
+                    continue
+                for config, (figures, warnings) in zip(configs, compared):
+                    point = (f"{config.rows}x{config.cols}, {config.ifmap_spad_depth}/{config.filter_spad_depth}/"
+                             f"{config.psum_spad_depth}, {config.glb_kib} KiB / {config.glb_banks}"
+                             + (" (w)" if warnings else ""))
+                    comparisons.append((pe_format, label, point, figures))
     return composed_lines(comparisons) + [line for note in notes for line in ("", note)]
 
 
