@@ -745,13 +745,16 @@ class _DistinctMappings:
     lookahead and :func:`_cost_classes` class costed once: :attr:`first` holds one entry of each,
     :attr:`inverse` each entry's distinct mapping."""
 
-    def __init__(self, layer: ConvLayer, pts: dict, at, p, q, e, f, wide, overlap):
+    def __init__(self, layer: ConvLayer, pts: dict, at, p, q, e, f, wide, overlap, number=None):
+        """``number``: each entry's distinct (p, q, e, f, wide, overlap) where the caller knows it (a
+        smaller code than the six columns)."""
         self.layer, self.pts, self.at = layer, pts, at
         self.mapping = (p, q, e, f, wide, overlap)
         narrow, wide_class = _cost_classes(pts)
         lookahead = uses_lookahead(layer, q, pts["ifmap_spad_depth"][at])
-        self.first, self.inverse = _distinct([p, q, e, f, wide.astype(np.int64), overlap.astype(np.int64),
-                                              lookahead.astype(np.int64), np.where(wide, wide_class[at], narrow[at])])
+        mapping = ([p, q, e, f, wide.astype(np.int64), overlap.astype(np.int64)] if number is None else [number])
+        self.first, self.inverse = _distinct([*mapping, lookahead.astype(np.int64),
+                                              np.where(wide, wide_class[at], narrow[at])])
 
     def costs(self, distinct, *, counts: bool = False, bound: bool = False):
         """:func:`_costs` of the distinct mappings ``distinct`` (indices into :attr:`first`; whole output rows
@@ -795,8 +798,9 @@ def _capacity(layer: ConvLayer, pts: dict) -> tuple[np.ndarray, np.ndarray]:
 
 def _candidates(layer: ConvLayer, pts: dict, q_max) -> dict[str, np.ndarray]:
     """Every mapping the search considers on every point, as flat arrays (one entry per point and mapping,
-    in the points' order): ``point``, ``p``, ``q``, ``e``, ``f``, ``wide``, ``overlap`` and ``rank``, the
-    mapping's place in the search's order (a tie goes to the lower rank)."""
+    in the points' order): ``point``, ``p``, ``q``, ``e``, ``f``, ``wide``, ``overlap``, ``rank``, the
+    mapping's place in the search's order (a tie goes to the lower rank), and ``number``, its distinct
+    (p, q, e, f, wide, overlap)."""
     L, S = layer, layer.S
     # Every q of every point, then the four (p, reduction) candidates of each, in the search's order.
     point = np.repeat(np.arange(q_max.size), q_max)
@@ -831,11 +835,17 @@ def _candidates(layer: ConvLayer, pts: dict, q_max) -> dict[str, np.ndarray]:
                      (e_rows[0] > 0) & (e_balanced[0] < e_rows[0]) & (e_rows[0] > e_rows[1]),
                      (e_rows[1] > 0) & (e_balanced[1] < e_rows[1]),
                      (f_tiles[0] > 0) & (f_tiles[0] > f_tiles[1]), f_tiles[1] > 0], axis=1)
+    # Each kept (shape, variant)'s distinct mapping, numbered once for the candidates that share it.
+    shapes, variants = np.nonzero(kept)
+    number = np.zeros(kept.shape, dtype=np.int64)
+    number[shapes, variants] = _distinct([p_one[shapes], q_one[shapes], e_variants[shapes, variants],
+                                          f_variants[shapes, variants], wide_one[shapes].astype(np.int64),
+                                          variants % 2])[1]
     base, variant = np.nonzero(kept[inverse])
     shape = inverse[base]
     return {"point": point[base], "p": p[base], "q": q[base], "e": e_variants[shape, variant],
             "f": f_variants[shape, variant], "wide": wide[base], "overlap": variant % 2 == 1,
-            "rank": (q[base] * 4 + candidate[base]) * 6 + variant}
+            "rank": (q[base] * 4 + candidate[base]) * 6 + variant, "number": number[shape, variant]}
 
 
 def layer_performance(layer: ConvLayer, points: dict) -> LayerPerformance:
@@ -894,7 +904,8 @@ def _search(layer: ConvLayer, pts: dict, cand: dict) -> np.ndarray:
     cannot win, so the winner is what costing every candidate would find.
     """
     at, rank = cand["point"], cand["rank"]
-    mappings = _DistinctMappings(layer, pts, at, *(cand[name] for name in ("p", "q", "e", "f", "wide", "overlap")))
+    mappings = _DistinctMappings(layer, pts, at, *(cand[name] for name in ("p", "q", "e", "f", "wide", "overlap")),
+                                 number=cand["number"])
     starts = np.flatnonzero(np.r_[True, at[1:] != at[:-1]])
     sizes = np.diff(np.r_[starts, at.size])
     # One key per (cycles, rank), unique within a point.
