@@ -27,7 +27,6 @@ ones is one).
 from __future__ import annotations
 
 import functools
-from dataclasses import replace
 from typing import Any, Callable
 
 import numpy as np
@@ -59,10 +58,14 @@ def _drain_fifo_bits(config: AcceleratorConfig) -> int:
 
 
 def _fifo_bits(config: AcceleratorConfig) -> float:
-    # The drain FIFO depends on the GLB through its banks only (the psum lanes), not on its size or the off-chip
-    # bandwidth (Controller.drain_entries and drain_words): one controller per array shape, banks and psum depth
-    # is built, with 1 KiB a bank.
-    return _drain_fifo_bits(replace(config, glb_kib=config.glb_banks, dram_bytes_per_cycle=8))
+    # The drain FIFO depends on the MAC and widths, the array's shape, the psum scratchpad and the GLB's banks
+    # and word (Controller.drain_entries and drain_words: the psum lanes, the result delay), not on the GLB's
+    # size, the other scratchpads or the off-chip bandwidth: one controller per such configuration is built,
+    # with 1 KiB a bank and the other fields at their defaults.
+    return _drain_fifo_bits(AcceleratorConfig(
+        pe_type=config.pe_type, act_bits=config.act_bits, wt_bits=config.wt_bits, psum_bits=config.psum_bits,
+        rows=config.rows, cols=config.cols, psum_spad_depth=config.psum_spad_depth, glb_banks=config.glb_banks,
+        glb_kib=config.glb_banks, glb_word_bits=config.glb_word_bits))
 
 
 def _lanes(config: AcceleratorConfig) -> float:
