@@ -54,6 +54,15 @@ def test_the_plan_records_the_size_dependent_blocks_where_the_scale_points_are()
     assert len({(point.kind, point.key) for point in points}) == len(points)
 
 
+@pytest.mark.parametrize("widths, psum_bits", [((4, 4), 16), ((8, 8), 24), ((4, 8), 20)])
+def test_the_planned_blocks_of_a_free_width_type_are_at_its_own_widths(widths, psum_bits):
+    # The scale sweep's configurations are int:8x8's: their widths must give way to the PE's, psum included.
+    points = plan([{"pe_type": "int", "act_bits": widths[0], "wt_bits": widths[1]}])
+    assert {(point.config.act_bits, point.config.wt_bits, point.config.psum_bits) for point in points} == \
+        {(*widths, psum_bits)}
+    assert any(point.kind == "glb" and point.config.rows * point.config.cols == 64 for point in points)
+
+
 #: What the GLB and controller models must hold on rows they were not fitted on (relative error). The
 #: controller's drain FIFO does not grow linearly with its bits at the 2 x 2 scratchpad corners (LightPE-1's
 #: 16-, 24- and 32-entry FIFOs of one word: 22,409, 25,094 and 28,702 um^2), which sets its limit; a
