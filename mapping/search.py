@@ -20,7 +20,8 @@ output rows ``e`` / ``E mod e``, output columns ``f`` / ``F mod f``, filter
 rows ``h`` / ``R mod h``, channels ``q*t`` / ``C mod q*t``). A pass's cycles
 and counts depend only on its block sizes and on whether it is the first pass
 of its psum tile, so the sum over passes is a sum over at most 32 size classes
-times their counts, and a correction for the first passes. Only the ifmap
+times their counts, and a correction for the first passes (the classes and
+the kinds of pass are array axes, :data:`_CLASS_AXES`). Only the ifmap
 words a pass loads depend on where its block lies (padding clips the row
 blocks at the top and bottom of the map, and the width tiles at the left and
 right): the first and last ``padding + 2`` row blocks and width tiles are
@@ -220,13 +221,6 @@ def _pass_cycles(lay: "LayerTable", pts: dict, *, p, q, beats, ha, eb, fb, weigh
 def _transfer(words, pts):
     """:func:`~quidam.mapping.model.transfer_cycles` on arrays."""
     return np.maximum(words, _ceil_div(words * (pts["glb_word_bits"] // 8), pts["dram_bytes_per_cycle"]))
-
-
-def _classes(size, total):
-    """The two block sizes of a loop of ``total`` cut into blocks of ``size``: ((size, count), (rest, 0 or 1))."""
-    full = total // size
-    rest = total - full * size
-    return ((size, full), (rest, (rest > 0).astype(np.int64)))
 
 
 class LayerTable:
@@ -432,8 +426,9 @@ _KIND_DRAIN = np.array([False, False, True]).reshape(3, *(1,) * (len(_CLASS_AXES
 
 
 def _class_axis(size, total, axis: str):
-    """:func:`_classes` of a loop along ``axis`` of :data:`_CLASS_AXES`: the block sizes and their counts,
-    the rest class left out where no point has one."""
+    """The two block sizes of a loop of ``total`` cut into blocks of ``size`` (``size`` and the rest) and their
+    counts (the full blocks, 0 or 1), along ``axis`` of :data:`_CLASS_AXES`; the rest left out where no point
+    has one."""
     full = total // size
     rest = total - full * size
     has_rest = rest > 0

@@ -272,7 +272,7 @@ def test_accuracy_command_resumes_without_redoing_finished_seeds(tmp_path):
 
 def test_coexplore_joins_accuracy_with_the_design_points(tmp_path):
     network = get_network("resnet8", "digits")
-    summary = {"fp32": 0.98, "int16": 0.975, "lightpe1": 0.97, "lightpe2": 0.976, "int4x4": 0.95}
+    summary = {"fp32": 0.98, "int16": 0.975, "lightpe1": 0.97, "lightpe2": 0.976, "int2x2": 0.95}
     offsets = (-0.004, 0.0, 0.004)  # three seeds: mean top1, sample std 0.004
     run = {key: 0 for key in RUN_KEYS} | {"images": 360, "agree": 360, "top5": 1.0}
     results = {"network": "resnet8", "dataset": "digits",
@@ -288,9 +288,9 @@ def test_coexplore_joins_accuracy_with_the_design_points(tmp_path):
                                 "--out", out)
     assert code == 0, err
     table = json.loads((out / "coexplore.json").read_text())
-    assert (out / "coexplore.png").read_bytes()[:4] == b"\x89PNG" and "int4x4" in (out / "coexplore.md").read_text()
+    assert (out / "coexplore.png").read_bytes()[:4] == b"\x89PNG" and "int2x2" in (out / "coexplore.md").read_text()
     rows = {row["label"]: row for row in table["formats"]}
-    assert rows["int4x4"]["points"] == 0 and rows["int4x4"]["best_perf"] is None
+    assert rows["int2x2"]["points"] == 0 and rows["int2x2"]["best_perf"] is None
     assert all(rows[label]["points"] > 0 for label in ("fp32", "int16", "lightpe1", "lightpe2"))
     assert rows["int16"]["best_perf"]["norm_perf_per_area"] == 1.0  # normalized to the best INT16 point
     for name, key, better in (("perf_per_area", "norm_perf_per_area", 1), ("energy", "norm_energy", -1)):

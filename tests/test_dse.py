@@ -143,14 +143,14 @@ def test_space_validation(tmp_path):
 
 def test_an_int_format_of_a_space_takes_its_widths_and_is_left_out_without_blocks(tmp_path):
     space = tmp_path / "space.yaml"
-    space.write_text("pe_types: [lightpe1, 'int:4x4']\nbase: {act_bits: 8}\ngrid: {rows: [4], cols: [4, 8]}\n")
+    space.write_text("pe_types: [lightpe1, 'int:2x6']\nbase: {act_bits: 8}\ngrid: {rows: [4], cols: [4, 8]}\n")
     configs = load_space(space).configs
-    assert [(c.pe_type, c.act_bits, c.wt_bits, c.cols) for c in configs["int:4x4"]] == [("int", 4, 4, 4),
-                                                                                       ("int", 4, 4, 8)]
+    assert [(c.pe_type, c.act_bits, c.wt_bits, c.cols) for c in configs["int:2x6"]] == [("int", 2, 6, 4),
+                                                                                       ("int", 2, 6, 8)]
     widths = {(row["act_bits"], row["wt_bits"]) for row in ComposedModel().tables["pe"] if row["pe_type"] == "int"}
-    assert (4, 4) not in widths   # the committed blocks have no INT4 PE: never stood in for by another width
+    assert (2, 6) not in widths   # no committed block of these widths: never stood in for by another width
     result = explore("resnet20", "cifar10", space=space)
-    assert result.missing_cards == ["int:4x4"] and set(result.columns["pe_type"]) == {"lightpe1"}
+    assert result.missing_cards == ["int:2x6"] and set(result.columns["pe_type"]) == {"lightpe1"}
 
 
 def test_explore_writes_the_results(tmp_path, capsys):
