@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+import sysconfig
 
 import pytest
 
@@ -24,9 +25,10 @@ endmodule
 
 
 def _native():
-    path = shutil.which("quidam-yosys")
+    # Installed beside this interpreter's own scripts (make test runs .venv/bin/python without activating it).
+    path = shutil.which("quidam-yosys") or shutil.which("quidam-yosys", path=sysconfig.get_path("scripts"))
     if path is None:
-        pytest.fail("quidam-yosys is not on PATH: `pip install -e .` installs it with quidam")
+        pytest.fail("quidam-yosys is not installed: `pip install -e .` installs it with quidam")
     return yosys_tool(path)
 
 
