@@ -102,7 +102,14 @@ class BlockKind:
     breakdown: tuple[tuple[str, str], ...] = ()
     counts: tuple[tuple[str, str], ...] = ()
 
+    @property
+    def widths(self) -> tuple[str, ...]:
+        """The fields of :attr:`key` that say what data the block sees (of :data:`_WIDTHS`): a block of other
+        widths is never a stand-in."""
+        return tuple(name for name in self.key if name in _WIDTHS)
 
+
+#: The PE type and operand widths: what data a block sees.
 _WIDTHS = ("pe_type", "act_bits", "wt_bits", "psum_bits")
 _SPAD = {"actions": (("read", r"(rd|read)_+en"), ("write", r"(wr|write)_+en")), "read_side": r"(rd|read)_+\w*",
          "check": "rd_data", "valid": r"(rd|read)_+en", "variants": ("idle", "write")}

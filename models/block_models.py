@@ -201,7 +201,7 @@ class BlockModel:
         pe_type = value("pe_type")
         if not PE_TYPES[pe_type].free_widths:
             return pe_type
-        widths = [name for name in ("act_bits", "wt_bits", "psum_bits") if name in KINDS[self.kind].key]
+        widths = [name for name in KINDS[self.kind].widths if name != "pe_type"]
         return f"{pe_type}:" + "/".join(f"{name}={value(name)}" for name in widths)
 
     def _pe_type(self, configs: list[AcceleratorConfig]) -> str:

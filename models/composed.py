@@ -179,8 +179,7 @@ class ComposedModel:
         keys = KINDS[kind].key
         wanted = {name: getattr(config, name) for name in keys}
         # A block of other operand widths sees other data: never a stand-in (int:4x4 is not int:8x8).
-        widths = [name for name in ("pe_type", "act_bits", "wt_bits", "psum_bits") if name in keys]
-        rows = [row for row in self.tables[kind] if all(row[name] == wanted[name] for name in widths)]
+        rows = [row for row in self.tables[kind] if all(row[name] == wanted[name] for name in KINDS[kind].widths)]
         if not rows:
             label = pe_format_label(config)
             raise QuidamError(f"no {kind} block of {label} in {self.data_dir}: run "
