@@ -62,6 +62,10 @@ class FanoutRepair:
         The netlist with the buffer trees.
     buffers : tuple of str
         The buffer instances added (names as OpenSTA reports them).
+    sources : dict
+        Each buffer's signal: where its tree's net comes from, ``(instance, pin, bit)`` of the driving cell or
+        macro output, or ``("", port, bit)`` for an input port (a buffer toggles with it: activities of the
+        partitioned simulation, :mod:`~quidam.characterize.partition`).
     nets : int
         Net bits repaired.
     fanout_before, fanout_after : int
@@ -70,6 +74,7 @@ class FanoutRepair:
 
     netlist: str
     buffers: tuple[str, ...]
+    sources: dict[str, tuple[str, str, int]]
     nets: int
     fanout_before: int
     fanout_after: int
@@ -147,7 +152,7 @@ class _Netlist:
 
 
 def _analyse(text: str, outputs_of: dict[str, frozenset[str]]):
-    """Per root net bit: its driving instance (or None) and its loads (instance, pin, position); port loads."""
+    """Per root net bit: its driver (instance, pin, position) and its loads (instance, pin, position); port loads."""
     netlist = _Netlist(text)
     alias: dict[Bit, Bit] = {}
     for left, right in _ASSIGN.findall(text):
@@ -163,7 +168,7 @@ def _analyse(text: str, outputs_of: dict[str, frozenset[str]]):
             alias[step] = bit
         return bit
 
-    drivers: dict[Bit, str] = {}
+    drivers: dict[Bit, tuple[str, str, int]] = {}
     loads: dict[Bit, list[tuple[str, str, int]]] = {}
     instances = []
     for match in _INSTANCE.finditer(text):
@@ -180,7 +185,7 @@ def _analyse(text: str, outputs_of: dict[str, frozenset[str]]):
                 if bit[0].startswith("1'b"):
                     continue
                 if pin in outputs:
-                    drivers[bit] = name
+                    drivers[bit] = (name, pin, position)
                 else:
                     loads.setdefault(bit, []).append((name, pin, position))
     ports: dict[Bit, int] = {}
@@ -228,13 +233,15 @@ def repair_fanout(text: str, outputs_of: dict[str, frozenset[str]], clock_port: 
     counts = {bit: len(pins) + ports.get(bit, 0) for bit, pins in loads.items()}
     before = max((count for bit, count in counts.items() if bit[0] != clock_port), default=0)
     moved: dict[tuple[str, str, int], Bit] = {}  # a load pin bit and the buffer net it moves to
+    sources: dict[str, tuple[str, str, int]] = {}
     buffers: list[tuple[str, Bit, Bit]] = []  # instance name, input bit, output bit
     repaired, widest = [], 0
     for bit, pins in loads.items():
         if bit[0] == clock_port or counts[bit] <= limit:
             continue
         repaired.append(bit)
-        driver = drivers.get(bit, "")
+        source = drivers.get(bit, ("", bit[0], bit[1] or 0))  # an input port bit where no cell drives it
+        driver = source[0]
         prefix = driver.lstrip("\\").rsplit(".", 1)[0] + "." if "." in driver else ""
         level: list[tuple[str, str, int] | int] = list(pins)
         while True:
@@ -245,6 +252,7 @@ def repair_fanout(text: str, outputs_of: dict[str, frozenset[str]], clock_port: 
                 number = len(buffers)
                 output: Bit = (f"quidam_fanout_{number}_z", None)
                 buffers.append((f"\\{prefix}quidam_fanout_{number}", bit, output))
+                sources[f"{prefix}quidam_fanout_{number}"] = (source[0].lstrip("\\").rstrip(), *source[1:])
                 for member in group:
                     if isinstance(member, int):
                         name, _, _ = buffers[member]
@@ -256,7 +264,7 @@ def repair_fanout(text: str, outputs_of: dict[str, frozenset[str]], clock_port: 
                 break
             level = parents
     if not buffers:
-        return FanoutRepair(text, (), 0, before, before)
+        return FanoutRepair(text, (), {}, 0, before, before)
 
     touched = {(name, pin) for name, pin, _ in moved}
     pieces, cursor = [], 0
@@ -284,4 +292,4 @@ def repair_fanout(text: str, outputs_of: dict[str, frozenset[str]], clock_port: 
     kept = (count for bit, count in counts.items() if bit[0] != clock_port and count <= limit)
     after = max([*kept, *(1 + ports.get(bit, 0) for bit in repaired), widest])
     return FanoutRepair(body[:header_end] + wires + body[header_end:end] + cells + body[end:],
-                        tuple(name.lstrip("\\") for name, _, _ in buffers), len(repaired), before, after)
+                        tuple(name.lstrip("\\") for name, _, _ in buffers), sources, len(repaired), before, after)

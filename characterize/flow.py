@@ -13,7 +13,8 @@ Environment problems (a missing tool, missing or corrupt PDK files) raise
 :class:`~quidam.errors.ToolError` / :class:`~quidam.errors.PDKError` before any
 folder is written. A failure of the design point itself (Yosys rejects the
 Verilog, the netlist disagrees with the golden model, a report lacks a value)
-is recorded in ``failed.json`` with the stage, the reason and the log, and
+is recorded in ``failed.json`` with the stage, the reason, the log and the
+metrics of the stages that finished, and
 returned (raised as :class:`PointFailed` with ``strict=True``). A stored
 result is returned only when it verifies (:meth:`RunDir.cached`), and a point
 is computed only under its run folder's lock (:meth:`RunDir.lock`).
@@ -38,7 +39,7 @@ from quidam.pdk import platform as platform_settings
 from quidam.pdk.locate import SRAM_MACRO_DIR, cell_library_path, file_sha256, resolve_pdk_dir
 from quidam.pdk.sram import SRAMMacro, read_sram_macro
 
-from . import activity, power, sta, synth
+from . import activity, partition, power, sta, synth
 from .cells import cell_library
 from .design import Design, ports_of
 from .run_dir import RunDir, canonical_json, sources_digest
@@ -148,16 +149,17 @@ def _provenance(design: Design, identity: dict[str, Any], runtimes: dict[str, fl
 
 
 def _run_stages(design: Design, run: RunDir, liberty: Path, macros: list[SRAMMacro], yosys: str | None,
-                runtimes: dict[str, float]) -> dict[str, Any]:
+                runtimes: dict[str, float], metrics: dict[str, Any]) -> None:
+    """Every stage in turn, its metrics added to ``metrics`` as it finishes (a failure keeps the finished
+    stages' ones)."""
     rtl = run.stage("0_rtl") / f"{design.name}.v"
     write_text(rtl, design.verilog)
     libraries = [liberty, *(macro.liberty_path for macro in macros)]
 
     clock = time.perf_counter()
-    metrics = synth.synthesize(yosys_tool(yosys), stage_dir=run.stage(synth.STAGE), verilog=rtl, top=design.top,
-                               clock_port=design.clock_port,
-                               liberty=liberty, macros=macros, clock_period_ns=design.period_ns,
-                               blocks=design.blocks)
+    metrics.update(synth.synthesize(yosys_tool(yosys), stage_dir=run.stage(synth.STAGE), verilog=rtl,
+                                    top=design.top, clock_port=design.clock_port, liberty=liberty, macros=macros,
+                                    clock_period_ns=design.period_ns, blocks=design.blocks))
     netlist = run.stage(synth.STAGE) / "netlist.v"
     runtimes["synth"] = time.perf_counter() - clock
 
@@ -169,17 +171,19 @@ def _run_stages(design: Design, run: RunDir, liberty: Path, macros: list[SRAMMac
 
     clock = time.perf_counter()
     power_dir = run.stage(power.STAGE)
-    metrics.update(_power(design, design.stimulus, power_dir, netlist, sta_dir, liberty, macros, yosys))
+    metrics.update(_power(design, design.stimulus, power_dir, rtl, netlist, sta_dir, liberty, macros, yosys))
     for name, stimulus in design.variants:
-        figures = _power(design, stimulus, power_dir / name, netlist, sta_dir, liberty, macros, yosys)
+        figures = _power(design, stimulus, power_dir / name, rtl, netlist, sta_dir, liberty, macros, yosys)
         metrics.update({f"variant__{name}__{key}": value for key, value in figures.items()})
     runtimes["power"] = time.perf_counter() - clock
-    return metrics
 
 
-def _power(design: Design, workload: Any, power_dir: Path, netlist: Path, sta_dir: Path, liberty: Path,
+def _power(design: Design, workload: Any, power_dir: Path, rtl: Path, netlist: Path, sta_dir: Path, liberty: Path,
            macros: list[SRAMMacro], yosys: str | None) -> dict[str, Any]:
-    """Stage ``3_power`` of ``netlist`` on one workload, in ``power_dir``: simulation, activity, power."""
+    """Stage ``3_power`` of ``netlist`` on one workload, in ``power_dir``: simulation, activity, power.
+
+    A design with blocks (synthesized with its hierarchy) is simulated one module instance at a time
+    (:mod:`~quidam.characterize.partition`), any other flat (:func:`~quidam.characterize.activity.simulate`)."""
     power_dir.mkdir(parents=True, exist_ok=True)
     stimulus = workload.resolve(power_dir)
     ports = ports_of(netlist.read_text())
@@ -190,10 +194,17 @@ def _power(design: Design, workload: Any, power_dir: Path, netlist: Path, sta_di
         raise ToolFailure(power.STAGE, f"the stimulus drives {driven} but the netlist's inputs are {inputs}")
     outputs = [(name, width) for name, (direction, width) in ports.items() if direction == "output"]
     library = cell_library(liberty)
-    measured = activity.simulate(yosys_tool(yosys), iverilog_tool(), vvp_tool(), stage_dir=power_dir,
-                                 netlist=netlist, liberty=liberty, library=library, macros=macros,
-                                 top=design.top, clock_port=design.clock_port, stimulus=stimulus,
-                                 outputs=outputs)
+    if design.blocks:
+        measured = partition.simulate_partitioned(
+            yosys_tool(yosys), iverilog_tool(), vvp_tool(), stage_dir=power_dir,
+            hierarchical_netlist=netlist.parent / synth.HIERARCHICAL_NETLIST,
+            fanout_sources=netlist.parent / synth.FANOUT_SOURCES, rtl=rtl, liberty=liberty, library=library,
+            macros=macros, top=design.top, clock_port=design.clock_port, stimulus=stimulus)
+    else:
+        measured = activity.simulate(yosys_tool(yosys), iverilog_tool(), vvp_tool(), stage_dir=power_dir,
+                                     netlist=netlist, liberty=liberty, library=library, macros=macros,
+                                     top=design.top, clock_port=design.clock_port, stimulus=stimulus,
+                                     outputs=outputs)
     libraries = [liberty, *(macro.liberty_path for macro in macros)]
     return power.analyze_power(sta_tool(), stage_dir=power_dir, libraries=libraries, netlist=netlist,
                                top=design.top, sdc=sta_dir / "constraints.sdc", period_ns=design.period_ns,
@@ -248,7 +259,8 @@ def characterize_point(design: Design, *, pdk_dir: str | os.PathLike[str] | None
         The content of ``metrics.json`` (``status`` ``"ok"``: ``design_id``,
         ``run_dir``, ``design``, the ``synth__*``, ``sta__*`` and ``power__*``
         metrics, ``provenance``), or of ``failed.json`` (``status``
-        ``"failed"``: ``design_id``, ``run_dir``, ``stage``, ``reason``, ``log``).
+        ``"failed"``: ``design_id``, ``run_dir``, ``stage``, ``reason``, ``log``,
+        ``metrics`` of the stages before the failing one).
 
     Raises
     ------
@@ -276,13 +288,14 @@ def _compute(design: Design, run: RunDir, library_gz: Path, macros: list[SRAMMac
     run.start()
     liberty = synth.uncompressed_liberty(library_gz, run.path.parent / "_liberty")
     runtimes: dict[str, float] = {}
+    metrics: dict[str, Any] = {}
     head = {"design_id": run.design_id, "run_dir": str(run.path)}
     try:
-        metrics = _run_stages(design, run, liberty, macros, yosys, runtimes)
+        _run_stages(design, run, liberty, macros, yosys, runtimes, metrics)
     except ToolFailure as failure:
         record = {**head, "status": "failed", "stage": failure.stage, "reason": failure.reason,
                   "log": str(failure.log) if failure.log else None, "failed_json": str(run.failed_path),
-                  "provenance": _provenance(design, identity, runtimes)}
+                  "metrics": metrics, "provenance": _provenance(design, identity, runtimes)}
         run.fail(record)
         if strict:
             raise PointFailed(record) from None

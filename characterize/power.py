@@ -9,7 +9,9 @@ Tcl, and ``-global`` overrides everything). Yet its power model is linear in
 the activities: each non-clock pin contributes (internal energy per transition
 + for an output 1/2 C V^2) x toggles per second, clock pins toggle twice a
 period, leakage does not depend on activity. So, with the pin toggle rates
-measured by :func:`~quidam.characterize.activity.simulate`:
+measured by :func:`~quidam.characterize.activity.simulate` (a flat netlist) or
+:func:`~quidam.characterize.partition.simulate_partitioned` (a hierarchical
+one, one module instance at a time):
 
 1. ``power.tcl`` runs OpenSTA twice more per instance (``sta::instance_power``,
    written to ``instance_power.txt``): with ``set_power_activity -global``

@@ -21,7 +21,9 @@ With an area breakdown by block (a design's ``blocks``) the hierarchy is kept
 through mapping: ``synth`` without ``-flatten``, then ``stat -json`` per
 module (``stat_modules.json``), then ``rename -enumerate`` (public cell
 names, so that after ``flatten`` each instance is named by its hierarchical
-path, ``array.pe_0_1.mac._12_``, and power can be split by block too). Each module's cells are
+path, ``array.pe_0_1.mac._12_``, and power can be split by block too), and
+the netlist is written with its hierarchy too (:data:`HIERARCHICAL_NETLIST`)
+before ``flatten``. Each module's cells are
 summed into the first block whose pattern matches its name
 (``synth__area__block__<block>_um2``, macros included); the blocks add up
 to the total. Optimisation then stops at module boundaries (constants are not
@@ -56,7 +58,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from quidam.files import write_text
+from quidam.files import write_json, write_text
 from quidam.pdk.locate import file_sha256
 from quidam.pdk.platform import DRIVER_CELL, FANOUT_BUFFER, LOAD_FF
 from quidam.pdk.sram import SRAMMacro
@@ -66,9 +68,17 @@ from .fanout import repair_fanout
 from .power import block_of
 from .tools import Tool, ToolFailure, run_tool, yosys_word
 
-__all__ = ["ABC_CONSTRAINTS", "STAGE", "uncompressed_liberty", "synthesize"]
+__all__ = ["ABC_CONSTRAINTS", "FANOUT_SOURCES", "HIERARCHICAL_NETLIST", "STAGE", "uncompressed_liberty",
+           "synthesize"]
 
 STAGE = "1_synth"
+
+#: The mapped netlist with its hierarchy (a design with blocks), cells named as in ``netlist.v`` less their
+#: instance path: what the partitioned power simulation (:mod:`~quidam.characterize.partition`) runs.
+HIERARCHICAL_NETLIST = "hier.v"
+
+#: Each fanout buffer's source (:attr:`~quidam.characterize.fanout.FanoutRepair.sources`), as JSON.
+FANOUT_SOURCES = "fanout.json"
 
 #: ABC's view of what drives and loads the logic it maps (the platform's driver cell and load): with them
 #: ABC's script also buffers high fanout inside that logic and sizes gates.
@@ -111,7 +121,8 @@ def _script(top: str, verilog: str, liberty: str, macros: list[str], period_ps: 
         f"abc -D {period_ps} -constr {constraints} -liberty {liberty}",
         "opt_clean",
         *([f"tee -q -o stat_modules.json stat -json -liberty {liberty}", "rename -enumerate",
-           "flatten -noscopeinfo", "opt_clean"] if hierarchical else []),
+           f"write_verilog -noattr -simple-lhs {HIERARCHICAL_NETLIST}", "flatten -noscopeinfo", "opt_clean"]
+          if hierarchical else []),
         f"tee -o stat.json stat -json -liberty {liberty}",
         f"stat -liberty {liberty}",
         "write_verilog -noattr -simple-lhs mapped.v",
@@ -195,6 +206,7 @@ def _repair(stage_dir: Path, clock_port: str, liberty: Path, macros: list[SRAMMa
     except ValueError as error:
         raise ToolFailure(STAGE, f"fanout repair: {error}", log) from None
     write_text(stage_dir / "netlist.v", repair.netlist)
+    write_json(stage_dir / FANOUT_SOURCES, {name: list(source) for name, source in repair.sources.items()})
     mapped.unlink()
     return {
         "synth__fanout__nets_repaired": repair.nets,
@@ -216,7 +228,8 @@ def synthesize(yosys: Tool, *, stage_dir: Path, verilog: Path, top: str, clock_p
         From :func:`~quidam.characterize.tools.yosys_tool`.
     stage_dir : Path
         The ``1_synth`` folder; receives ``synth.ys``, ``synth.log``,
-        ``netlist.v`` and ``stat.json``.
+        ``netlist.v``, :data:`FANOUT_SOURCES` and ``stat.json`` (with ``blocks``
+        also :data:`HIERARCHICAL_NETLIST` and ``stat_modules.json``).
     verilog : Path
         The design's Verilog.
     top : str

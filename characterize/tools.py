@@ -29,7 +29,6 @@ import functools
 import os
 import re
 import shutil
-import re
 import subprocess
 import sys
 import tempfile
@@ -40,6 +39,7 @@ from quidam.errors import ToolError
 
 __all__ = [
     "YOSYS_ENV",
+    "TOOL_TIMEOUT_S",
     "Tool",
     "ToolFailure",
     "UnquotablePath",
@@ -257,7 +257,13 @@ def _first_error(text: str) -> str | None:
     return None
 
 
-def run_tool(tool: Tool, args: list[str], *, cwd: Path, log: Path, stage: str, timeout_s: float = 3600) -> str:
+#: Wall-clock limit of one tool run: it catches a hung tool, and lets the largest points of the explored space
+#: finish (LightPE-1's Eyeriss array, 168 PEs of flip-flop scratchpads, takes Yosys over an hour on one core).
+TOOL_TIMEOUT_S = 6 * 3600
+
+
+def run_tool(tool: Tool, args: list[str], *, cwd: Path, log: Path, stage: str,
+             timeout_s: float = TOOL_TIMEOUT_S) -> str:
     """Run ``tool`` with ``args`` in ``cwd``, writing its standard output and error to ``log``.
 
     Parameters

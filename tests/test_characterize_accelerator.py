@@ -18,13 +18,18 @@ from quidam.characterize import activity
 from quidam.characterize.accelerator import BLOCKS, LayerStimulus, accelerator_design
 from quidam.characterize.activity import PROBE_WORDS_PER_WRITE, Stimulus, count_toggles
 from quidam.characterize.cells import cell_library
+from quidam.characterize.design import ports_of
 from quidam.characterize.dataset import ACTIONS, action_energies
 from quidam.characterize.fanout import max_fanout
 from quidam.characterize.flow import characterize_point
-from quidam.characterize.tools import ToolFailure, iverilog_tool, sta_tool, vvp_tool
+from quidam.characterize.partition import simulate_partitioned
+from quidam.characterize.power import block_of
+from quidam.characterize.synth import FANOUT_SOURCES, HIERARCHICAL_NETLIST
+from quidam.characterize.tools import ToolFailure, iverilog_tool, sta_tool, vvp_tool, yosys_tool
 from quidam.cli import main
 from quidam.config import AcceleratorConfig
 from quidam.errors import PDKError
+from quidam.inputs import load_json
 from quidam.pdk.locate import PDK_DIR_ENV, resolve_pdk_dir
 from quidam.pdk.platform import MAX_FANOUT
 from quidam.pdk.sram import find_macros
@@ -49,7 +54,7 @@ def point(tmp_path_factory):
 
 def test_the_netlist_replays_the_layer_and_the_figures_add_up(point):
     assert point["status"] == "ok"
-    # The gate-level netlist wrote the RTL's off-chip words, in order.
+    # Every module instance of the netlist gave its RTL module's outputs (see the partitioned test below).
     assert point["power__activity__results_checked"] > 0
     # Every MAC of the layer, counted by the RTL's monitors, from its shape.
     _, layer = parse_layer_ref("resnet20:19", "cifar10")
@@ -67,6 +72,77 @@ def test_the_netlist_replays_the_layer_and_the_figures_add_up(point):
     power = [point[f"power__block__{name}__dynamic_w"] for name, _ in BLOCKS]
     assert sum(power) == pytest.approx(point["power__total__dynamic_w"], rel=1e-6)
     assert 0 < point["sta__timing__critical_path_ns"] and point["sta__timing__fmax_mhz"] > 50
+
+
+def _dynamic_power(instance_power: Path, rates: dict[str, float]) -> dict[str, float]:
+    """Each block's dynamic power (W) from OpenSTA's per-instance powers at activity 0 and 1 and the rates."""
+    powers: dict[str, dict[int, list[float]]] = {}
+    for line in instance_power.read_text().splitlines():
+        fields = line.split()
+        powers.setdefault(fields[1], {})[int(fields[0])] = [float(value) for value in fields[3:5]]
+    by_block: dict[str, float] = {}
+    for name, at in powers.items():
+        block = block_of(name, "accelerator", BLOCKS)
+        by_block[block] = by_block.get(block, 0.0) + sum(low + (high - low) * rates[name]
+                                                         for low, high in zip(at[0], at[1]))
+    return by_block
+
+
+def test_the_partitioned_simulation_measures_the_flat_netlist_simulations_activity(point, tmp_path):
+    """The flow simulates the accelerator one module instance at a time, driven by the RTL's port values; the
+    whole flat netlist driven by the layer's inputs alone must give the same toggles (zero-delay: the same
+    settled values), up to the unknown (x) values a gate-level register holds until it is first written, which
+    the RTL initialises. Here on several batches of units (a few thousand cells each), as at scale."""
+    run = Path(point["run_dir"])
+    synth_dir = run / "1_synth"
+    liberty = next((run.parent / "_liberty").rglob("*.lib"))
+    library = cell_library(liberty)
+    macros = [macro for macro in find_macros() if macro.name in point["synth__cells__by_type"]]
+    stimulus = accelerator_design(CONFIG).stimulus.resolve(tmp_path)
+    flat_dir, partitioned_dir = tmp_path / "flat", tmp_path / "partitioned"
+    flat_dir.mkdir()
+    flat = activity.simulate(yosys_tool(None), iverilog_tool(), vvp_tool(), stage_dir=flat_dir,
+                             netlist=synth_dir / "netlist.v", liberty=liberty, library=library, macros=macros,
+                             top="accelerator", clock_port="clk", stimulus=stimulus,
+                             outputs=[(name, width) for name, (direction, width) in
+                                      ports_of((synth_dir / "netlist.v").read_text()).items()
+                                      if direction == "output"])
+    partitioned = simulate_partitioned(
+        yosys_tool(None), iverilog_tool(), vvp_tool(), stage_dir=partitioned_dir,
+        hierarchical_netlist=synth_dir / HIERARCHICAL_NETLIST, fanout_sources=synth_dir / FANOUT_SOURCES,
+        rtl=run / "0_rtl" / "accelerator.v", liberty=liberty, library=library, macros=macros, top="accelerator",
+        clock_port="clk", stimulus=stimulus, max_cells=4000)
+    batches = load_json(partitioned_dir / "partition" / "partition.json", "partition")["batches"]
+    assert len(batches) > 1 and all(batch["cells"] <= 4000 or batch["units"] == 1 for batch in batches)
+    assert partitioned["results_checked"] > 0
+    assert partitioned["inputs"] == flat["inputs"]
+    assert set(partitioned["instances"]) == set(flat["instances"])
+    same = sum(partitioned["instances"][name] == rate for name, rate in flat["instances"].items())
+    assert same >= 0.95 * len(flat["instances"])
+    flat_power = _dynamic_power(run / "3_power" / "instance_power.txt", flat["instances"])
+    partitioned_power = _dynamic_power(run / "3_power" / "instance_power.txt", partitioned["instances"])
+    assert sum(partitioned_power.values()) == pytest.approx(sum(flat_power.values()), rel=0.005)
+    for block, watts in flat_power.items():
+        assert partitioned_power[block] == pytest.approx(watts, rel=0.02), block
+
+
+def test_a_netlist_that_disagrees_with_its_rtl_fails_the_partitioned_simulation(point, tmp_path):
+    run = Path(point["run_dir"])
+    synth_dir = run / "1_synth"
+    liberty = next((run.parent / "_liberty").rglob("*.lib"))
+    # The controller's NAND gates turned into AND gates.
+    text = (synth_dir / HIERARCHICAL_NETLIST).read_text()
+    start = text.index("module \\accelerator.controller ")
+    end = text.index("endmodule", start)
+    broken = tmp_path / HIERARCHICAL_NETLIST
+    broken.write_text(text[:start] + text[start:end].replace("  NAND2_X1 ", "  AND2_X1 ") + text[end:])
+    with pytest.raises(ToolFailure, match="disagrees with the RTL"):
+        simulate_partitioned(yosys_tool(None), iverilog_tool(), vvp_tool(), stage_dir=tmp_path / "power",
+                             hierarchical_netlist=broken, fanout_sources=synth_dir / FANOUT_SOURCES,
+                             rtl=run / "0_rtl" / "accelerator.v", liberty=liberty, library=cell_library(liberty),
+                             macros=[macro for macro in find_macros() if macro.name in point["synth__cells__by_type"]],
+                             top="accelerator", clock_port="clk",
+                             stimulus=accelerator_design(CONFIG).stimulus.resolve(tmp_path))
 
 
 def test_action_energies_are_block_energies_per_event(point):
