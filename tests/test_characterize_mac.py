@@ -189,6 +189,9 @@ def test_a_netlist_that_disagrees_with_the_golden_model_fails(runs):
     record = characterize_point(replace(design, stimulus=replace(design.stimulus, expected=wrong)), runs_root=runs)
     assert record["status"] == "failed" and record["stage"] == "3_power"
     assert "disagrees with the golden model at result 5" in record["reason"]
+    # The stages before the failing one keep their figures.
+    assert record["metrics"]["synth__area__total_um2"] > 0 and record["metrics"]["sta__timing__fmax_mhz"] > 0
+    assert not any(name.startswith("power__") for name in record["metrics"])
 
 
 def test_a_missing_tool_is_a_clear_error(runs):
