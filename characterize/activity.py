@@ -66,7 +66,7 @@ from .run_dir import canonical_json
 from .tools import Tool, ToolFailure, iverilog_components, run_tool
 
 __all__ = ["PROBE_WORDS_PER_WRITE", "SKIPPED_FUNCTORS", "Stimulus", "Probe", "sram_model", "count_toggles",
-           "simulate"]
+           "simulate", "vector_words"]
 
 STAGE = "3_power"
 
@@ -205,6 +205,20 @@ class Probe:
     pin: str
     width: int
     reference: str
+
+
+def vector_words(inputs: Iterable[tuple[str, int]], vectors: Iterable[Iterable[int]]) -> str:
+    """The vectors as ``$readmemh`` reads them into one register of all ``inputs`` (name, width): a line of hex
+    per vector, the first input most significant."""
+    widths = [width for _, width in inputs]
+    digits = (sum(widths) + 3) // 4
+    rows = []
+    for row in vectors:
+        word = 0
+        for value, bits in zip(row, widths):
+            word = word << bits | value
+        rows.append(f"{word:0{digits}x}")
+    return "\n".join(rows) + "\n"
 
 
 def _macro_ports(macro: SRAMMacro) -> list[tuple[str, int]]:
@@ -527,15 +541,7 @@ def simulate(yosys: Tool, iverilog: Tool, vvp: Tool, *, stage_dir: Path, netlist
                                        _testbench(top, clock_port, stimulus, outputs, len(chunks))])
     write_text(stage_dir / "sim_netlist.v", model)
     write_text(stage_dir / "tb.v", testbench)
-    widths = [bits for _, bits in stimulus.inputs]
-    digits = (sum(widths) + 3) // 4
-    rows = []
-    for row in stimulus.vectors:
-        word = 0
-        for value, bits in zip(row, widths):
-            word = word << bits | value
-        rows.append(f"{word:0{digits}x}")
-    write_text(stage_dir / "stimulus.hex", "\n".join(rows) + "\n")
+    write_text(stage_dir / "stimulus.hex", vector_words(stimulus.inputs, stimulus.vectors))
     write_text(stage_dir / "samples.hex", "\n".join(f"{flag:x}" for flag in stimulus.sample_flags()) + "\n")
 
     log = stage_dir / "sim.log"
@@ -566,13 +572,19 @@ def simulate(yosys: Tool, iverilog: Tool, vvp: Tool, *, stage_dir: Path, netlist
             per_instance.setdefault(probe.instance, []).extend(rates[bits].tolist())
         else:
             inputs[probe.pin] = [[float(r), float(d)] for r, d in zip(rates[bits], duty[bits])]
+    return _result(stage_dir, stimulus, checked, unknown, inputs, per_instance)
+
+
+def _result(stage_dir: Path, stimulus: Stimulus, checked: int, unknown: float, inputs: dict[str, list[list[float]]],
+            per_instance: dict[str, list[float]]) -> dict[str, Any]:
+    """:func:`simulate`'s result from each instance's probed pin bits' toggle rates; written to ``activity.json``."""
     pin_rates = [rate for values in per_instance.values() for rate in values]
     result = {
         "measured_cycles": stimulus.measure_cycles,
         "sampled_cycles": stimulus.sampled_cycles,
         "results_checked": checked,
         "pin_toggle_rate": sum(pin_rates) / len(pin_rates),
-        "unknown_fraction": unknown,
+        "unknown_fraction": float(unknown),
         "inputs": inputs,
         "instances": {name: sum(values) / len(values) for name, values in per_instance.items()},
     }

@@ -45,7 +45,7 @@ from quidam.config import AcceleratorConfig
 from quidam.files import locked, write_json, write_text
 from quidam.inputs import load_json
 
-from .activity import Stimulus, sram_model
+from .activity import Stimulus, sram_model, vector_words
 from .run_dir import canonical_json
 from .tools import ToolFailure, iverilog_tool, run_tool, vvp_tool
 
@@ -258,15 +258,7 @@ def _simulate_rtl(folder: Path, inputs, vectors, probes, checks, blocks: dict[st
     lines += ["      #1 clk = 0;", "    end", "    $fclose(ports);", "    $fclose(checks);", "    $finish;",
               "  end", "endmodule"]
     write_text(folder / "tb.v", "\n".join(lines) + "\n")
-    widths = [width for _, width in inputs]
-    digits = (total + 3) // 4
-    rows = []
-    for row in vectors:
-        word = 0
-        for value, bits in zip(row, widths):
-            word = word << bits | value
-        rows.append(f"{word:0{digits}x}")
-    write_text(folder / "stimulus.hex", "\n".join(rows) + "\n")
+    write_text(folder / "stimulus.hex", vector_words(inputs, vectors))
     used = set(re.findall(r"^  (fakeram45_\d+x\d+) ", (folder / "accelerator.v").read_text(), re.M))
     write_text(folder / "macros.v", "".join(sram_model(macro) for macro in find_macros(pdk_dir) if macro.name in used))
     source = icarus_source(folder / "accelerator.v").name  # combinational blocks evaluated after time 0

@@ -45,7 +45,7 @@ from quidam.inputs import load_json
 from quidam.pdk.sram import SRAMMacro
 
 from .activity import (PROBE_WORDS_PER_WRITE, Probe, Stimulus, _chunks, _compiler_base, _escaped, _macro_ports,
-                       _shorten_names, count_toggles, sram_model)
+                       _result, _shorten_names, count_toggles, sram_model, vector_words)
 from .cells import Cell
 from .tools import Tool, ToolFailure, run_tool
 
@@ -213,14 +213,7 @@ def _record(iverilog: Tool, vvp: Tool, folder: Path, rtl: Path, top: str, clock_
               *(f"    $fclose(record_{index});" for index in range(len(layouts))), "    $finish;", "  end",
               "endmodule"]
     write_text(folder / "record_tb.v", "\n".join(lines) + "\n")
-    widths = [width for _, width in stimulus.inputs]
-    rows = []
-    for row in stimulus.vectors:
-        word = 0
-        for value, bits in zip(row, widths):
-            word = word << bits | value
-        rows.append(f"{word:0{(total + 3) // 4}x}")
-    write_text(folder / "stimulus.hex", "\n".join(rows) + "\n")
+    write_text(folder / "stimulus.hex", vector_words(stimulus.inputs, stimulus.vectors))
     shutil.copyfile(rtl, folder / "rtl.v")
     write_text(folder / "rtl_macros.v", "".join(sram_model(macro) for macro in macros))
     source = icarus_source(folder / "rtl.v").name
@@ -461,16 +454,5 @@ def simulate_partitioned(yosys: Tool, iverilog: Tool, vvp: Tool, *, stage_dir: P
             raise ToolFailure(STAGE, f"fanout buffer {buffer}: its source {instance or 'port'} {pin}[{bit}] was "
                                      "not simulated")
         rates[buffer] = [rate, rate]
-    pin_rates = [rate for values in rates.values() for rate in values]
-    result = {
-        "measured_cycles": stimulus.measure_cycles,
-        "sampled_cycles": stimulus.sampled_cycles,
-        "results_checked": checked,
-        "pin_toggle_rate": sum(pin_rates) / len(pin_rates),
-        "unknown_fraction": float(unknown_bits / sampled_bits),
-        "inputs": inputs,
-        "instances": {name: sum(values) / len(values) for name, values in rates.items()},
-    }
     write_json(folder / "partition.json", summary)
-    write_json(stage_dir / "activity.json", result)
-    return result
+    return _result(stage_dir, stimulus, checked, unknown_bits / sampled_bits, inputs, rates)
