@@ -18,8 +18,10 @@ Method
    its stubs' outputs take their recorded values before the edge; half a step after it, their recorded
    values after it. A unit's cells then see the values they see in the whole netlist's simulation (zero
    delay: each sample is a settled state, and a module's ports carry the same values in its RTL and in
-   its netlist, which keep the hierarchy), so they toggle alike. Every unit's outputs are compared with
-   the RTL's in every measured cycle, before and after the edge: a bit known in both must agree.
+   its netlist, which keep the hierarchy), so they toggle alike; except where the netlist holds an
+   unknown value (x: a register not written since power-up) and the RTL its initial value, which the
+   next unit then sees. Every unit's outputs are compared with the RTL's in every measured cycle, before
+   and after the edge: a bit known in both must agree.
 4. The probes and toggle counts are :func:`~quidam.characterize.activity.simulate`'s, per unit. A fanout
    buffer, added to the flat netlist after synthesis, toggles with the source of its net
    (:attr:`~quidam.characterize.fanout.FanoutRepair.sources`). The result has the shape of

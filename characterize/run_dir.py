@@ -5,10 +5,11 @@ Layout, after OpenROAD-flow-scripts (one numbered folder per stage)::
     runs/<platform>/<design-id>/
         design.json        everything the design id was computed from
         0_rtl/             the Verilog characterized (<top>.v)
-        1_synth/           synth.ys, synth.log, netlist.v, stat.json
+        1_synth/           synth.ys, synth.log, netlist.v, fanout.json, stat.json (with blocks:
+                           hier.v, stat_modules.json)
         2_sta/             constraints.sdc, sta.tcl, sta.log, timing.rpt
-        3_power/           stimulus.hex, tb.v, sim_netlist.v, sim.log, activity.json,
-                           power.tcl, power.log, power.rpt
+        3_power/           stimulus.hex, tb.v, sim_netlist.v, sim.log (with blocks: partition/),
+                           activity.json, power.tcl, power.log, power.rpt
         metrics.json       the point's metrics and provenance (written last)
         failed.json        instead of metrics.json when a stage failed
         lock               held (flock) while a process computes the point
