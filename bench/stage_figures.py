@@ -1,6 +1,7 @@
 """Synthesis and timing figures of whole-accelerator runs whose power stage failed, against the composed model.
 
-A point that fails keeps no metrics; its finished stages keep their artefacts. This reads them as the flow's
+A point that failed before 21f8d3c kept no metrics (now ``failed.json`` holds its finished stages' ones); its
+finished stages keep their artefacts. This reads them as the flow's
 synthesis and timing stages do (``1_synth/stat.json`` and the fanout buffers of ``1_synth/netlist.v``;
 ``2_sta/timing.rpt`` and ``sta.log``) and compares total area and fmax with
 :meth:`quidam.models.composed.ComposedModel.compose` of the point's configuration. Results are merged into
