@@ -37,11 +37,12 @@ import numpy as np
 from quidam.characterize.dataset import ACTIONS
 from quidam.config import FIELDS
 from quidam.errors import ConfigError
+from quidam.mapping.model import mac_operations
+from quidam.mapping.search import FAILURES, layer_performance
 from quidam.models.card import CARDS_DIR, FMAX, CardError, ModelCard, card_path
 from quidam.models.composed import ACTION_COUNTS, ComposedModel
 from quidam.workloads.networks import Network, get_network
 
-from quidam.mapping.search import FAILURES, layer_performance
 from .points import point_table
 from .space import DesignSpace, load_space
 
@@ -174,6 +175,8 @@ def _evaluate_type(network: Network, ppa: dict, configs: list, dram_pj_per_bit: 
             events[key.replace(".", "_")] = events.get(key.replace(".", "_"), 0) + count * values
         failure = np.where(failure == 0, perf.failure, failure)
     events["cycles"] = cycles
+    events["mac_ops"] = mac_operations(macs=events["macs"], psum_out=events["array_psum_out"], rows=points["rows"],
+                                       reduce_beside=points["reduce_beside"])
     fmax, leakage = ppa["fmax"], ppa["leakage"]
     area_mm2 = ppa["area"] * 1e-6
     physical = (ppa["area"] > 0) & (fmax > 0) & (leakage > 0)

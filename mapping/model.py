@@ -42,8 +42,8 @@ from quidam.config import AcceleratorConfig
 from .commands import CommandFormat, DramRead, Pass
 
 __all__ = ["ACCESS_KEYS", "Performance", "command_cycles", "drain_pace", "drain_span", "drain_tail", "drain_words",
-           "evaluate", "pass_cycles", "prefetches", "reduction_cycles", "reduction_gap", "token_interval",
-           "transfer_cycles"]
+           "evaluate", "mac_operations", "pass_cycles", "prefetches", "reduction_cycles", "reduction_gap",
+           "token_interval", "transfer_cycles"]
 
 #: The access counters, grouped by level.
 ACCESS_KEYS = (
@@ -52,6 +52,15 @@ ACCESS_KEYS = (
     "spad.ifmap_read", "spad.ifmap_write", "spad.filter_read", "spad.filter_write",
     "spad.psum_read", "spad.psum_write", "macs",
 )
+
+
+def mac_operations(*, macs, psum_out, rows, reduce_beside):
+    """Operations of the PEs' MAC units in a run of ``macs`` MACs with ``psum_out`` psums leaving the array
+    (``array.psum_out``; ints or arrays): the MACs, and where the PE adds the reduction's psums in its MAC
+    (``reduce_beside`` 0 in ``Accelerator.timing``: FP32; integer PEs add in a psum adder of their own) each
+    addition too: a reduction token's psum is added in every one of the ``rows`` PEs of its column on its way
+    down, a PE that takes no part in the pass adding the identity (:class:`~quidam.rtl_gen.pe.PE`)."""
+    return macs + np.where(np.asarray(reduce_beside) == 0, rows * psum_out, 0)
 
 
 @dataclass(frozen=True)

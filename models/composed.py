@@ -20,6 +20,10 @@ From the block datasets (:mod:`quidam.characterize.block_dataset`,
   counts (:data:`~quidam.mapping.model.ACCESS_KEYS`) = per block, idle
   energy x its block-cycles (count x cycles) + each action's energy x its
   count (:data:`ACTION_COUNTS`), the PE sequencer per MAC; + leakage x time.
+  A MAC that also adds the psums of the reduction (FP32's) spends its
+  energy per operation on those additions too
+  (:func:`~quidam.mapping.model.mac_operations`): its block replay measures
+  the energy per ``in_valid`` cycle, MACs and additions alike.
 
 A block whose parameters were characterized is read as it is. Otherwise a
 GLB or a controller, whose size follows the array and the GLB, comes from
@@ -43,16 +47,19 @@ from quidam.characterize.block_dataset import BLOCK_DATA_DIR, block_dataset_path
 from quidam.characterize.blocks import KINDS
 from quidam.characterize.dataset import DATA_DIR, dataset_path, read_dataset
 from quidam.config import AcceleratorConfig, pe_format_label
+from quidam.dse.points import timing_of
 from quidam.errors import QuidamError
+from quidam.mapping.model import ACCESS_KEYS, mac_operations
 
 from .block_models import TARGETS, BlockModel
 
 __all__ = ["ACTION_COUNTS", "LIMITS", "PE_BLOCKS", "Composition", "ComposedModel", "compare_dataset", "limit_of",
            "compare_with_whole"]
 
-#: Per block inside a PE and outside it: the action energies and the access counter (or ``macs``) each multiplies.
+#: Per block inside a PE and outside it: the action energies and the access counter (or ``mac_ops``,
+#: :func:`~quidam.mapping.model.mac_operations`) each multiplies.
 ACTION_COUNTS: dict[str, tuple[tuple[str, str], ...]] = {
-    "mac": (("mac", "macs"),),
+    "mac": (("mac", "mac_ops"),),
     "ifmap_spad": (("read", "spad.ifmap_read"), ("write", "spad.ifmap_write")),
     "filter_spad": (("read", "spad.filter_read"), ("write", "spad.filter_write")),
     "psum_spad": (("read", "spad.psum_read"), ("write", "spad.psum_write")),
@@ -120,7 +127,10 @@ class Composition:
 
     def run_energy(self, cycles: int, accesses: dict[str, int]) -> dict[str, float]:
         """Dynamic energy (J) of each block over a run of ``cycles`` cycles with these access counts."""
-        counts = {**accesses, "cycles": cycles}
+        counts = {**accesses, "cycles": cycles,
+                  "mac_ops": int(mac_operations(macs=accesses["macs"], psum_out=accesses["array.psum_out"],
+                                                rows=self.config.rows,
+                                                reduce_beside=timing_of(self.config)["reduce_beside"]))}
         return {block: self.energies[block]["idle"] * cycles * self.counts(block)
                 + sum(self.energies[block][action] * counts[counter] for action, counter in ACTION_COUNTS[block])
                 for block in self.energies}
@@ -246,9 +256,7 @@ def compare_with_whole(composition: Composition, metrics: dict[str, Any]) -> dic
     """
     cycles = metrics["power__activity__measured_cycles"]
     seconds = cycles * metrics["sta__clock__period_ns"] * 1e-9
-    accesses = {key: metrics[f"workload__{key.replace('.', '_')}"] for counters in ACTION_COUNTS.values()
-                for _, key in counters if key not in ("cycles", "macs")}
-    accesses["macs"] = metrics["workload__macs"]
+    accesses = {key: metrics[f"workload__{key.replace('.', '_')}"] for key in ACCESS_KEYS}
     blocks = composition.run_energy(cycles, accesses)
     dynamic = sum(blocks.values())
     figures = {
