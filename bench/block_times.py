@@ -36,7 +36,9 @@ def block_times(runs: Path) -> dict:
         if not str(params.get("unit", "")).startswith("block:"):
             continue
         kind = params["unit"].removeprefix("block:")
-        label = params["pe_type"] if params["pe_type"] != "int" else f"int:{params['act_bits']}x{params['wt_bits']}"
+        recorded = params["recorded"]   # the configuration recorded: the PE type's widths
+        label = recorded["pe_type"] if recorded["pe_type"] != "int" else \
+            f"int:{recorded['act_bits']}x{recorded['wt_bits']}"
         for table, key in ((by_kind, kind), (by_type, label)):
             table[key]["points"] += 1
             for stage, seconds in metrics["provenance"]["runtime_s"].items():
