@@ -22,10 +22,10 @@ from pathlib import Path
 from quidam.characterize import blocks, flow, synth
 from quidam.config import parse_config
 from quidam.files import write_json
+from quidam.models.composed import PE_BLOCKS
 from quidam.rtl_gen.array_bus import ArrayBuses
 
 RESULTS = Path(__file__).parent / "results" / "pe-listening.json"
-PE_BLOCKS = ("pe_control", "mac", "ifmap_spad", "filter_spad", "psum_spad")
 
 
 class _Silenced:

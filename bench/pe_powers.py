@@ -18,7 +18,7 @@ import json
 from collections import defaultdict
 from pathlib import Path
 
-BLOCKS = ("mac", "ifmap_spad", "filter_spad", "psum_spad", "pe_control")
+from quidam.models.composed import PE_BLOCKS
 
 
 def pe_powers(run: Path) -> dict[str, dict[tuple[int, int], float]]:
@@ -33,7 +33,7 @@ def pe_powers(run: Path) -> dict[str, dict[tuple[int, int], float]]:
         parts = name.split(".")
         if parts[0] != "array" or len(parts) < 3 or not parts[1].startswith("pe_"):
             continue
-        block = parts[2] if len(parts) >= 4 and parts[2] in BLOCKS else "pe_control"
+        block = parts[2] if len(parts) >= 4 and parts[2] in PE_BLOCKS else "pe_control"
         row, col = (int(index) for index in parts[1].split("_")[1:])
         powers[block][row, col] += power[0] + (power[1] - power[0]) * rates[name]
     return powers
@@ -44,7 +44,7 @@ def main() -> None:
     parser.add_argument("run", type=Path, help="A whole-accelerator run folder (runs/nangate45/<design id>).")
     args = parser.parse_args()
     powers = pe_powers(args.run)
-    for block in BLOCKS:
+    for block in PE_BLOCKS:
         values = powers[block]
         rows = sorted({row for row, _ in values})
         by_row = " ".join(f"{row}:{1e6 * sum(v for (r, _), v in values.items() if r == row) / sum(1 for r, _ in values if r == row):.1f}"
