@@ -243,8 +243,9 @@ def test_the_composed_model_holds_on_the_committed_whole_accelerators_at_scale(p
 def test_the_mac_operations_are_every_mac_units_enables_in_the_rtl(pe_type, tmp_path):
     # mapping.model.mac_operations against the RTL: every MAC unit's in_valid cycles of a recorded layer. FP32
     # adds each reduction token's psum in the MAC of every PE row of its column; LightPE-1 in a psum adder.
-    config = parse_config({"pe_type": pe_type, "rows": 2, "cols": 2, "glb_kib": 16, "glb_banks": 4})
-    macs = tuple((f"mac_{r}_{c}", f"array.pe_{r}_{c}.mac", "", "") for r in range(2) for c in range(2))
+    # Three rows and two columns: the additions follow the rows.
+    config = parse_config({"pe_type": pe_type, "rows": 3, "cols": 2, "glb_kib": 16, "glb_banks": 4})
+    macs = tuple((f"mac_{r}_{c}", f"array.pe_{r}_{c}.mac", "", "") for r in range(3) for c in range(2))
     recording = Recording(config=config, workload=WORKLOAD, blocks=macs)
     trace = recording.trace(tmp_path / "nangate45")
     start = int(trace["measure_from"])
