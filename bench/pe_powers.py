@@ -17,25 +17,28 @@ import argparse
 import json
 from collections import defaultdict
 from pathlib import Path
+from statistics import mean
 
+from quidam.characterize.accelerator import BLOCKS
+from quidam.characterize.power import _unit_powers, block_of
 from quidam.models.composed import PE_BLOCKS
 
 
 def pe_powers(run: Path) -> dict[str, dict[tuple[int, int], float]]:
-    """Block -> (row, col) -> the PE's dynamic power of that block (W)."""
-    rates = json.loads((run / "3_power" / "activity.json").read_text())["instances"]
-    at_rate: dict[str, dict[int, float]] = defaultdict(dict)
-    for line in (run / "3_power" / "instance_power.txt").read_text().splitlines():
-        fields = line.split()
-        at_rate[fields[1]][int(fields[0])] = float(fields[3]) + float(fields[4])
+    """Block -> (row, col) -> the PE's dynamic power of that block (W), each instance in the flow's block
+    (:func:`~quidam.characterize.power.block_of` on :data:`~quidam.characterize.accelerator.BLOCKS`)."""
+    power_dir = run / "3_power"
+    rates = json.loads((power_dir / "activity.json").read_text())["instances"]
+    units = _unit_powers((power_dir / "instance_power.txt").read_text(), power_dir / "power.log")
     powers: dict[str, dict[tuple[int, int], float]] = defaultdict(lambda: defaultdict(float))
-    for name, power in at_rate.items():
-        parts = name.split(".")
-        if parts[0] != "array" or len(parts) < 3 or not parts[1].startswith("pe_"):
+    for name, entry in units.items():
+        block = block_of(name, "accelerator", BLOCKS)
+        if block not in PE_BLOCKS:
             continue
-        block = parts[2] if len(parts) >= 4 and parts[2] in PE_BLOCKS else "pe_control"
-        row, col = (int(index) for index in parts[1].split("_")[1:])
-        powers[block][row, col] += power[0] + (power[1] - power[0]) * rates[name]
+        row, col = (int(index) for index in name.split(".")[1].split("_")[1:])
+        # Internal and switching power at activity 0 and 1, at the instance's measured activity.
+        at0, at1 = entry[0][0] + entry[0][1], entry[1][0] + entry[1][1]
+        powers[block][row, col] += at0 + (at1 - at0) * rates[name]
     return powers
 
 
@@ -47,10 +50,9 @@ def main() -> None:
     for block in PE_BLOCKS:
         values = powers[block]
         rows = sorted({row for row, _ in values})
-        by_row = " ".join(f"{row}:{1e6 * sum(v for (r, _), v in values.items() if r == row) / sum(1 for r, _ in values if r == row):.1f}"
-                          for row in rows)
+        by_row = " ".join(f"{row}:{1e6 * mean([v for (r, _), v in values.items() if r == row]):.1f}" for row in rows)
         print(f"{block}: uW per PE min {1e6 * min(values.values()):.1f} max {1e6 * max(values.values()):.1f} "
-              f"mean {1e6 * sum(values.values()) / len(values):.1f}; by row {by_row}")
+              f"mean {1e6 * mean(values.values()):.1f}; by row {by_row}")
 
 
 if __name__ == "__main__":
