@@ -208,7 +208,7 @@ def analyze_power(sta: Tool, *, stage_dir: Path, libraries: list[Path], netlist:
                 raise ToolFailure(STAGE, f"OpenSTA wrote no {name}", log)
         propagated = parse_power_report((stage_dir / "power_propagated.rpt").read_text(), log)
         instance_power = stage_dir / "instance_power.txt"
-    units = _unit_powers(instance_power.read_text(), instance_power)
+    units = _unit_powers(instance_power.read_text(), log)
 
     groups = {group.lower(): dict.fromkeys(_COMPONENTS, 0.0) for group in GROUPS}
     by_block = {block: {"dynamic": 0.0, "leakage": 0.0} for block, _ in blocks}
