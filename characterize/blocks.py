@@ -45,6 +45,7 @@ from typing import Any
 
 from quidam.config import AcceleratorConfig, parse_config
 from quidam.dse.space import DEFAULT_SPACE
+from quidam.errors import QuidamError
 
 from .block_replay import Recording, RecordedStimulus
 from .design import Design, generator_source_digest
@@ -166,13 +167,18 @@ class BlockPoint:
         return {name: getattr(self.config, name) for name in KINDS[self.kind].key}
 
 
-def plan(pe_configs: list[dict[str, Any]], *, dense: bool = True) -> list[BlockPoint]:
+def plan(pe_configs: list[dict[str, Any]], *, dense: bool = True,
+         kinds: tuple[str, ...] | None = None) -> list[BlockPoint]:
     """The block points of the given PE types (each a partial configuration: ``pe_type`` and widths).
 
     Every combination of :data:`DEPTHS` is recorded (``dense``; else the base
     and each depth varied alone) and yields its PE; the MAC, each scratchpad
     and the GLB and controller come from the first recording with their key.
+    ``kinds``: only the points of these kinds (default: every kind of :data:`KINDS`).
     """
+    unknown = sorted(set(kinds or ()) - set(KINDS))
+    if unknown:
+        raise QuidamError(f"block kind must be one of {', '.join(KINDS)}, not {', '.join(unknown)}")
     points, seen = [], set()
 
     def add(kinds, config):
@@ -207,7 +213,7 @@ def plan(pe_configs: list[dict[str, Any]], *, dense: bool = True) -> list[BlockP
         if _drain_fifo_bits(largest) > max(_drain_fifo_bits(point.config) for point in points
                                            if point.kind == "controller" and point.config.pe_type == largest.pe_type):
             add(("controller",), largest)
-    return points
+    return [point for point in points if kinds is None or point.kind in kinds]
 
 
 def _drain_fifo_bits(config: AcceleratorConfig) -> float:

@@ -23,7 +23,7 @@ from quidam.errors import ConfigError
 from quidam.inputs import FiniteFloat, output_dir
 
 from .block_dataset import BLOCK_DATA_DIR, block_dataset_path, block_row, merge_block_dataset
-from .blocks import characterize_block, plan
+from .blocks import KINDS, characterize_block, plan
 from .dataset import DATA_DIR, dataset_path, read_dataset, update_dataset
 from .flow import characterize_point, check_environment, point_run_dir
 from .mac import MAX_OPS, mac_design
@@ -164,6 +164,8 @@ def characterize(pe_type, sweep_name, jobs, scheduler, retry_failed, unit, runs_
               help=f"PE type (repeatable; default: {', '.join(SEED_PE_TYPES)}). For int: TYPE:ACTxWT, e.g. int:4x8.")
 @click.option("--sparse", is_flag=True,
               help="Record the base depths and each depth varied alone (7 PEs per type), not every combination.")
+@click.option("--kind", "kinds", type=click.Choice(list(KINDS)), multiple=True,
+              help="Only the blocks of this kind (repeatable; default: every kind), e.g. after a change to the PE.")
 @click.option("--runs", "runs_root", type=click.Path(file_okay=False, path_type=Path), default=Path("runs"),
               show_default=True, help="Root of the run folders.")
 @click.option("--data", "data_dir", type=click.Path(file_okay=False, path_type=Path),
@@ -174,7 +176,7 @@ def characterize(pe_type, sweep_name, jobs, scheduler, retry_failed, unit, runs_
 @click.option("--retry-failed", is_flag=True, help="Run block points again whose stored result is a failure.")
 @click.option("--jobs", type=click.IntRange(min=1), metavar="N",
               help="Worker processes of an embedded Dask cluster (default: one per CPU core; 1: in this process).")
-def characterize_blocks(pe_types, sparse, runs_root, data_dir, pdk_dir, yosys, retry_failed, jobs):
+def characterize_blocks(pe_types, sparse, kinds, runs_root, data_dir, pdk_dir, yosys, retry_failed, jobs):
     """Characterize the accelerator's blocks (PE, MAC, scratchpads, GLB, controller) and write their datasets.
 
     Each block is cut out of the accelerator's Verilog, synthesized alone and
@@ -190,7 +192,7 @@ def characterize_blocks(pe_types, sparse, runs_root, data_dir, pdk_dir, yosys, r
     configs = [_pe_fields(text) for text in (pe_types or SEED_PE_TYPES)]
     runs_root, pdk_dir = check_environment(runs_root, pdk_dir, yosys)
     data_dir = output_dir(data_dir, "block dataset folder")
-    points = plan(configs, dense=not sparse)
+    points = plan(configs, dense=not sparse, kinds=kinds or None)
     click.echo(f"{len(points)} block points of {', '.join(pe_types or SEED_PE_TYPES)}")
     start, rows, failed, computed, done = time.perf_counter(), {}, [], 0, 0
     task = functools.partial(characterize_block, runs_root=runs_root, pdk_dir=pdk_dir, yosys=yosys,

@@ -58,6 +58,15 @@ def test_the_plan_records_the_size_dependent_blocks_where_the_scale_points_are()
     assert len({(point.kind, point.key) for point in points}) == len(points)
 
 
+def test_the_plan_of_some_kinds_is_the_full_plans_points_of_those_kinds(tmp_path):
+    full = plan([{"pe_type": "int16"}])
+    some = plan([{"pe_type": "int16"}], kinds=("pe", "controller"))
+    assert some == [point for point in full if point.kind in ("pe", "controller")]
+    assert {point.kind for point in some} == {"pe", "controller"} and len(some) == 27 + 11
+    result = CliRunner().invoke(cli, ["characterize-blocks", "--kind", "pes", "--runs", str(tmp_path)])
+    assert result.exit_code == 2 and "'pes' is not one of 'pe', 'mac'" in result.output
+
+
 @pytest.mark.parametrize("widths, psum_bits", [((4, 4), 16), ((8, 8), 24), ((4, 8), 20)])
 def test_the_planned_blocks_of_a_free_width_type_are_at_its_own_widths(widths, psum_bits):
     # The scale sweep's configurations are int:8x8's: their widths must give way to the PE's, psum included.
