@@ -23,7 +23,9 @@ Method
    probes (4k+1), raises the clock (4k+2), samples the outputs and the probes
    again (4k+3) and lowers the clock (4k+4); a sample is one line of hex
    written by ``$fwrite`` statements of at most :data:`PROBE_WORDS_PER_WRITE`
-   words each (Icarus cannot read one format string of 10,000 ``%h``). With ``sample_stride`` s > 1
+   words each (Icarus cannot read one format string of 10,000 ``%h``). Several replays of one netlist
+   can run in one testbench, one after the other, each with its own files (:func:`simulate_replays`:
+   one compile and one load of a large model instead of one per replay). With ``sample_stride`` s > 1
    only every s-th measured cycle is sampled, as a triple (after the previous
    edge, before and after its own edge), which holds all of that cycle's
    toggles: a systematic sample of the run at a third of the trace volume
@@ -66,7 +68,7 @@ from .run_dir import canonical_json
 from .tools import Tool, ToolFailure, iverilog_components, run_tool
 
 __all__ = ["PROBE_WORDS_PER_WRITE", "SKIPPED_FUNCTORS", "Stimulus", "Probe", "sram_model", "count_toggles",
-           "simulate", "simulation_model", "vector_words"]
+           "simulate", "simulate_replays", "simulation_model", "vector_words"]
 
 STAGE = "3_power"
 
@@ -178,6 +180,11 @@ class Stimulus:
                 kinds.append((cycle, "post"))
         return np.array([(a[0] == b[0]) or (a[1] == "post" and b == (a[0] + 1, "pre"))
                          for a, b in zip(kinds, kinds[1:])], dtype=bool)
+
+    @property
+    def holds_inputs(self) -> bool:
+        """Whether every input keeps its value from the first measured cycle on (an idle replay)."""
+        return all(row == self.vectors[self.measure_from] for row in self.vectors[self.measure_from:])
 
     @property
     def sampled_cycles(self) -> int:
@@ -322,15 +329,20 @@ def _chunks(probes: list[Probe], size: int = 64) -> list[tuple[str, int]]:
     return chunks
 
 
-def _testbench(top: str, clock_port: str, stimulus: Stimulus, outputs: list[tuple[str, int]],
+def _testbench(top: str, clock_port: str, replays: list[tuple[str, Stimulus]], outputs: list[tuple[str, int]],
                chunks: int) -> str:
-    total = sum(bits for _, bits in stimulus.inputs)
-    names = [name for name, _ in stimulus.inputs]
+    """The testbench of the replays ``(folder prefix, stimulus)``, one after the other on one instance: each
+    reads its ``stimulus.hex`` and ``samples.hex`` and writes its ``outputs.txt`` and ``probes.hex`` in its
+    folder (the prefix, relative to the simulation's folder; every stimulus drives the same inputs)."""
+    inputs = replays[0][1].inputs
+    total = sum(bits for _, bits in inputs)
+    names = [name for name, _ in inputs]
+    length = max(len(stimulus.vectors) for _, stimulus in replays)
     lines = ["`timescale 1ns/1ns", "module tb;", f"  reg {clock_port} = 0;"]
-    lines += [f"  reg [{bits - 1}:0] {name};" for name, bits in stimulus.inputs]
+    lines += [f"  reg [{bits - 1}:0] {name};" for name, bits in inputs]
     lines += [f"  wire [{bits - 1}:0] {name};" for name, bits in outputs]
-    lines += [f"  reg [{total - 1}:0] vectors [0:{len(stimulus.vectors) - 1}];",
-              f"  reg [1:0] flags [0:{len(stimulus.vectors) - 1}];", "  integer cycle, sampled, trace;"]
+    lines += [f"  reg [{total - 1}:0] vectors [0:{length - 1}];",
+              f"  reg [1:0] flags [0:{length - 1}];", "  integer cycle, sampled, trace;"]
     connections = ", ".join(f".{name}({name})" for name in [clock_port, *names, *(n for n, _ in outputs)])
     lines.append(f"  {top} dut({connections});")
     words = [f"dut.{_PROBE_WIRE}{index}" for index in reversed(range(chunks))]
@@ -338,25 +350,25 @@ def _testbench(top: str, clock_port: str, stimulus: Stimulus, outputs: list[tupl
     for first in range(0, chunks, PROBE_WORDS_PER_WRITE):
         group = words[first:first + PROBE_WORDS_PER_WRITE]
         lines.append(f'    $fwrite(trace, "{"%h" * len(group)}", {", ".join(group)});')
-    lines += ['    $fwrite(trace, "\\n");', "  end endtask"]
-    lines += [
-        "  initial begin",
-        '    $readmemh("stimulus.hex", vectors);',
-        '    $readmemh("samples.hex", flags);',
-        '    sampled = $fopen("outputs.txt", "w");',
-        '    trace = $fopen("probes.hex", "w");',
-        f"    for (cycle = 0; cycle < {len(stimulus.vectors)}; cycle = cycle + 1) begin",
-        f"      {{{', '.join(names)}}} = vectors[cycle];",
-        "      #1 if (flags[cycle][0]) sample;",
-    ]
-    if stimulus.check_port is not None and stimulus.ready_port is not None:
-        lines.append(f"      if ({stimulus.valid_port} === 1'b1 && {stimulus.ready_port} === 1'b1) "
-                     f'$fdisplay(sampled, "%h", {stimulus.check_port});')
-    lines += [f"      #1 {clock_port} = 1;", "      #1 if (flags[cycle][1]) sample;"]
-    if stimulus.check_port is not None and stimulus.ready_port is None:
-        lines.append(f'      if ({stimulus.valid_port} === 1\'b1) $fdisplay(sampled, "%h", {stimulus.check_port});')
-    lines += [f"      #1 {clock_port} = 0;", "    end", "    $fclose(sampled);", "    $fclose(trace);",
-              "    $finish;", "  end", "endmodule"]
+    lines += ['    $fwrite(trace, "\\n");', "  end endtask", "  initial begin"]
+    for prefix, stimulus in replays:
+        lines += [
+            f'    $readmemh("{prefix}stimulus.hex", vectors);',
+            f'    $readmemh("{prefix}samples.hex", flags);',
+            f'    sampled = $fopen("{prefix}outputs.txt", "w");',
+            f'    trace = $fopen("{prefix}probes.hex", "w");',
+            f"    for (cycle = 0; cycle < {len(stimulus.vectors)}; cycle = cycle + 1) begin",
+            f"      {{{', '.join(names)}}} = vectors[cycle];",
+            "      #1 if (flags[cycle][0]) sample;",
+        ]
+        if stimulus.check_port is not None and stimulus.ready_port is not None:
+            lines.append(f"      if ({stimulus.valid_port} === 1'b1 && {stimulus.ready_port} === 1'b1) "
+                         f'$fdisplay(sampled, "%h", {stimulus.check_port});')
+        lines += [f"      #1 {clock_port} = 1;", "      #1 if (flags[cycle][1]) sample;"]
+        if stimulus.check_port is not None and stimulus.ready_port is None:
+            lines.append(f'      if ({stimulus.valid_port} === 1\'b1) $fdisplay(sampled, "%h", {stimulus.check_port});')
+        lines += [f"      #1 {clock_port} = 0;", "    end", "    $fclose(sampled);", "    $fclose(trace);"]
+    lines += ["    $finish;", "  end", "endmodule"]
     return "\n".join(lines) + "\n"
 
 
@@ -542,20 +554,46 @@ def simulate(yosys: Tool, iverilog: Tool, vvp: Tool, *, stage_dir: Path, netlist
     ToolFailure
         A tool fails or the netlist's outputs disagree with ``stimulus.expected``.
     """
+    return simulate_replays(yosys, iverilog, vvp, replays=[(stage_dir, stimulus)], netlist=netlist, liberty=liberty,
+                            library=library, macros=macros, top=top, clock_port=clock_port, outputs=outputs,
+                            model=model)[0]
+
+
+def simulate_replays(yosys: Tool, iverilog: Tool, vvp: Tool, *, replays: list[tuple[Path, Stimulus]], netlist: Path,
+                     liberty: Path, library: dict[str, Cell], macros: list[SRAMMacro], top: str, clock_port: str,
+                     outputs: list[tuple[str, int]], model: str | None = None) -> list[dict[str, Any]]:
+    """:func:`simulate` of several stimuli of the same inputs, ``(folder, stimulus)`` each, in one Icarus run:
+    one compile and one load of the model, which take most of a large block's replay; the folder of the first
+    holds the model, the testbench and the logs, each folder its own vectors, samples and ``activity.json``.
+
+    The replays run one after the other on one instance, each from its own reset cycles (a
+    :class:`Stimulus` starts in reset): state without a reset (memory contents) enters a later replay with
+    the earlier one's values instead of unknown. A replay that holds its inputs after reset
+    (:attr:`Stimulus.holds_inputs`) toggles the same nets either way (only its ``unknown_fraction`` is
+    lower); one that writes such state would count the toggles of overwriting known values, so the caller
+    simulates it alone. Returns :func:`simulate`'s result of each replay, in order.
+    """
+    stage_dir = replays[0][0]
     if model is None:
         model = simulation_model(yosys, folder=stage_dir, netlist=netlist, liberty=liberty, macros=macros, top=top)
+    if any(stimulus.inputs != replays[0][1].inputs for _, stimulus in replays):
+        raise ToolFailure(STAGE, "the replays of one simulation must drive the same inputs")
     sources = ["sim_netlist.v"]
     if macros:
         write_text(stage_dir / "sram_models.v", "".join(sram_model(macro) for macro in macros))
         sources.append("sram_models.v")
-    probes = _probes(stimulus, netlist.read_text(), model, library, macros)
+    probes = _probes(replays[0][1], netlist.read_text(), model, library, macros)
     chunks = _chunks(probes)
+    prefixes = [os.path.relpath(folder, stage_dir) + "/" if folder != stage_dir else "" for folder, _ in replays]
     model, testbench = _shorten_names([_with_probe_wires(model, top, chunks),
-                                       _testbench(top, clock_port, stimulus, outputs, len(chunks))])
+                                       _testbench(top, clock_port, list(zip(prefixes, (s for _, s in replays))),
+                                                  outputs, len(chunks))])
     write_text(stage_dir / "sim_netlist.v", model)
     write_text(stage_dir / "tb.v", testbench)
-    write_text(stage_dir / "stimulus.hex", vector_words(stimulus.inputs, stimulus.vectors))
-    write_text(stage_dir / "samples.hex", "\n".join(f"{flag:x}" for flag in stimulus.sample_flags()) + "\n")
+    for folder, stimulus in replays:
+        folder.mkdir(parents=True, exist_ok=True)
+        write_text(folder / "stimulus.hex", vector_words(stimulus.inputs, stimulus.vectors))
+        write_text(folder / "samples.hex", "\n".join(f"{flag:x}" for flag in stimulus.sample_flags()) + "\n")
 
     log = stage_dir / "sim.log"
     base = _compiler_base(stage_dir / "ivl")
@@ -564,14 +602,19 @@ def simulate(yosys: Tool, iverilog: Tool, vvp: Tool, *, stage_dir: Path, netlist
     run_tool(vvp, ["-n", "sim.vvp"], cwd=stage_dir, log=log, stage=STAGE)  # loads its VPI modules from base
     shutil.rmtree(base)
     (stage_dir / "sim.vvp").unlink()  # megabytes for a large design; tb.v and sim_netlist.v rebuild it
-    checked = _check_outputs(stage_dir, stimulus, log)
-    trace = stage_dir / "probes.hex"
+    return [_activity(folder, stimulus, probes, log) for folder, stimulus in replays]
+
+
+def _activity(folder: Path, stimulus: Stimulus, probes: list[Probe], log: Path) -> dict[str, Any]:
+    """One replay's checked outputs and activity, from its ``outputs.txt`` and ``probes.hex`` in ``folder``."""
+    checked = _check_outputs(folder, stimulus, log)
+    trace = folder / "probes.hex"
     try:
         with open(trace) as samples:
             toggles, duty, unknown = count_toggles(samples, sum(probe.width for probe in probes),
                                                    stimulus.counted_pairs())
     except ValueError as error:
-        raise ToolFailure(STAGE, f"probes.hex: {error}", log) from None
+        raise ToolFailure(STAGE, f"{trace.name}: {error}", log) from None
     trace.unlink()
 
     rates = toggles / stimulus.sampled_cycles
@@ -585,7 +628,7 @@ def simulate(yosys: Tool, iverilog: Tool, vvp: Tool, *, stage_dir: Path, netlist
             per_instance.setdefault(probe.instance, []).extend(rates[bits].tolist())
         else:
             inputs[probe.pin] = [[float(r), float(d)] for r, d in zip(rates[bits], duty[bits])]
-    return _result(stage_dir, stimulus, checked, unknown, inputs, per_instance)
+    return _result(folder, stimulus, checked, unknown, inputs, per_instance)
 
 
 def _result(stage_dir: Path, stimulus: Stimulus, checked: int, unknown: float, inputs: dict[str, list[list[float]]],

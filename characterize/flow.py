@@ -171,52 +171,77 @@ def _run_stages(design: Design, run: RunDir, liberty: Path, macros: list[SRAMMac
 
     clock = time.perf_counter()
     power_dir = run.stage(power.STAGE)
-    # The replays share the netlist's simulation model and each instance's power at activity 0 and 1.
+    # The replays share the netlist's simulation model and each instance's power at activity 0 and 1; a flat
+    # netlist's replays also share one simulation.
     simulated = netlist.parent / synth.HIERARCHICAL_NETLIST if design.blocks else netlist
     model = activity.simulation_model(yosys_tool(yosys), folder=power_dir, netlist=simulated, liberty=liberty,
                                       macros=macros, top=design.top)
-    metrics.update(_power(design, design.stimulus, power_dir, rtl, netlist, sta_dir, liberty, macros, yosys, model))
-    for name, stimulus in design.variants:
-        figures = _power(design, stimulus, power_dir / name, rtl, netlist, sta_dir, liberty, macros, yosys, model,
-                         instance_power=power_dir / "instance_power.txt")
-        metrics.update({f"variant__{name}__{key}": value for key, value in figures.items()})
+    folders = [power_dir, *(power_dir / name for name, _ in design.variants)]
+    stimuli = [_stimulus(design, workload, folder, netlist)
+               for folder, workload in zip(folders, [design.stimulus, *(w for _, w in design.variants)])]
+    measured = _activities(design, list(zip(folders, stimuli)), rtl, netlist, liberty, macros, yosys, model)
+    for index, (folder, stimulus, found) in enumerate(zip(folders, stimuli, measured)):
+        figures = _power(design, stimulus, found, folder, netlist, sta_dir, liberty, macros,
+                         instance_power=power_dir / "instance_power.txt" if index else None)
+        prefix = f"variant__{folder.name}__" if index else ""
+        metrics.update({f"{prefix}{key}": value for key, value in figures.items()})
     runtimes["power"] = time.perf_counter() - clock
 
 
-def _power(design: Design, workload: Any, power_dir: Path, rtl: Path, netlist: Path, sta_dir: Path, liberty: Path,
-           macros: list[SRAMMacro], yosys: str | None, model: str,
-           instance_power: Path | None = None) -> dict[str, Any]:
-    """Stage ``3_power`` of ``netlist`` on one workload, in ``power_dir``: simulation, activity, power.
-
-    A design with blocks (synthesized with its hierarchy) is simulated one module instance at a time
-    (:mod:`~quidam.characterize.partition`), any other flat (:func:`~quidam.characterize.activity.simulate`);
-    ``model`` is the simulated netlist's :func:`~quidam.characterize.activity.simulation_model`,
-    ``instance_power`` another replay's (:func:`~quidam.characterize.power.analyze_power`)."""
-    power_dir.mkdir(parents=True, exist_ok=True)
-    stimulus = workload.resolve(power_dir)
-    ports = ports_of(netlist.read_text())
-    inputs = {name: width for name, (direction, width) in ports.items()
+def _stimulus(design: Design, workload: Any, folder: Path, netlist: Path) -> activity.Stimulus:
+    """``workload``'s vectors (resolved in ``folder``), checked to drive the netlist's inputs."""
+    folder.mkdir(parents=True, exist_ok=True)
+    stimulus = workload.resolve(folder)
+    inputs = {name: width for name, (direction, width) in ports_of(netlist.read_text()).items()
               if direction == "input" and name != design.clock_port}
     driven = dict(stimulus.inputs)
     if driven != inputs:
         raise ToolFailure(power.STAGE, f"the stimulus drives {driven} but the netlist's inputs are {inputs}")
-    outputs = [(name, width) for name, (direction, width) in ports.items() if direction == "output"]
+    return stimulus
+
+
+def _activities(design: Design, replays: list[tuple[Path, activity.Stimulus]], rtl: Path, netlist: Path,
+                liberty: Path, macros: list[SRAMMacro], yosys: str | None, model: str) -> list[dict[str, Any]]:
+    """The activity of each replay ``(folder, stimulus)`` of ``netlist``.
+
+    A design with blocks (synthesized with its hierarchy) is simulated one module instance at a time
+    (:mod:`~quidam.characterize.partition`), a replay after another; any other flat, the first replay and
+    those that hold their inputs after reset (idle) in one simulation
+    (:func:`~quidam.characterize.activity.simulate_replays`: one compile and one load of the model), each
+    other on its own. ``model`` is the simulated netlist's
+    :func:`~quidam.characterize.activity.simulation_model`."""
     library = cell_library(liberty)
     if design.blocks:
-        measured = partition.simulate_partitioned(
-            yosys_tool(yosys), iverilog_tool(), vvp_tool(), stage_dir=power_dir,
+        return [partition.simulate_partitioned(
+            yosys_tool(yosys), iverilog_tool(), vvp_tool(), stage_dir=folder,
             hierarchical_netlist=netlist.parent / synth.HIERARCHICAL_NETLIST,
             fanout_sources=netlist.parent / synth.FANOUT_SOURCES, rtl=rtl, liberty=liberty, library=library,
             macros=macros, top=design.top, clock_port=design.clock_port, stimulus=stimulus, model=model)
-    else:
-        measured = activity.simulate(yosys_tool(yosys), iverilog_tool(), vvp_tool(), stage_dir=power_dir,
-                                     netlist=netlist, liberty=liberty, library=library, macros=macros,
-                                     top=design.top, clock_port=design.clock_port, stimulus=stimulus,
-                                     outputs=outputs, model=model)
+            for folder, stimulus in replays]
+    outputs = [(name, width) for name, (direction, width) in ports_of(netlist.read_text()).items()
+               if direction == "output"]
+    together = [0, *(index for index, (_, stimulus) in enumerate(replays) if index and stimulus.holds_inputs)]
+    groups = [together, *([index] for index in range(len(replays)) if index not in together)]
+    found: dict[int, dict[str, Any]] = {}
+    for group in groups:
+        results = activity.simulate_replays(
+            yosys_tool(yosys), iverilog_tool(), vvp_tool(), replays=[replays[index] for index in group],
+            netlist=netlist, liberty=liberty, library=library, macros=macros, top=design.top,
+            clock_port=design.clock_port, outputs=outputs, model=model)
+        found.update(zip(group, results))
+    return [found[index] for index in range(len(replays))]
+
+
+def _power(design: Design, stimulus: activity.Stimulus, measured: dict[str, Any], power_dir: Path, netlist: Path,
+           sta_dir: Path, liberty: Path, macros: list[SRAMMacro],
+           instance_power: Path | None = None) -> dict[str, Any]:
+    """Stage ``3_power``'s figures of one replay in ``power_dir`` from its activity ``measured``;
+    ``instance_power`` another replay's (:func:`~quidam.characterize.power.analyze_power`)."""
+    inputs = {name: width for name, width in stimulus.inputs}
     libraries = [liberty, *(macro.liberty_path for macro in macros)]
     return power.analyze_power(sta_tool(), stage_dir=power_dir, libraries=libraries, netlist=netlist,
                                top=design.top, sdc=sta_dir / "constraints.sdc", period_ns=design.period_ns,
-                               stimulus=stimulus, activity=measured, widths=inputs, library=library,
+                               stimulus=stimulus, activity=measured, widths=inputs, library=cell_library(liberty),
                                macro_cells={macro.name for macro in macros}, blocks=design.blocks,
                                instance_power=instance_power)
 

@@ -207,6 +207,38 @@ def test_a_scratchpad_replay_is_checked_against_the_rtl_and_cached(tmp_path):
     assert not computed and again["design_id"] == metrics["design_id"]
 
 
+def test_the_idle_replay_in_the_full_ones_simulation_measures_what_it_measures_alone(tmp_path):
+    """A flat block's idle replay runs in the full replay's Icarus run (one compile and load); simulated alone
+    on the same netlist it toggles the same nets as often. The controller's idle logic toggles (its drain
+    FIFO's memory has no reset: in the full replay's run it holds known values)."""
+    from quidam.characterize import activity
+    from quidam.characterize.blocks import block_design
+    from quidam.characterize.cells import cell_library
+    from quidam.characterize.design import ports_of
+    from quidam.characterize.tools import iverilog_tool, vvp_tool, yosys_tool
+
+    results = _characterize({"pe_type": "lightpe1"}, tmp_path / "runs", tmp_path / "data", kinds=("controller",))
+    point, metrics, _ = results["controller"]
+    run = Path(metrics["run_dir"])
+    merged = json.loads((run / "3_power" / "idle" / "activity.json").read_text())
+    assert not (run / "3_power" / "idle" / "tb.v").exists()   # simulated in the full replay's run
+    design = block_design(point, tmp_path / "runs" / "nangate45")
+    assert design.macros == ()
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    stimulus = dict(design.variants)["idle"].resolve(run / "3_power" / "idle")
+    assert stimulus.holds_inputs and not design.stimulus.resolve(run / "3_power").holds_inputs
+    netlist = run / "1_synth" / "netlist.v"
+    liberty = next((tmp_path / "runs" / "nangate45" / "_liberty").glob("*/*.lib"))
+    outputs = [(name, width) for name, (direction, width) in ports_of(netlist.read_text()).items()
+               if direction == "output"]
+    found = activity.simulate(yosys_tool(None), iverilog_tool(), vvp_tool(), stage_dir=alone, netlist=netlist,
+                              liberty=liberty, library=cell_library(liberty), macros=[], top=design.top,
+                              clock_port=design.clock_port, stimulus=stimulus, outputs=outputs)
+    assert found["instances"] == merged["instances"] and found["inputs"] == merged["inputs"]
+    assert found["pin_toggle_rate"] > 0 and found["unknown_fraction"] > merged["unknown_fraction"]
+
+
 def test_composed_2x2_matches_the_whole_accelerator(tmp_path):
     from quidam.characterize.accelerator import accelerator_design
     from quidam.characterize.flow import characterize_point

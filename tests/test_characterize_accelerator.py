@@ -178,7 +178,7 @@ def test_a_sample_of_ten_thousand_probe_words_is_written_in_statements_icarus_re
                         measure_cycles=5, ops=1, op_name="op")
     (tmp_path / "top.v").write_text("module top(clk, a);\n  input clk, a;\n" + "".join(
         f"  wire [63:0] quidam_probes_{k} = {{a, 63'd{k}}};\n" for k in range(words)) + "endmodule\n")
-    testbench = activity._testbench("top", "clk", stimulus, [], words)
+    testbench = activity._testbench("top", "clk", [("", stimulus)], [], words)
     assert max(statement.count("%h") for statement in testbench.split(";")) <= PROBE_WORDS_PER_WRITE
     (tmp_path / "tb.v").write_text(testbench)
     (tmp_path / "stimulus.hex").write_text("".join(f"{a}\n" for (a,) in stimulus.vectors))
