@@ -177,9 +177,10 @@ def _run_stages(design: Design, run: RunDir, liberty: Path, macros: list[SRAMMac
     model = activity.simulation_model(yosys_tool(yosys), folder=power_dir, netlist=simulated, liberty=liberty,
                                       macros=macros, top=design.top)
     folders = [power_dir, *(power_dir / name for name, _ in design.variants)]
-    stimuli = [_stimulus(design, workload, folder, netlist)
+    ports = ports_of(netlist.read_text())
+    stimuli = [_stimulus(design, workload, folder, ports)
                for folder, workload in zip(folders, [design.stimulus, *(w for _, w in design.variants)])]
-    measured = _activities(design, list(zip(folders, stimuli)), rtl, netlist, liberty, macros, yosys, model)
+    measured = _activities(design, list(zip(folders, stimuli)), rtl, netlist, ports, liberty, macros, yosys, model)
     for index, (folder, stimulus, found) in enumerate(zip(folders, stimuli, measured)):
         figures = _power(design, stimulus, found, folder, netlist, sta_dir, liberty, macros,
                          instance_power=power_dir / "instance_power.txt" if index else None)
@@ -188,11 +189,12 @@ def _run_stages(design: Design, run: RunDir, liberty: Path, macros: list[SRAMMac
     runtimes["power"] = time.perf_counter() - clock
 
 
-def _stimulus(design: Design, workload: Any, folder: Path, netlist: Path) -> activity.Stimulus:
-    """``workload``'s vectors (resolved in ``folder``), checked to drive the netlist's inputs."""
+def _stimulus(design: Design, workload: Any, folder: Path, ports: dict[str, tuple[str, int]]) -> activity.Stimulus:
+    """``workload``'s vectors (resolved in ``folder``), checked to drive the inputs of the netlist's ``ports``
+    (:func:`~quidam.characterize.design.ports_of`)."""
     folder.mkdir(parents=True, exist_ok=True)
     stimulus = workload.resolve(folder)
-    inputs = {name: width for name, (direction, width) in ports_of(netlist.read_text()).items()
+    inputs = {name: width for name, (direction, width) in ports.items()
               if direction == "input" and name != design.clock_port}
     driven = dict(stimulus.inputs)
     if driven != inputs:
@@ -201,7 +203,8 @@ def _stimulus(design: Design, workload: Any, folder: Path, netlist: Path) -> act
 
 
 def _activities(design: Design, replays: list[tuple[Path, activity.Stimulus]], rtl: Path, netlist: Path,
-                liberty: Path, macros: list[SRAMMacro], yosys: str | None, model: str) -> list[dict[str, Any]]:
+                ports: dict[str, tuple[str, int]], liberty: Path, macros: list[SRAMMacro], yosys: str | None,
+                model: str) -> list[dict[str, Any]]:
     """The activity of each replay ``(folder, stimulus)`` of ``netlist``.
 
     A design with blocks (synthesized with its hierarchy) is simulated one module instance at a time
@@ -218,8 +221,7 @@ def _activities(design: Design, replays: list[tuple[Path, activity.Stimulus]], r
             fanout_sources=netlist.parent / synth.FANOUT_SOURCES, rtl=rtl, liberty=liberty, library=library,
             macros=macros, top=design.top, clock_port=design.clock_port, stimulus=stimulus, model=model)
             for folder, stimulus in replays]
-    outputs = [(name, width) for name, (direction, width) in ports_of(netlist.read_text()).items()
-               if direction == "output"]
+    outputs = [(name, width) for name, (direction, width) in ports.items() if direction == "output"]
     together = [0, *(index for index, (_, stimulus) in enumerate(replays) if index and stimulus.holds_inputs)]
     groups = [together, *([index] for index in range(len(replays)) if index not in together)]
     found: dict[int, dict[str, Any]] = {}
