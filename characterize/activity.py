@@ -9,15 +9,20 @@ Method
    into a simulation model by reading the Nangate45 Liberty file without
    ``-lib``: each cell becomes a small module built from its ``function`` /
    ``ff`` groups, instantiated as in the netlist, written with the netlist
-   to ``sim_netlist.v``. Every cell is simulated, including one whose output
+   to ``sim_netlist.v``; each combinational cell of one output then becomes a
+   user-defined primitive of the same function, connected by position
+   (:func:`with_primitives`, :mod:`~quidam.characterize.primitives`: no scope
+   and no port nets per instance, half the compile and run time of a large
+   block). Every cell is simulated, including one whose output
    drives nothing (left by the hierarchical synthesis, where a block's unused
    input port is only removed after mapping): OpenSTA charges it too. SRAM
    macros get a behavioural model (:func:`sram_model`). The probes are
    concatenated into 64-bit wires (``quidam_probes_<k>``) inside the
-   netlist's module, where a cell pin is a short local reference
-   (``cell.pin``); Icarus resolves tens of thousands of hierarchical
-   references from the testbench, or compiles a netlist flattened down to
-   the cells' logic, an order of magnitude more slowly.
+   netlist's module, where a cell pin is a short local reference (the net
+   on a primitive's pin, ``cell.pin`` on a module's); Icarus resolves tens
+   of thousands of hierarchical references from the testbench, or compiles
+   a netlist flattened down to the cells' logic, an order of magnitude more
+   slowly.
 3. A generated testbench (``tb.v``) reads ``stimulus.hex`` with
    ``$readmemh`` and each cycle drives the inputs (time 4k), samples the
    probes (4k+1), raises the clock (4k+2), samples the outputs and the probes
@@ -64,11 +69,12 @@ from quidam.files import write_json, write_text
 from quidam.pdk.sram import SRAMMacro
 
 from .cells import Cell, netlist_instances
+from .primitives import cell_primitives, positional_instances
 from .run_dir import canonical_json
 from .tools import Tool, ToolFailure, iverilog_components, run_tool
 
 __all__ = ["PROBE_WORDS_PER_WRITE", "SKIPPED_FUNCTORS", "Stimulus", "Probe", "sram_model", "count_toggles",
-           "simulate", "simulate_replays", "simulation_model", "vector_words"]
+           "pin_reference", "simulate", "simulate_replays", "simulation_model", "vector_words", "with_primitives"]
 
 STAGE = "3_power"
 
@@ -76,7 +82,8 @@ _UNKNOWN_AS_ZERO = str.maketrans("xXzZ", "0000")
 _SAMPLE = re.compile(r"[0-9a-fA-FxXzZ]*")
 _KNOWN = re.compile(r"[0-9a-fA-F]")
 _ESCAPED = re.compile(r"\\(\S+) ")
-_MODULE = re.compile(r"^module\s+(\S+?)\s*\(", re.MULTILINE)
+_MODULE = re.compile(r"^(?:module|primitive)\s+(\S+?)\s*\(", re.MULTILINE)
+_MODULE_TEXT = re.compile(r"^module\s+(\S+?)\s*\(.*?^endmodule\n", re.MULTILINE | re.DOTALL)
 _PROBE_WIRE = "quidam_probes_"
 
 #: 64-bit probe words one ``$fwrite`` of the testbench prints: Icarus's scanner stops on a format string of
@@ -264,9 +271,26 @@ def _escaped(name: str) -> str:
     return name if re.fullmatch(r"[A-Za-z_][\w$]*", name) else f"\\{name} "
 
 
-def _probes(stimulus: Stimulus, netlist: str, sim_netlist: str, library: dict[str, Cell],
-            macros: list[SRAMMacro]) -> list[Probe]:
-    """Input port probes, then every instance's activity pins (cells modelled in ``sim_netlist``)."""
+def with_primitives(model: str, library: dict[str, Cell]) -> tuple[str, dict[str, dict[str, str]]]:
+    """A :func:`simulation_model` with its combinational cells as primitives (:mod:`.primitives`), and the
+    nets of their instances' pins."""
+    cells, design = [], []
+    for match in _MODULE_TEXT.finditer(model):
+        (cells if match.group(1) in library else design).append(match.group(0))
+    cell_text, primitives = cell_primitives("".join(cells))
+    design_text, nets = positional_instances("".join(design), primitives)
+    return cell_text + design_text, nets
+
+
+def pin_reference(instance: str, pin: str, nets: dict[str, dict[str, str]]) -> str:
+    """What a probe of ``instance``'s ``pin`` reads: the net of a primitive's pin, else the module's port."""
+    return nets[instance][pin] if instance in nets else f"{_escaped(instance)}.{pin}"
+
+
+def _probes(stimulus: Stimulus, netlist: str, sim_netlist: str, nets: dict[str, dict[str, str]],
+            library: dict[str, Cell], macros: list[SRAMMacro]) -> list[Probe]:
+    """Input port probes, then every instance's activity pins (cells modelled in ``sim_netlist``, ``nets`` of
+    :func:`with_primitives`)."""
     probes = [Probe("", name, bits, name) for name, bits in stimulus.inputs]
     modelled = set(_MODULE.findall(sim_netlist))
     macro_ports = {macro.name: _macro_ports(macro) for macro in macros}
@@ -277,7 +301,7 @@ def _probes(stimulus: Stimulus, netlist: str, sim_netlist: str, library: dict[st
         if cell not in modelled or cell not in library:
             raise ToolFailure(STAGE, f"cell {cell} of instance {instance} has no simulation model "
                                      "(not a function-bearing cell of the Liberty file)")
-        probes += [Probe(instance, pin, 1, f"{_escaped(instance)}.{pin}") for pin in library[cell].activity_pins]
+        probes += [Probe(instance, pin, 1, pin_reference(instance, pin, nets)) for pin in library[cell].activity_pins]
     return probes
 
 
@@ -582,7 +606,8 @@ def simulate_replays(yosys: Tool, iverilog: Tool, vvp: Tool, *, replays: list[tu
     if macros:
         write_text(stage_dir / "sram_models.v", "".join(sram_model(macro) for macro in macros))
         sources.append("sram_models.v")
-    probes = _probes(replays[0][1], netlist.read_text(), model, library, macros)
+    model, nets = with_primitives(model, library)
+    probes = _probes(replays[0][1], netlist.read_text(), model, nets, library, macros)
     chunks = _chunks(probes)
     prefixes = [os.path.relpath(folder, stage_dir) + "/" if folder != stage_dir else "" for folder, _ in replays]
     model, testbench = _shorten_names([_with_probe_wires(model, top, chunks),

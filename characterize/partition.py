@@ -45,8 +45,10 @@ from quidam.inputs import load_json
 from quidam.pdk.sram import SRAMMacro
 
 from .activity import (PROBE_WORDS_PER_WRITE, Probe, Stimulus, _chunks, _compiler_base, _escaped, _macro_ports,
-                       _result, _shorten_names, count_toggles, simulation_model, sram_model, vector_words)
+                       _result, _shorten_names, count_toggles, pin_reference, simulation_model, sram_model,
+                       vector_words)
 from .cells import Cell
+from .primitives import cell_primitives, positional_instances
 from .tools import Tool, ToolFailure, run_tool
 
 __all__ = ["MAX_CELLS", "simulate_partitioned"]
@@ -248,9 +250,10 @@ class _Group:
 
 
 def _batch_sources(batch: list[_Unit], layout: _Layout, modules: dict[str, _Module], clock_port: str,
-                   stimulus: Stimulus, library: dict[str, Cell],
-                   macros: dict[str, SRAMMacro]) -> tuple[str, str, list[_Group]]:
-    """The batch's units (probed, children stubbed) and stubs, its testbench and its probe groups."""
+                   stimulus: Stimulus, library: dict[str, Cell], macros: dict[str, SRAMMacro],
+                   primitives: dict[str, tuple[str, ...]]) -> tuple[str, str, list[_Group]]:
+    """The batch's units (probed, children stubbed, the cells of ``primitives`` connected by position) and
+    stubs, its testbench and its probe groups."""
     texts, groups, stubs = [], [], 0
     lines = ["`timescale 1ns/100ps", _DIFFER, "module tb;", f"  reg {clock_port} = 0;",
              f"  reg [{layout.width - 1}:0] record [0:{2 * len(stimulus.vectors) - 1}];",
@@ -268,12 +271,13 @@ def _batch_sources(batch: list[_Unit], layout: _Layout, modules: dict[str, _Modu
             texts.append(_stub(stub, modules[kind], {port: layout.stubs[index, f"{child}.{port}"]
                                                       for port, direction, _ in modules[kind].ports
                                                       if direction == "output"}))
+        text, nets = positional_instances(text, primitives)
         probes = []
         for instance, cell in unit.cells:
             name = f"{unit.flat}{_bare(instance)}"
             pins = ([(port, bits) for port, bits in _macro_ports(macros[cell])] if cell in macros
                     else [(pin, 1) for pin in library[cell].activity_pins])
-            probes += [Probe(name, pin, bits, f"{_escaped(_bare(instance))}.{pin}") for pin, bits in pins]
+            probes += [Probe(name, pin, bits, pin_reference(_bare(instance), pin, nets)) for pin, bits in pins]
         chunks = _chunks(probes)
         end = text.rindex("endmodule")
         text = text[:end] + "".join(f"  wire [{width - 1}:0] quidam_probes_{k} = {chunk};\n"
@@ -383,7 +387,7 @@ def simulate_partitioned(yosys: Tool, iverilog: Tool, vvp: Tool, *, stage_dir: P
                                  top=top)
     by_macro = {macro.name: macro for macro in macros}
     every = _modules(model)
-    cell_models = "".join(every[name].text for name in every if name in library)
+    cell_models, primitives = cell_primitives("".join(every[name].text for name in every if name in library))
     modules = {name: module for name, module in every.items() if name not in library and name not in by_macro}
     units = _units(modules, top, set(library) | set(by_macro))
     batches = _batches(units, max_cells)
@@ -403,7 +407,7 @@ def simulate_partitioned(yosys: Tool, iverilog: Tool, vvp: Tool, *, stage_dir: P
         run.mkdir(exist_ok=True)
         (folder / f"record_{number}.hex").replace(run / "record.hex")
         design_text, testbench, groups = _batch_sources(batch, layout, modules, clock_port, stimulus, library,
-                                                        by_macro)
+                                                        by_macro, primitives)
         design_text, testbench = _shorten_names([design_text, testbench])
         write_text(run / "model.v", cell_models + design_text)
         write_text(run / "tb.v", testbench)

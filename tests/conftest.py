@@ -30,6 +30,7 @@ TIERS: dict[str, tuple[str, ...]] = {
     "test_characterize_mac": ("tools",),
     "test_characterize_accelerator": ("tools", "rtl"),
     "test_characterize_sram": ("tools",),
+    "test_primitives": ("tools",),
     "test_sweep": ("tools",),
     "test_robust_runs": ("tools",),
     "test_robust_runs::test_a_source_digest_follows_the_code_not_its_docstrings_or_comments": (),

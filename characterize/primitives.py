@@ -1,0 +1,128 @@
+"""Combinational standard cells as Verilog user-defined primitives in the gate-level replays.
+
+The simulation model (:func:`~quidam.characterize.activity.simulation_model`)
+writes each cell as a module of its Liberty function: a chain of one-operator
+``assign`` statements. Icarus gives every instance of such a module a scope,
+a net per port and per intermediate wire, and a functor per operator: for a
+controller of 37,000 cells, 260,000 nets, most of its compile and load time.
+:func:`cell_primitives` turns each combinational cell with one output into a
+UDP of the same name whose table is the module's value for every input of 0, 1
+and x, evaluated with Verilog's operators (so an unknown input gives what the
+module gives: ``0 & x`` is 0); :func:`positional_instances` connects the
+instances of those cells by position, as a UDP instance must be. A UDP
+instance has no scope: a probe reads the net connected to its pin
+(:func:`pin_nets`), which in a zero-delay simulation carries the pin's value.
+The sampled activity is the same, bit for bit; an INT16 8 x 8 controller
+replays in about half the time (compile and run) and half the memory.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+
+from .tools import ToolFailure
+
+__all__ = ["cell_primitives", "positional_instances"]
+
+_MODULE = re.compile(r"^module (\w+)\((.*?)\);\n(.*?)^endmodule\n", re.M | re.S)
+_DIRECTION = re.compile(r"^\s*(input|output) (\w+);", re.M)
+_ASSIGN = re.compile(r"^\s*assign (\w+) = (.*);", re.M)
+# One instance as Yosys writes it, each connection on a line of its own: "  CELL name (", ".PIN(net),", "  );".
+_INSTANCE = re.compile(r"^(  )(\w+) +(\\\S+ |[A-Za-z_][\w$]*) *\(\n((?:\s*\.\w+\([^()]*\),?\n)*)\s*\);", re.M)
+_CONNECTION = re.compile(r"\.(\w+)\(([^()]*)\)")
+_OPERATOR = re.compile(r"(~?)(\w+)(?: ([&|^]) (\w+))?")
+
+_X = "x"
+_BINARY = {
+    "&": lambda a, b: "0" if "0" in (a, b) else "1" if a == b == "1" else _X,
+    "|": lambda a, b: "1" if "1" in (a, b) else "0" if a == b == "0" else _X,
+    "^": lambda a, b: _X if _X in (a, b) else str(int(a) ^ int(b)),
+}
+
+
+def _not(value: str) -> str:
+    return _X if value == _X else "1" if value == "0" else "0"
+
+
+def _table(inputs: list[str], output: str, assigns: list[tuple[str, str]]) -> list[str] | None:
+    """The output for every combination of 0, 1 and x on ``inputs``, or ``None`` where an assignment is not
+    one operator on wires (the cell then stays a module)."""
+    steps = []
+    for target, expression in assigns:
+        match = _OPERATOR.fullmatch(expression.strip())
+        if match is None or (match.group(1) and match.group(3)):
+            return None
+        steps.append((target, *match.groups()))
+    rows = []
+    for values in itertools.product("01x", repeat=len(inputs)):
+        known = dict(zip(inputs, values))
+        pending = steps
+        while pending:
+            waiting = [step for step in pending if step[2] not in known or (step[4] and step[4] not in known)]
+            if len(waiting) == len(pending):
+                return None   # a wire nothing drives
+            for target, invert, left, operator, right in pending:
+                if (target, invert, left, operator, right) in waiting:
+                    continue
+                value = _BINARY[operator](known[left], known[right]) if operator else known[left]
+                known[target] = _not(value) if invert else value
+            pending = waiting
+        if output not in known:
+            return None
+        rows.append(f"    {' '.join(values)} : {known[output]};")
+    return rows
+
+
+def cell_primitives(cell_models: str) -> tuple[str, dict[str, tuple[str, ...]]]:
+    """``cell_models`` (cell modules of a simulation model) with each combinational cell of one output and at
+    least one input a UDP of the same name; the others stay modules.
+
+    Returns the text and each primitive's ports, output first (the order of a positional instance).
+    """
+    texts, primitives = [], {}
+    for match in _MODULE.finditer(cell_models):
+        name, body = match.group(1), match.group(3)
+        ports = _DIRECTION.findall(body)
+        inputs = [port for direction, port in ports if direction == "input"]
+        outputs = [port for direction, port in ports if direction == "output"]
+        rows = None
+        if len(outputs) == 1 and inputs and "always" not in body and "reg " not in body:
+            rows = _table(inputs, outputs[0], _ASSIGN.findall(body))
+        if rows is None:
+            texts.append(match.group(0))
+            continue
+        primitives[name] = (outputs[0], *inputs)
+        texts.append(f"primitive {name}({', '.join(primitives[name])});\n  output {outputs[0]};\n"
+                     + "".join(f"  input {port};\n" for port in inputs)
+                     + "  table\n" + "\n".join(rows) + "\n  endtable\nendprimitive\n")
+    return "".join(texts), primitives
+
+
+def positional_instances(text: str, primitives: dict[str, tuple[str, ...]]) -> tuple[str, dict[str, dict[str, str]]]:
+    """``text`` (design modules of a simulation model) with each instance of a cell of ``primitives``
+    connected by position.
+
+    Returns the text and, per such instance (its name without the escape's backslash and space), each pin's
+    connected expression: what a probe of the pin reads.
+
+    Raises
+    ------
+    ToolFailure
+        An instance leaves a pin of its primitive unconnected (a synthesized netlist connects every pin of a
+        combinational cell).
+    """
+    nets: dict[str, dict[str, str]] = {}
+
+    def positional(match: re.Match) -> str:
+        cell, name = match.group(2), match.group(3)
+        ports = primitives.get(cell)
+        if ports is None:
+            return match.group(0)
+        pins = dict(_CONNECTION.findall(match.group(4)))
+        if any(not pins.get(port, "").strip() for port in ports):
+            raise ToolFailure("3_power", f"instance {name.strip()} of {cell} leaves a pin unconnected")
+        nets[name.strip().lstrip("\\")] = pins
+        return f"{match.group(1)}{cell} {name}({', '.join(pins[port] for port in ports)});"
+
+    return _INSTANCE.sub(positional, text), nets
