@@ -31,6 +31,8 @@ _ASSIGN = re.compile(r"^\s*assign (\w+) = (.*);", re.M)
 # One instance as Yosys writes it, each connection on a line of its own: "  CELL name (", ".PIN(net),", "  );".
 _INSTANCE = re.compile(r"^(  )(\w+) +(\\\S+ |[A-Za-z_][\w$]*) *\(\n((?:\s*\.\w+\([^()]*\),?\n)*)\s*\);", re.M)
 _CONNECTION = re.compile(r"\.(\w+)\(([^()]*)\)")
+# A process as Yosys writes it: "  always @(...)" and its statements, each on a line indented further.
+_PROCESS = re.compile(r"^  always @.*\n(?:    .*\n)+", re.M)
 _OPERATOR = re.compile(r"(~?)(\w+)(?: ([&|^]) (\w+))?")
 
 _X = "x"
@@ -74,9 +76,32 @@ def _table(inputs: list[str], output: str, assigns: list[tuple[str, str]]) -> li
     return rows
 
 
+def _one_register_per_state(module: str) -> str:
+    """``module`` with each register that another one's process duplicates (the same events, the same
+    statements but for the register's name) replaced by that one: Yosys writes a flip-flop's ``IQ`` and
+    ``IQN`` as two registers loaded alike, which doubles its events in Icarus. Registers loaded differently
+    (a set-reset flop's, whose two outputs are both 0 while both act) stay."""
+    processes = {}
+    for process in _PROCESS.finditer(module):
+        assigned = set(re.findall(r"(\w+) <?= ", process.group(0)))
+        if len(assigned) == 1:
+            (register,) = assigned
+            processes[register] = process.group(0)
+    kept: dict[str, str] = {}
+    for register, process in processes.items():
+        shape = re.sub(rf"\b{register}\b", "@register", process)
+        if shape not in kept:
+            kept[shape] = register
+            continue
+        module = module.replace(process, "").replace(f"  reg {register};\n", "")
+        module = re.sub(rf"\b{register}\b", kept[shape], module)
+    return module
+
+
 def cell_primitives(cell_models: str) -> tuple[str, dict[str, tuple[str, ...]]]:
     """``cell_models`` (cell modules of a simulation model) with each combinational cell of one output and at
-    least one input a UDP of the same name; the others stay modules.
+    least one input a UDP of the same name; the others stay modules, a flip-flop's duplicate register merged
+    (:func:`_one_register_per_state`).
 
     Returns the text and each primitive's ports, output first (the order of a positional instance).
     """
@@ -90,7 +115,7 @@ def cell_primitives(cell_models: str) -> tuple[str, dict[str, tuple[str, ...]]]:
         if len(outputs) == 1 and inputs and "always" not in body and "reg " not in body:
             rows = _table(inputs, outputs[0], _ASSIGN.findall(body))
         if rows is None:
-            texts.append(match.group(0))
+            texts.append(_one_register_per_state(match.group(0)))
             continue
         primitives[name] = (outputs[0], *inputs)
         texts.append(f"primitive {name}({', '.join(primitives[name])});\n  output {outputs[0]};\n"
