@@ -11,9 +11,13 @@ and x, evaluated with Verilog's operators (so an unknown input gives what the
 module gives: ``0 & x`` is 0); :func:`positional_instances` connects the
 instances of those cells by position, as a UDP instance must be. A UDP
 instance has no scope: a probe reads the net connected to its pin
-(:func:`pin_nets`), which in a zero-delay simulation carries the pin's value.
-The sampled activity is the same, bit for bit; an INT16 8 x 8 controller
-replays in about half the time (compile and run) and half the memory.
+(returned by :func:`positional_instances`, read by
+:func:`~quidam.characterize.activity.pin_reference`), which in a zero-delay
+simulation carries the pin's value. Sequential cells stay modules, each
+flip-flop with one register where Yosys writes two loaded alike
+(:func:`_one_register_per_state`). The sampled activity is the same, bit for
+bit; an INT16 8 x 8 controller replays in about half the time (compile and
+run) and half the memory.
 """
 
 from __future__ import annotations
