@@ -60,23 +60,23 @@ def _table(inputs: list[str], output: str, assigns: list[tuple[str, str]]) -> li
         if match is None or (match.group(1) and match.group(3)):
             return None
         steps.append((target, *match.groups()))
+    # Each assignment after those of its operands (Yosys writes them in any order).
+    order, known = [], set(inputs)
+    while len(order) < len(steps):
+        ready = [step for step in steps if step not in order and step[2] in known and step[4] in (None, *known)]
+        if not ready:
+            return None   # a wire nothing drives
+        order += ready
+        known |= {target for target, *_ in ready}
+    if output not in known:
+        return None
     rows = []
     for values in itertools.product("01x", repeat=len(inputs)):
-        known = dict(zip(inputs, values))
-        pending = steps
-        while pending:
-            waiting = [step for step in pending if step[2] not in known or (step[4] and step[4] not in known)]
-            if len(waiting) == len(pending):
-                return None   # a wire nothing drives
-            for target, invert, left, operator, right in pending:
-                if (target, invert, left, operator, right) in waiting:
-                    continue
-                value = _BINARY[operator](known[left], known[right]) if operator else known[left]
-                known[target] = _not(value) if invert else value
-            pending = waiting
-        if output not in known:
-            return None
-        rows.append(f"    {' '.join(values)} : {known[output]};")
+        value = dict(zip(inputs, values))
+        for target, invert, left, operator, right in order:
+            result = _BINARY[operator](value[left], value[right]) if operator else value[left]
+            value[target] = _not(result) if invert else result
+        rows.append(f"    {' '.join(values)} : {value[output]};")
     return rows
 
 
