@@ -73,6 +73,12 @@ def cell_models(tmp_path_factory):
     return folder, liberty, library, model
 
 
+def _modules(model):
+    """Each module of a simulation model by name, its text."""
+    return {match.group(1): match.group(0) for match in re.finditer(r"^module (\w+)\(.*?^endmodule\n", model,
+                                                                     re.M | re.S)}
+
+
 def _icarus(folder, name, text):
     (folder / f"{name}.v").write_text(text)
     subprocess.run(["iverilog", "-g2012", "-o", f"{name}.vvp", "-s", "tb", f"{name}.v"], cwd=folder, check=True,
@@ -83,8 +89,7 @@ def _icarus(folder, name, text):
 
 def test_each_primitive_gives_what_its_cell_module_gives_on_every_input(cell_models):
     folder, _, library, model = cell_models
-    modules = {match.group(1): match.group(0)
-               for match in re.finditer(r"^module (\w+)\(.*?^endmodule\n", model, re.M | re.S)}
+    modules = _modules(model)
     cells = "".join(text for name, text in modules.items() if name in library)
     primitives_text, primitives = cell_primitives(cells)
     assert {"INV_X1", "NAND2_X1", "AOI222_X1", "OAI33_X1", "MUX2_X1", "XNOR2_X1"} <= set(primitives)
@@ -114,8 +119,7 @@ def test_each_primitive_gives_what_its_cell_module_gives_on_every_input(cell_mod
 
 def test_a_flip_flop_with_one_register_gives_what_its_cell_module_gives(cell_models):
     folder, _, library, model = cell_models
-    modules = {match.group(1): match.group(0)
-               for match in re.finditer(r"^module (\w+)\(.*?^endmodule\n", model, re.M | re.S)}
+    modules = _modules(model)
     sequential = {name: modules[name] for name in modules if name in library and library[name].sequential}
     merged, primitives = cell_primitives("".join(sequential.values()))
     assert not primitives and merged.count("module ") == len(sequential) >= 20
@@ -158,8 +162,7 @@ def test_a_netlist_of_primitives_replays_the_values_of_its_modules(cell_models):
     (folder / "netlist.v").write_text(NETLIST)
     model = simulation_model(yosys_tool(), folder=folder, netlist=folder / "netlist.v", liberty=liberty, macros=[],
                              top="top")
-    modules = {match.group(1): match.group(0)
-               for match in re.finditer(r"^module (\w+)\(.*?^endmodule\n", model, re.M | re.S)}
+    modules = _modules(model)
     cells = "".join(text for name, text in modules.items() if name in library)
     cells_text, primitives = cell_primitives(cells)
     design, nets = positional_instances(modules["top"], primitives)
